@@ -1,0 +1,89 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// options are the settings shared by subcommands. Every flag has an
+// environment variable; the flag wins.
+type options struct {
+	Data         string
+	Addr         string
+	LogLevel     string
+	ChunkSize    int
+	ChunkOverlap int
+	K            int
+	JSON         bool
+}
+
+// newFlags returns a flag set for a subcommand with the shared flags
+// registered (those in which are listed).
+func newFlags(env *Env, name, usageLine, summary string, o *options, which ...string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: %s\n\n%s\n\nFlags:\n", usageLine, summary)
+		fs.PrintDefaults()
+	}
+	str := func(def, key string) string {
+		if v := env.Getenv(key); v != "" {
+			return v
+		}
+		return def
+	}
+	num := func(def int, key string) int {
+		if v, err := strconv.Atoi(env.Getenv(key)); err == nil {
+			return v
+		}
+		return def
+	}
+	fs.StringVar(&o.Data, "data", str("./quarry-data", "QUARRY_DATA"), "data directory holding the indexes (env QUARRY_DATA)")
+	fs.StringVar(&o.LogLevel, "log-level", str("info", "QUARRY_LOG_LEVEL"), "log level: debug, info, warn, error (env QUARRY_LOG_LEVEL)")
+	for _, w := range which {
+		switch w {
+		case "addr":
+			fs.StringVar(&o.Addr, "addr", str("127.0.0.1:8080", "QUARRY_ADDR"), "HOST:PORT to listen on (env QUARRY_ADDR)")
+		case "chunk":
+			fs.IntVar(&o.ChunkSize, "chunk-size", num(0, "QUARRY_CHUNK_SIZE"), "chunk size in tokens, 0 for the default of 256 (env QUARRY_CHUNK_SIZE)")
+			fs.IntVar(&o.ChunkOverlap, "chunk-overlap", num(0, "QUARRY_CHUNK_OVERLAP"), "overlap between chunks in tokens, 0 for the default of 32 (env QUARRY_CHUNK_OVERLAP)")
+		case "k":
+			fs.IntVar(&o.K, "k", 0, "number of passages, 0 for the default")
+		case "json":
+			fs.BoolVar(&o.JSON, "json", false, "print JSON instead of text")
+		}
+	}
+	return fs
+}
+
+// parse parses args and checks the number of positional arguments.
+func parse(fs *flag.FlagSet, args []string, nargs int) error {
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return err
+		}
+		return errUsage
+	}
+	if nargs >= 0 && fs.NArg() != nargs {
+		fmt.Fprintf(fs.Output(), "expected %d argument(s), got %d\n\n", nargs, fs.NArg())
+		fs.Usage()
+		return errUsage
+	}
+	return nil
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToUpper(level))); err != nil {
+		l = slog.LevelInfo
+	}
+	if w == nil {
+		w = os.Stderr
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}

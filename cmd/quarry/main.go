@@ -1,0 +1,135 @@
+// Command quarry is the one binary of Quarry: it ingests a folder of
+// documents, answers questions over them from the command line, serves
+// the HTTP API, and measures retrieval quality. It only wires the
+// packages together; the work is done in ingest, index, retrieve,
+// generate and server.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/quarry-kb/quarry"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// command is one subcommand.
+type command struct {
+	name, usage, summary string
+	run                  func(ctx context.Context, env *Env, args []string) error
+}
+
+func commands() []command {
+	return []command{
+		{"demo", "quarry demo [flags]", "ingest the built-in sample help centre and serve it (no network, no API key)", runDemo},
+		{"ingest", "quarry ingest [flags] SOURCE_DIR", "ingest a folder of documents (incremental: unchanged files are skipped)", runIngest},
+		{"serve", "quarry serve [flags]", "serve the HTTP API over the ingested documents", runServe},
+		{"ask", "quarry ask [flags] \"question\"", "answer a question from the data directory, with citations", runAsk},
+		{"search", "quarry search [flags] \"query\"", "show the passages that best match a query", runSearch},
+		{"eval", "quarry eval [flags] DATASET_DIR", "measure retrieval quality on a BEIR-layout dataset", runEval},
+	}
+}
+
+// Env is what a subcommand gets from the process: its streams and its
+// environment (tests pass their own).
+type Env struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+	// Ready, when set, is called by serve and demo with the address the
+	// server listens on (tests use it to find a port chosen with :0).
+	Ready func(addr string)
+}
+
+// Run runs the quarry command line and returns the process exit code.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return RunEnv(ctx, &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Getenv: os.Getenv}, args)
+}
+
+// RunEnv is Run with an explicit environment.
+func RunEnv(ctx context.Context, env *Env, args []string) int {
+	if env.Getenv == nil {
+		env.Getenv = os.Getenv
+	}
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(env.Stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	if args[0] == "version" || args[0] == "--version" {
+		fmt.Fprintln(env.Stdout, "quarry", version())
+		return 0
+	}
+	for _, c := range commands() {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(ctx, env, args[1:])
+		switch {
+		case err == nil:
+			return 0
+		case errors.Is(err, flag.ErrHelp):
+			return 0
+		case errors.Is(err, errUsage):
+			return 2
+		case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+			fmt.Fprintln(env.Stderr, "quarry: interrupted")
+			return 130
+		}
+		fmt.Fprintf(env.Stderr, "quarry %s: %v\n", c.name, err)
+		if hint := hintFor(err); hint != "" {
+			fmt.Fprintln(env.Stderr, hint)
+		}
+		return 1
+	}
+	fmt.Fprintf(env.Stderr, "quarry: unknown command %q\n\n", args[0])
+	usage(env.Stderr)
+	return 2
+}
+
+var errUsage = errors.New("usage error")
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `Quarry turns a folder of documents into a grounded question-answering service.
+
+Usage:
+  quarry <command> [flags] [arguments]
+
+Commands:
+`)
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, `  version  print the version
+
+Every command takes --data DIR (environment QUARRY_DATA, default ./quarry-data).
+Run "quarry <command> --help" for the flags of a command.
+`)
+}
+
+// hintFor suggests what to do about common errors.
+func hintFor(err error) string {
+	switch quarry.ErrorCode(err) {
+	case quarry.CodeNotFound:
+		return "hint: has anything been ingested into this data directory? Try: quarry ingest --data DIR SOURCE_DIR"
+	case quarry.CodeConflict:
+		return "hint: the data directory was built with other settings; ingest into a new --data directory or rebuild it"
+	}
+	return ""
+}
+
+func version() string { return "0.1.0-dev" }
