@@ -1,0 +1,271 @@
+// Package server serves Quarry over HTTP: keyword/hybrid search, grounded
+// answers (as JSON or as a Server-Sent Events stream), and health and
+// readiness probes.
+//
+// The server knows retrieval and generation only through the small
+// Searcher and Asker interfaces declared here; which backend serves a
+// request is decided per request by a ResolveFunc, so several knowledge
+// bases, or an index swapped after a rebuild (see Live), slot in without
+// touching the handlers. Errors are JSON, {"error": {"code", "message"}},
+// with the status derived from the quarry error code in one function.
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/quarry-kb/quarry"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultMaxBodyBytes    = 1 << 20
+	DefaultTimeout         = 60 * time.Second
+	DefaultStreamTimeout   = 10 * time.Minute
+	DefaultShutdownTimeout = 30 * time.Second
+	DefaultMaxK            = 100
+)
+
+// Config configures a Server. The zero value of every field means its
+// default; a Server needs a backend, from Resolve or from Searcher and
+// Asker.
+type Config struct {
+	// Searcher and Asker serve every request when Resolve is nil.
+	Searcher Searcher
+	Asker    Asker
+	// Resolve picks the backend for each request; it overrides Searcher
+	// and Asker. Use a Live's Resolve method to swap indexes at run time.
+	Resolve ResolveFunc
+
+	// Ready reports whether the server can serve (indexes loaded, model
+	// reachable); GET /readyz answers 503 while it returns an error. Nil
+	// means always ready.
+	Ready func(ctx context.Context) error
+
+	// MaxBodyBytes caps request bodies (default 1 MiB); larger bodies
+	// get 413.
+	MaxBodyBytes int64
+	// Timeout bounds the work of a request (default 60s). Streamed
+	// answers are bounded by StreamTimeout instead.
+	Timeout time.Duration
+	// StreamTimeout bounds a streamed (SSE) answer (default 10m).
+	StreamTimeout time.Duration
+	// ShutdownTimeout is how long Serve lets in-flight requests finish
+	// once its context is canceled (default 30s); requests still running
+	// then are canceled.
+	ShutdownTimeout time.Duration
+	// MaxK caps the "k" a caller may ask for (default 100).
+	MaxK int
+
+	// Middleware wraps the /v1 API routes, innermost last. It runs after
+	// routing, so chi.RouteContext(r.Context()).RoutePattern() is set:
+	// the place for authentication, scopes and metrics.
+	Middleware []func(http.Handler) http.Handler
+
+	// Logger receives the access log and errors (default: discard).
+	Logger *slog.Logger
+}
+
+// Server is Quarry's HTTP API. Create it with New; serve Handler with
+// your own http.Server, or call Serve.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	resolve  ResolveFunc
+	mux      *chi.Mux
+	handler  http.Handler
+	draining atomic.Bool
+
+	// onShutdown, when set (by tests), is called once Serve has started
+	// shutting down.
+	onShutdown func()
+}
+
+// New returns a Server for cfg.
+func New(cfg Config) (*Server, error) {
+	switch {
+	case cfg.MaxBodyBytes < 0:
+		return nil, quarry.Errorf(quarry.CodeInvalid, "server: MaxBodyBytes must not be negative, got %d", cfg.MaxBodyBytes)
+	case cfg.Timeout < 0:
+		return nil, quarry.Errorf(quarry.CodeInvalid, "server: Timeout must not be negative, got %s", cfg.Timeout)
+	case cfg.StreamTimeout < 0:
+		return nil, quarry.Errorf(quarry.CodeInvalid, "server: StreamTimeout must not be negative, got %s", cfg.StreamTimeout)
+	case cfg.ShutdownTimeout < 0:
+		return nil, quarry.Errorf(quarry.CodeInvalid, "server: ShutdownTimeout must not be negative, got %s", cfg.ShutdownTimeout)
+	case cfg.MaxK < 0:
+		return nil, quarry.Errorf(quarry.CodeInvalid, "server: MaxK must not be negative, got %d", cfg.MaxK)
+	case cfg.Resolve == nil && cfg.Searcher == nil && cfg.Asker == nil:
+		return nil, quarry.Errorf(quarry.CodeInvalid, "server: no backend: set Config.Resolve, or Config.Searcher and/or Config.Asker")
+	}
+	for i, mw := range cfg.Middleware {
+		if mw == nil {
+			return nil, quarry.Errorf(quarry.CodeInvalid, "server: Middleware[%d] is nil", i)
+		}
+	}
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.StreamTimeout == 0 {
+		cfg.StreamTimeout = DefaultStreamTimeout
+	}
+	if cfg.ShutdownTimeout == 0 {
+		cfg.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if cfg.MaxK == 0 {
+		cfg.MaxK = DefaultMaxK
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+
+	s := &Server{cfg: cfg, log: cfg.Logger, resolve: cfg.Resolve}
+	if s.resolve == nil {
+		static := Backend{Searcher: cfg.Searcher, Asker: cfg.Asker}
+		s.resolve = func(*http.Request) (Backend, error) { return static, nil }
+	}
+	s.routes()
+	return s, nil
+}
+
+func (s *Server) routes() {
+	r := chi.NewRouter()
+	r.Use(withRequestID, s.accessLog, s.recoverer)
+	r.NotFound(s.notFound)
+	r.MethodNotAllowed(s.methodNotAllowed)
+
+	r.Get("/healthz", s.handleHealth)
+	r.Get("/readyz", s.handleReady)
+	r.Group(func(r chi.Router) {
+		r.Use(s.cfg.Middleware...)
+		r.Post("/v1/search", s.handleSearch)
+		r.Post("/v1/ask", s.handleAsk)
+	})
+	s.mux = r
+	s.handler = r
+}
+
+// Handler returns the server's routes with their middleware.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// ListenAndServe listens on the TCP address addr and calls Serve.
+func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return quarry.Errorf(quarry.CodeUnavailable, "server: listen on %s: %w", addr, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// errShuttingDown is the cause given to requests that outlive the
+// shutdown grace period.
+var errShuttingDown = quarry.Errorf(quarry.CodeUnavailable, "the server is shutting down")
+
+// Serve serves on ln until ctx is canceled, then shuts down gracefully:
+// it stops accepting connections, fails /readyz, and lets in-flight
+// requests (streams included) finish for up to ShutdownTimeout. Requests
+// still running after that have their context canceled (a stream ends
+// with an error event) and are given a moment before the connections are
+// closed. Serve closes ln. It returns nil after a shutdown, or the error
+// that stopped it serving.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	// Requests must not die the moment ctx does: that is the point of a
+	// graceful shutdown. They get their own cancelable base instead.
+	base, cancelBase := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancelBase(nil)
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		// Bounds reading the body too; net/http lifts the read deadline
+		// once the body is read, so it does not cut long streams.
+		ReadTimeout: s.cfg.Timeout,
+		IdleTimeout: 2 * time.Minute,
+		ErrorLog:    slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext: func(net.Listener) context.Context { return base },
+	}
+
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	select {
+	case err := <-served:
+		return quarry.Errorf(quarry.CodeUnavailable, "server: serve on %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+
+	s.draining.Store(true)
+	s.log.Info("shutting down", slog.Duration("grace", s.cfg.ShutdownTimeout))
+	if s.onShutdown != nil {
+		s.onShutdown()
+	}
+	graceCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	err := hs.Shutdown(graceCtx)
+	cancel()
+	if err != nil {
+		s.log.Warn("shutdown grace period over, canceling remaining requests", slog.String("error", err.Error()))
+		cancelBase(errShuttingDown)
+		// Give canceled handlers a moment to send their error event.
+		finalCtx, cancel := context.WithTimeout(context.Background(), min(s.cfg.ShutdownTimeout, 5*time.Second))
+		if err := hs.Shutdown(finalCtx); err != nil {
+			s.log.Warn("closing remaining connections", slog.String("error", err.Error()))
+		}
+		cancel()
+		hs.Close()
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return quarry.Errorf(quarry.CodeInternal, "server: serve on %s: %w", ln.Addr(), err)
+	}
+	s.log.Info("shut down")
+	return nil
+}
+
+// backend resolves the backend for r.
+func (s *Server) backend(r *http.Request) (Backend, error) {
+	b, err := s.resolve(r)
+	if err != nil {
+		return Backend{}, fmt.Errorf("resolve backend: %w", err)
+	}
+	return b, nil
+}
+
+// writeJSON writes v as the JSON response. The body is encoded first, so
+// a value that cannot be encoded becomes a clean 500 instead of half a
+// response.
+func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
+	body, err := marshal(v)
+	if err != nil {
+		s.log.LogAttrs(r.Context(), slog.LevelError, "encode response",
+			slog.String("request_id", RequestID(r.Context())),
+			slog.String("error", err.Error()))
+		status = http.StatusInternalServerError
+		body, _ = marshal(errorBody(quarry.ErrInternal))
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(body) // a failed write means the client is gone
+}
+
+// marshal encodes v as one line of JSON, newline-terminated, without
+// HTML escaping (this is an API, and "<" in a passage should read as
+// "<").
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
