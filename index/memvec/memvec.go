@@ -1,0 +1,469 @@
+// Package memvec is Quarry's embedded vector store: pure Go, no cgo, all
+// vectors in memory, persisted to a directory. It implements
+// index.VectorStore and passes the conformance suite in index/vectortest.
+//
+// Dense vectors live in one contiguous float32 slab (pre-normalised for
+// cosine) and are searched by brute force with a bounded heap, split over
+// a few goroutines for large stores: fine up to about 100k chunks. Sparse
+// vectors live in an inverted index (index → postings of point and
+// value); a search accumulates scores over the query's indices only, and
+// with Space.IDF weights each index by Qdrant's inverse document
+// frequency, maintained under upserts and deletes. Deleted points are
+// tombstoned and compacted away once they make up a quarter of the slots.
+//
+// # Durability
+//
+// A store in a directory keeps a snapshot of its whole state and an
+// append-only log of the upserts and deletes made since that snapshot.
+//   - When Upsert or DeleteDocs returns, its change has been written to the
+//     log: it survives a crash of the process. With Config.SyncWrites the
+//     log is also fsynced first, so the change survives power loss.
+//   - Checkpoint and Close write a new snapshot (fsync, then an atomic
+//     rename) and start an empty log: everything before them is durable.
+//     A checkpoint also happens when the log outgrows Config.MaxLogBytes.
+//   - Open loads the snapshot and replays the log. A torn or corrupt log
+//     tail (a crash in the middle of a write) is dropped, with every
+//     complete record before it kept; Stats reports the bytes dropped. A
+//     corrupt snapshot is an error (quarry.ErrInternal).
+//
+// The directory records the store's index.Space; opening it for another
+// space is quarry.ErrConflict, because mixing embedders ruins retrieval.
+// One process at a time may open a directory (an advisory file lock on
+// Unix-like systems).
+package memvec
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+
+	"github.com/quarry-kb/quarry"
+	"github.com/quarry-kb/quarry/index"
+)
+
+// Config tunes a store. The zero value means the defaults.
+type Config struct {
+	// SyncWrites fsyncs the log before Upsert and DeleteDocs return, so a
+	// returned call survives power loss, not only a crash of the process.
+	SyncWrites bool
+	// MaxLogBytes is the log size past which a write triggers a
+	// checkpoint. 0 means 64 MiB; a negative value means only Checkpoint
+	// and Close write snapshots.
+	MaxLogBytes int64
+	// Workers bounds the goroutines one dense search uses. 0 means
+	// runtime.GOMAXPROCS(0).
+	Workers int
+}
+
+const defaultMaxLogBytes = 64 << 20
+
+// Stats describes a store's contents.
+type Stats struct {
+	Points        int   // chunks stored
+	Slots         int   // points plus tombstones awaiting compaction
+	Postings      int   // sparse (point, value) entries, tombstones included
+	LogBytes      int64 // size of the log since the last checkpoint
+	DroppedAtOpen int64 // bytes of torn or corrupt log tail dropped by Open
+}
+
+// Store is an embedded vector store. It is safe for concurrent use.
+type Store struct {
+	space  index.Space
+	cosine bool
+	cfg    Config
+	dir    string // "" for a store that lives in memory only
+
+	mu     sync.RWMutex
+	closed bool
+
+	// Points are numbered by slot. A deleted point keeps its slot, marked
+	// dead, until the next compaction renumbers the live ones.
+	chunks []quarry.Chunk
+	alive  []bool
+	live   int
+	byID   map[string]uint32
+	byDoc  map[string][]uint32 // live slots of each document
+
+	slab  []float32           // dense: Dim floats per slot
+	spIdx [][]uint32          // sparse: the indices of each slot, sorted
+	post  map[uint32]*posting // sparse: inverted index
+
+	disk *disk // nil for a memory-only store
+}
+
+// posting lists the points having one sparse index nonzero, in slot
+// order. live counts the entries whose point is alive: the n of IDF.
+type posting struct {
+	slots []uint32
+	vals  []float32
+	live  int
+}
+
+// Open opens the store in dir, creating it if needed, for vectors of
+// space. An empty dir gives a store that lives in memory only. Opening a
+// directory created for another space is quarry.ErrConflict.
+func Open(dir string, space index.Space, cfg Config) (*Store, error) {
+	if err := checkSpace(space); err != nil {
+		return nil, err
+	}
+	if cfg.MaxLogBytes == 0 {
+		cfg.MaxLogBytes = defaultMaxLogBytes
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = runtime.GOMAXPROCS(0)
+	}
+	s := &Store{
+		space:  space,
+		cosine: !space.Sparse && space.Distance != "dot",
+		cfg:    cfg,
+		dir:    dir,
+		byID:   map[string]uint32{},
+		byDoc:  map[string][]uint32{},
+	}
+	if space.Sparse {
+		s.post = map[uint32]*posting{}
+	}
+	if dir == "" {
+		return s, nil
+	}
+	d, err := openDisk(dir, s)
+	if err != nil {
+		return nil, err
+	}
+	s.disk = d
+	return s, nil
+}
+
+func checkSpace(sp index.Space) error {
+	switch {
+	case sp.Embedder == "":
+		return quarry.Errorf(quarry.CodeInvalid, "memvec: space has no embedder name")
+	case sp.Dim <= 0:
+		return quarry.Errorf(quarry.CodeInvalid, "memvec: space %q has dimension %d", sp.Embedder, sp.Dim)
+	case sp.Sparse && sp.Distance != "" && sp.Distance != "dot":
+		return quarry.Errorf(quarry.CodeInvalid, "memvec: sparse space %q has distance %q; sparse vectors are scored by dot product", sp.Embedder, sp.Distance)
+	case !sp.Sparse && sp.Distance != "" && sp.Distance != "cosine" && sp.Distance != "dot":
+		return quarry.Errorf(quarry.CodeInvalid, "memvec: space %q has distance %q; want cosine or dot", sp.Embedder, sp.Distance)
+	case !sp.Sparse && sp.IDF:
+		return quarry.Errorf(quarry.CodeInvalid, "memvec: space %q asks for IDF, which applies to sparse vectors only", sp.Embedder)
+	}
+	return nil
+}
+
+// describe names a space for error messages.
+func describe(sp index.Space) string {
+	switch {
+	case sp.Sparse && sp.IDF:
+		return fmt.Sprintf("%q (sparse, dim %d, idf)", sp.Embedder, sp.Dim)
+	case sp.Sparse:
+		return fmt.Sprintf("%q (sparse, dim %d)", sp.Embedder, sp.Dim)
+	}
+	dist := sp.Distance
+	if dist == "" {
+		dist = "cosine"
+	}
+	return fmt.Sprintf("%q (dense, dim %d, %s)", sp.Embedder, sp.Dim, dist)
+}
+
+// Space returns the space the store was created for.
+func (s *Store) Space() index.Space { return s.space }
+
+// Upsert adds records, replacing any with the same chunk ID. The whole
+// batch is validated before anything is written: a rejected batch
+// changes nothing.
+func (s *Store) Upsert(ctx context.Context, recs []index.Record) error {
+	if err := ctxErr(ctx, "upsert"); err != nil {
+		return err
+	}
+	prep := make([]prepared, len(recs))
+	for i, r := range recs {
+		p, err := s.prepareRecord(r)
+		if err != nil {
+			return quarry.Errorf(quarry.ErrorCode(err), "memvec: upsert record %d (chunk %q): %w", i, r.Chunk.ID, err)
+		}
+		prep[i] = p
+	}
+	if len(prep) == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.usable(ctx, "upsert"); err != nil {
+		return err
+	}
+	if s.disk != nil {
+		if err := s.disk.logUpsert(s, prep); err != nil {
+			return err
+		}
+	}
+	for i := range prep {
+		s.insert(&prep[i])
+	}
+	s.afterWrite()
+	return nil
+}
+
+// DeleteDocs removes every chunk of the given documents. Unknown ids are
+// not an error.
+func (s *Store) DeleteDocs(ctx context.Context, docIDs ...string) error {
+	if err := ctxErr(ctx, "delete"); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.usable(ctx, "delete"); err != nil {
+		return err
+	}
+	var known []string
+	for _, id := range docIDs {
+		if len(s.byDoc[id]) > 0 && !slices.Contains(known, id) {
+			known = append(known, id)
+		}
+	}
+	if len(known) == 0 {
+		return nil
+	}
+	if s.disk != nil {
+		if err := s.disk.logDelete(s, known); err != nil {
+			return err
+		}
+	}
+	s.deleteDocs(known)
+	s.afterWrite()
+	return nil
+}
+
+// Count returns the number of chunks stored.
+func (s *Store) Count(ctx context.Context) (int, error) {
+	if err := ctxErr(ctx, "count"); err != nil {
+		return 0, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.usable(ctx, "count"); err != nil {
+		return 0, err
+	}
+	return s.live, nil
+}
+
+// Stats describes the store's contents.
+func (s *Store) Stats() Stats {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	st := Stats{Points: s.live, Slots: len(s.chunks)}
+	for _, p := range s.post {
+		st.Postings += len(p.slots)
+	}
+	if s.disk != nil {
+		st.LogBytes = s.disk.logSize - logHeaderLen
+		st.DroppedAtOpen = s.disk.dropped
+	}
+	return st
+}
+
+// Checkpoint makes everything written so far durable: it writes a new
+// snapshot and starts an empty log. It is a no-op for a memory-only
+// store.
+func (s *Store) Checkpoint() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return quarry.Errorf(quarry.CodeUnavailable, "memvec: checkpoint: store is closed")
+	}
+	if s.disk == nil {
+		return nil
+	}
+	return s.disk.checkpoint(s)
+}
+
+// Close checkpoints the store if anything changed since the last
+// checkpoint and releases its files. Closing twice is not an error.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if s.disk == nil {
+		return nil
+	}
+	return s.disk.close(s)
+}
+
+func (s *Store) usable(ctx context.Context, op string) error {
+	if s.closed {
+		return quarry.Errorf(quarry.CodeUnavailable, "memvec: %s: store is closed", op)
+	}
+	return ctxErr(ctx, op)
+}
+
+// ctxErr classifies a done context.
+func ctxErr(ctx context.Context, op string) error {
+	err := ctx.Err()
+	if err == nil {
+		return nil
+	}
+	code := quarry.CodeCanceled
+	if err == context.DeadlineExceeded {
+		code = quarry.CodeTimeout
+	}
+	return quarry.Errorf(code, "memvec: %s: %w", op, err)
+}
+
+// prepared is a validated record in the form the store keeps: dense
+// vectors normalised for cosine, sparse ones sorted without zeros.
+type prepared struct {
+	chunk quarry.Chunk
+	dense []float32
+	idx   []uint32
+	vals  []float32
+}
+
+func (s *Store) prepareRecord(r index.Record) (prepared, error) {
+	if r.Chunk.ID == "" {
+		return prepared{}, quarry.Errorf(quarry.CodeInvalid, "chunk has no ID")
+	}
+	if r.Chunk.DocID == "" {
+		return prepared{}, quarry.Errorf(quarry.CodeInvalid, "chunk has no document ID")
+	}
+	v, err := s.prepareVector(r.Vector)
+	if err != nil {
+		return prepared{}, err
+	}
+	v.chunk = r.Chunk
+	return v, nil
+}
+
+// insert adds a prepared record, replacing a point with the same ID.
+// The caller holds the write lock.
+func (s *Store) insert(p *prepared) {
+	if old, ok := s.byID[p.chunk.ID]; ok {
+		s.kill(old)
+	}
+	slot := uint32(len(s.chunks))
+	s.chunks = append(s.chunks, p.chunk)
+	s.alive = append(s.alive, true)
+	s.live++
+	s.byID[p.chunk.ID] = slot
+	s.byDoc[p.chunk.DocID] = append(s.byDoc[p.chunk.DocID], slot)
+	if !s.space.Sparse {
+		s.slab = append(s.slab, p.dense...)
+		return
+	}
+	s.spIdx = append(s.spIdx, p.idx)
+	for i, ix := range p.idx {
+		pl := s.post[ix]
+		if pl == nil {
+			pl = &posting{}
+			s.post[ix] = pl
+		}
+		pl.slots = append(pl.slots, slot)
+		pl.vals = append(pl.vals, p.vals[i])
+		pl.live++
+	}
+}
+
+// kill tombstones a live slot.
+func (s *Store) kill(slot uint32) {
+	c := &s.chunks[slot]
+	delete(s.byID, c.ID)
+	if rest := slices.DeleteFunc(s.byDoc[c.DocID], func(x uint32) bool { return x == slot }); len(rest) > 0 {
+		s.byDoc[c.DocID] = rest
+	} else {
+		delete(s.byDoc, c.DocID)
+	}
+	*c = quarry.Chunk{}
+	s.alive[slot] = false
+	s.live--
+	if s.space.Sparse {
+		for _, ix := range s.spIdx[slot] {
+			s.post[ix].live--
+		}
+		s.spIdx[slot] = nil
+	}
+}
+
+func (s *Store) deleteDocs(docIDs []string) {
+	for _, id := range docIDs {
+		for _, slot := range slices.Clone(s.byDoc[id]) {
+			s.kill(slot)
+		}
+	}
+}
+
+// afterWrite compacts when tombstones make up a quarter of the slots.
+func (s *Store) afterWrite() {
+	dead := len(s.chunks) - s.live
+	if dead > 0 && (s.live == 0 || dead >= 256 && dead*4 >= len(s.chunks)) {
+		s.compact()
+	}
+	if s.disk != nil && s.cfg.MaxLogBytes > 0 && s.disk.logSize > s.cfg.MaxLogBytes {
+		// The write itself is in the log; a failed checkpoint is retried
+		// on the next write and reported by Close.
+		_ = s.disk.checkpoint(s)
+	}
+}
+
+// compact renumbers the live slots densely and drops tombstones from the
+// slab and the postings, keeping every posting in slot order.
+func (s *Store) compact() {
+	const gone = ^uint32(0)
+	n := len(s.chunks)
+	renum := make([]uint32, n)
+	next := uint32(0)
+	dim := s.space.Dim
+	for old := 0; old < n; old++ {
+		if !s.alive[old] {
+			renum[old] = gone
+			continue
+		}
+		renum[old] = next
+		if int(next) != old {
+			s.chunks[next] = s.chunks[old]
+			if s.space.Sparse {
+				s.spIdx[next] = s.spIdx[old]
+			} else {
+				copy(s.slab[int(next)*dim:int(next+1)*dim], s.slab[old*dim:(old+1)*dim])
+			}
+		}
+		next++
+	}
+	clear(s.chunks[next:])
+	s.chunks = s.chunks[:next]
+	s.alive = s.alive[:next]
+	for i := range s.alive {
+		s.alive[i] = true
+	}
+	if s.space.Sparse {
+		clear(s.spIdx[next:])
+		s.spIdx = s.spIdx[:next]
+		for ix, p := range s.post {
+			if p.live == 0 {
+				delete(s.post, ix)
+				continue
+			}
+			w := 0
+			for j, slot := range p.slots {
+				if r := renum[slot]; r != gone {
+					p.slots[w] = r
+					p.vals[w] = p.vals[j]
+					w++
+				}
+			}
+			p.slots, p.vals = p.slots[:w], p.vals[:w]
+		}
+	} else {
+		s.slab = s.slab[:int(next)*dim]
+	}
+	for id, slot := range s.byID {
+		s.byID[id] = renum[slot]
+	}
+	for _, slots := range s.byDoc {
+		for i, slot := range slots {
+			slots[i] = renum[slot]
+		}
+	}
+}

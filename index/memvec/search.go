@@ -1,0 +1,401 @@
+package memvec
+
+import (
+	"cmp"
+	"context"
+	"math"
+	"slices"
+	"sync"
+
+	"github.com/quarry-kb/quarry"
+	"github.com/quarry-kb/quarry/index"
+)
+
+// prepareVector validates v against the store's space and returns it in
+// stored form. Wrong kind or dimension is quarry.ErrConflict (another
+// embedder's vector); malformed vectors are quarry.ErrInvalid.
+func (s *Store) prepareVector(v index.Vector) (prepared, error) {
+	sp := s.space
+	if !sp.Sparse {
+		if v.Indices != nil || v.Values != nil {
+			return prepared{}, quarry.Errorf(quarry.CodeConflict, "sparse vector, but the store holds dense vectors of %s", describe(sp))
+		}
+		if len(v.Dense) == 0 {
+			return prepared{}, quarry.Errorf(quarry.CodeInvalid, "no vector")
+		}
+		if len(v.Dense) != sp.Dim {
+			return prepared{}, quarry.Errorf(quarry.CodeConflict, "vector has %d dimensions, the store holds vectors of %s", len(v.Dense), describe(sp))
+		}
+		out := make([]float32, len(v.Dense))
+		var norm float64
+		for i, x := range v.Dense {
+			if !finite(x) {
+				return prepared{}, quarry.Errorf(quarry.CodeInvalid, "vector value %d is %v", i, x)
+			}
+			out[i] = x
+			norm += float64(x) * float64(x)
+		}
+		if s.cosine && norm > 0 {
+			inv := 1 / math.Sqrt(norm)
+			for i := range out {
+				out[i] = float32(float64(out[i]) * inv)
+			}
+		}
+		return prepared{dense: out}, nil
+	}
+	if v.Dense != nil {
+		return prepared{}, quarry.Errorf(quarry.CodeConflict, "dense vector, but the store holds sparse vectors of %s", describe(sp))
+	}
+	if len(v.Indices) != len(v.Values) {
+		return prepared{}, quarry.Errorf(quarry.CodeInvalid, "sparse vector has %d indices but %d values", len(v.Indices), len(v.Values))
+	}
+	type pair struct {
+		ix  uint32
+		val float32
+	}
+	pairs := make([]pair, 0, len(v.Indices))
+	for i, ix := range v.Indices {
+		x := v.Values[i]
+		if int64(ix) >= int64(sp.Dim) {
+			return prepared{}, quarry.Errorf(quarry.CodeInvalid, "sparse index %d is out of range for %s", ix, describe(sp))
+		}
+		if !finite(x) {
+			return prepared{}, quarry.Errorf(quarry.CodeInvalid, "sparse value at index %d is %v", ix, x)
+		}
+		pairs = append(pairs, pair{ix, x})
+	}
+	slices.SortFunc(pairs, func(a, b pair) int { return cmp.Compare(a.ix, b.ix) })
+	out := prepared{idx: make([]uint32, 0, len(pairs)), vals: make([]float32, 0, len(pairs))}
+	for i, p := range pairs {
+		if i > 0 && p.ix == pairs[i-1].ix {
+			return prepared{}, quarry.Errorf(quarry.CodeInvalid, "sparse index %d appears twice", p.ix)
+		}
+		if p.val == 0 { // zeros score nothing and must not count for IDF
+			continue
+		}
+		out.idx = append(out.idx, p.ix)
+		out.vals = append(out.vals, p.val)
+	}
+	return out, nil
+}
+
+func finite(x float32) bool {
+	return !math.IsNaN(float64(x)) && !math.IsInf(float64(x), 0)
+}
+
+// Search returns at most k chunks nearest to v that match f, best first.
+// Dense cosine scores are cosine similarities, dense dot and sparse
+// scores dot products (with IDF-weighted query values when the space
+// asks for IDF). Sparse search returns only points sharing a nonzero
+// index with v. Equal scores are ordered by chunk ID.
+func (s *Store) Search(ctx context.Context, v index.Vector, k int, f index.Filter) ([]index.Hit, error) {
+	if err := ctxErr(ctx, "search"); err != nil {
+		return nil, err
+	}
+	if k <= 0 {
+		return nil, quarry.Errorf(quarry.CodeInvalid, "memvec: search: k is %d, want at least 1", k)
+	}
+	q, err := s.prepareVector(v)
+	if err != nil {
+		return nil, quarry.Errorf(quarry.ErrorCode(err), "memvec: search: query: %w", err)
+	}
+	if s.cosine && !slices.ContainsFunc(q.dense, func(x float32) bool { return x != 0 }) {
+		return nil, quarry.Errorf(quarry.CodeInvalid, "memvec: search: the query vector is zero, which has no cosine")
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.usable(ctx, "search"); err != nil {
+		return nil, err
+	}
+	m := newMatcher(f)
+	var top []cand
+	if s.space.Sparse {
+		top, err = s.searchSparse(ctx, q, k, m)
+	} else {
+		top, err = s.searchDense(ctx, q.dense, k, m)
+	}
+	if err != nil {
+		return nil, err
+	}
+	hits := make([]index.Hit, len(top))
+	for i, c := range top {
+		hits[i] = index.Hit{Chunk: s.chunks[c.slot], Score: float64(c.score)}
+	}
+	return hits, nil
+}
+
+// matcher applies a Filter to stored chunks.
+type matcher struct {
+	docs map[string]bool
+	lang string
+}
+
+func newMatcher(f index.Filter) *matcher {
+	m := &matcher{lang: f.Lang}
+	if len(f.DocIDs) > 0 {
+		m.docs = make(map[string]bool, len(f.DocIDs))
+		for _, d := range f.DocIDs {
+			m.docs[d] = true
+		}
+	}
+	return m
+}
+
+func (m *matcher) all() bool { return m.docs == nil && m.lang == "" }
+
+func (m *matcher) match(c *quarry.Chunk) bool {
+	return (m.docs == nil || m.docs[c.DocID]) && (m.lang == "" || c.Lang == m.lang)
+}
+
+// checkEvery is how many points a scan handles between context checks.
+const checkEvery = 2048
+
+// parallelFloats is the scan size (points × dimensions) from which a
+// dense search is split over workers.
+const parallelFloats = 1 << 18
+
+func (s *Store) searchDense(ctx context.Context, q []float32, k int, m *matcher) ([]cand, error) {
+	dim := s.space.Dim
+	// With a document filter, scan only those documents' points.
+	var slots []uint32
+	if m.docs != nil {
+		for d := range m.docs {
+			slots = append(slots, s.byDoc[d]...)
+		}
+		slices.Sort(slots)
+	}
+	n := len(s.chunks)
+	if m.docs != nil {
+		n = len(slots)
+	}
+	scan := func(lo, hi int, h *topK) error {
+		done := ctx.Done()
+		for i := lo; i < hi; i++ {
+			if (i-lo)%checkEvery == checkEvery-1 {
+				select {
+				case <-done:
+					return ctxErr(ctx, "search")
+				default:
+				}
+			}
+			slot := uint32(i)
+			if m.docs != nil {
+				slot = slots[i]
+			} else if !s.alive[slot] {
+				continue
+			}
+			if m.lang != "" && s.chunks[slot].Lang != m.lang {
+				continue
+			}
+			off := int(slot) * dim
+			h.push(cand{score: dot(q, s.slab[off:off+dim]), slot: slot})
+		}
+		return nil
+	}
+	workers := min(s.cfg.Workers, n*dim/parallelFloats+1)
+	if workers <= 1 {
+		h := newTopK(k, s.chunks)
+		if err := scan(0, n, h); err != nil {
+			return nil, err
+		}
+		return h.sorted(), nil
+	}
+	heaps := make([]*topK, workers)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		heaps[w] = newTopK(k, s.chunks)
+		lo, hi := n*w/workers, n*(w+1)/workers
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[w] = scan(lo, hi, heaps[w])
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	h := heaps[0]
+	for _, o := range heaps[1:] {
+		for _, c := range o.items {
+			h.push(c)
+		}
+	}
+	return h.sorted(), nil
+}
+
+// dot is the inner product, unrolled so that the four sums pipeline.
+func dot(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return s0 + s1 + s2 + s3
+}
+
+// idf is Qdrant's inverse document frequency of an index that n of N
+// points have nonzero.
+func idf(n, N int) float64 {
+	return math.Log(1 + (float64(N)-float64(n)+0.5)/(float64(n)+0.5))
+}
+
+// scratch is a sparse search's score accumulator, reused across
+// searches. stamp marks the slots the current search has touched, so
+// acc never needs clearing.
+type scratch struct {
+	acc     []float32
+	stamp   []uint32
+	gen     uint32
+	touched []uint32
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+func (s *Store) searchSparse(ctx context.Context, q prepared, k int, m *matcher) ([]cand, error) {
+	n := len(s.chunks)
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	if len(sc.acc) < n {
+		sc.acc = make([]float32, n+n/4)
+		sc.stamp = make([]uint32, len(sc.acc))
+		sc.gen = 0
+	}
+	sc.gen++
+	if sc.gen == 0 { // wrapped: old stamps could collide
+		clear(sc.stamp)
+		sc.gen = 1
+	}
+	sc.touched = sc.touched[:0]
+	gen, acc, stamp := sc.gen, sc.acc, sc.stamp
+	done := ctx.Done()
+	for i, ix := range q.idx {
+		p := s.post[ix]
+		if p == nil || p.live == 0 {
+			continue
+		}
+		if i%16 == 15 {
+			select {
+			case <-done:
+				return nil, ctxErr(ctx, "search")
+			default:
+			}
+		}
+		w := q.vals[i]
+		if s.space.IDF {
+			w = float32(float64(w) * idf(p.live, s.live))
+		}
+		for j, slot := range p.slots {
+			if stamp[slot] != gen {
+				stamp[slot] = gen
+				acc[slot] = 0
+				sc.touched = append(sc.touched, slot)
+			}
+			acc[slot] += w * p.vals[j]
+		}
+	}
+	h := newTopK(k, s.chunks)
+	all := m.all()
+	for _, slot := range sc.touched {
+		if !s.alive[slot] || !all && !m.match(&s.chunks[slot]) {
+			continue
+		}
+		h.push(cand{score: acc[slot], slot: slot})
+	}
+	return h.sorted(), nil
+}
+
+// cand is a scored point.
+type cand struct {
+	score float32
+	slot  uint32
+}
+
+// topK keeps the k best candidates in a min-heap whose root is the
+// worst kept. Ties are broken by chunk ID (smaller is better) so results
+// do not depend on slot numbers.
+type topK struct {
+	k      int
+	items  []cand
+	chunks []quarry.Chunk
+}
+
+func newTopK(k int, chunks []quarry.Chunk) *topK {
+	return &topK{k: k, items: make([]cand, 0, min(k, 1024)), chunks: chunks}
+}
+
+// worse reports whether a ranks below b.
+func (h *topK) worse(a, b cand) bool {
+	if a.score != b.score {
+		return a.score < b.score
+	}
+	return h.chunks[a.slot].ID > h.chunks[b.slot].ID
+}
+
+func (h *topK) push(c cand) {
+	if len(h.items) < h.k {
+		h.items = append(h.items, c)
+		h.up(len(h.items) - 1)
+		return
+	}
+	if c.score < h.items[0].score || !h.worse(h.items[0], c) {
+		return
+	}
+	h.items[0] = c
+	h.down(0)
+}
+
+func (h *topK) up(i int) {
+	for i > 0 {
+		parent := (i - 1) / 2
+		if !h.worse(h.items[i], h.items[parent]) {
+			return
+		}
+		h.items[i], h.items[parent] = h.items[parent], h.items[i]
+		i = parent
+	}
+}
+
+func (h *topK) down(i int) {
+	n := len(h.items)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		least := l
+		if r := l + 1; r < n && h.worse(h.items[r], h.items[l]) {
+			least = r
+		}
+		if !h.worse(h.items[least], h.items[i]) {
+			return
+		}
+		h.items[i], h.items[least] = h.items[least], h.items[i]
+		i = least
+	}
+}
+
+// sorted returns the kept candidates, best first.
+func (h *topK) sorted() []cand {
+	out := slices.Clone(h.items)
+	slices.SortFunc(out, func(a, b cand) int {
+		switch {
+		case h.worse(b, a):
+			return -1
+		case h.worse(a, b):
+			return 1
+		}
+		return 0
+	})
+	return out
+}
