@@ -2,11 +2,14 @@ package qdrantstore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/qdrant/go-client/qdrant"
+	"github.com/quarry-kb/quarry"
 	"github.com/quarry-kb/quarry/index"
 	"github.com/quarry-kb/quarry/index/qdrantstore"
 	"github.com/quarry-kb/quarry/index/qdrantstore/qdranttest"
@@ -58,4 +61,34 @@ func startFake(t testing.TB) (*qdranttest.Server, string) {
 	t.Helper()
 	srv := qdranttest.NewServer()
 	return srv, srv.Start(t)
+}
+
+// rawClient is a plain Qdrant client on the server at addr, for looking
+// at what the store wrote.
+func rawClient(t testing.TB, addr string) *qdrant.Client {
+	t.Helper()
+	host, port, err := qdrantstore.ParseAddr(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := qdrant.NewClient(&qdrant.Config{Host: host, Port: port, SkipCompatibilityCheck: true, PoolSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func wantCode(t testing.TB, what string, err error, want *quarry.Error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Fatalf("%s: error %v (code %q), want code %q", what, err, quarry.ErrorCode(err), want.Code)
+	}
+}
+
+func denseRec(doc string, ord int, xs ...float32) index.Record {
+	return index.Record{
+		Chunk:  quarry.Chunk{ID: fmt.Sprintf("%s#%d", doc, ord), DocID: doc, Ordinal: ord, Text: "text of " + doc, Lang: "en"},
+		Vector: index.Vector{Dense: xs},
+	}
 }

@@ -92,13 +92,13 @@ func chunkOf(p map[string]*qdrant.Value) (quarry.Chunk, error) {
 		}
 		switch k := v.GetKind().(type) {
 		case *qdrant.Value_IntegerValue:
-			if k.IntegerValue < math.MinInt32 || k.IntegerValue > math.MaxInt32 {
+			if int64(int(k.IntegerValue)) != k.IntegerValue {
 				err = fmt.Errorf("payload field %s is out of range: %d", field, k.IntegerValue)
 				return
 			}
 			*dst = int(k.IntegerValue)
 		case *qdrant.Value_DoubleValue: // JSON numbers may come back as doubles
-			if k.DoubleValue != math.Trunc(k.DoubleValue) || math.Abs(k.DoubleValue) > math.MaxInt32 {
+			if k.DoubleValue != math.Trunc(k.DoubleValue) || math.Abs(k.DoubleValue) > 1<<53 {
 				err = fmt.Errorf("payload field %s is not an integer: %v", field, k.DoubleValue)
 				return
 			}

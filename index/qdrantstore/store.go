@@ -29,6 +29,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/qdrant/go-client/qdrant"
 	"github.com/quarry-kb/quarry"
@@ -385,13 +386,30 @@ func filterOf(f index.Filter) *qdrant.Filter {
 }
 
 func (s *Store) checkRecord(r index.Record) error {
-	if r.Chunk.ID == "" {
-		return quarry.Errorf(quarry.CodeInvalid, "chunk ID is empty")
-	}
-	if r.Chunk.DocID == "" {
-		return quarry.Errorf(quarry.CodeInvalid, "doc ID is empty")
+	if err := checkChunk(r.Chunk); err != nil {
+		return err
 	}
 	return checkVector(s.cfg.Space, r.Vector)
+}
+
+// checkChunk reports whether c can be stored: it needs its IDs, and its
+// text fields must be valid UTF-8, which protobuf strings require.
+func checkChunk(c quarry.Chunk) error {
+	if c.ID == "" {
+		return quarry.Errorf(quarry.CodeInvalid, "chunk ID is empty")
+	}
+	if c.DocID == "" {
+		return quarry.Errorf(quarry.CodeInvalid, "doc ID is empty")
+	}
+	for _, f := range []struct{ name, val string }{
+		{fieldChunkID, c.ID}, {fieldDocID, c.DocID}, {fieldPath, c.Path}, {fieldTitle, c.Title},
+		{fieldHeading, c.Heading}, {fieldText, c.Text}, {fieldLang, c.Lang},
+	} {
+		if !utf8.ValidString(f.val) {
+			return quarry.Errorf(quarry.CodeInvalid, "chunk field %s is not valid UTF-8", f.name)
+		}
+	}
+	return nil
 }
 
 // checkVector reports whether v fits sp: a vector of another kind or size
