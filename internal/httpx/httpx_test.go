@@ -524,3 +524,50 @@ func TestBatchesError(t *testing.T) {
 		t.Errorf("panic not turned into an error: %v", err)
 	}
 }
+
+func TestSpaceName(t *testing.T) {
+	tests := []struct{ provider, model, q, p, want string }{
+		{"openai", "text-embedding-3-small", "", "", "openai:text-embedding-3-small"},
+		{"ollama", "e5", "query: ", "passage: ", `ollama:e5;query="query: ";passage="passage: "`},
+		{"ollama", "e5", "", "passage: ", `ollama:e5;passage="passage: "`},
+		{"openai", "m", `a"b\`, "x\ny", `openai:m;query="a\"b\\";passage="x\ny"`},
+	}
+	for _, tt := range tests {
+		if got := SpaceName(tt.provider, tt.model, tt.q, tt.p); got != tt.want {
+			t.Errorf("SpaceName(%q, %q, %q, %q) = %s, want %s", tt.provider, tt.model, tt.q, tt.p, got, tt.want)
+		}
+	}
+}
+
+func TestEmbedBatches(t *testing.T) {
+	embed := func(dim int) func(context.Context, []string) ([][]float32, error) {
+		return func(_ context.Context, batch []string) ([][]float32, error) {
+			out := make([][]float32, len(batch))
+			for i, s := range batch {
+				out[i] = make([]float32, dim)
+				out[i][0] = float32(len(s))
+			}
+			return out, nil
+		}
+	}
+	in := []string{"a", "bb", "ccc", "dddd", "eeeee"}
+	vecs, err := EmbedBatches(context.Background(), "svc", in, 2, 2, 3, embed(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range vecs {
+		if v.Dense[0] != float32(i+1) {
+			t.Errorf("vector %d = %v", i, v.Dense)
+		}
+	}
+	if _, err := EmbedBatches(context.Background(), "svc", in, 2, 2, 4, embed(3)); !errors.Is(err, quarry.ErrConflict) {
+		t.Errorf("dimension mismatch: %v", err)
+	}
+	short := func(_ context.Context, batch []string) ([][]float32, error) { return [][]float32{{1}}, nil }
+	if _, err := EmbedBatches(context.Background(), "svc", in, 2, 2, 1, short); quarry.ErrorCode(err) != quarry.CodeUnavailable {
+		t.Errorf("short answer: %v", err)
+	}
+	if _, err := EmbedBatches(context.Background(), "svc", []string{"a", ""}, 2, 2, 3, embed(3)); !errors.Is(err, quarry.ErrInvalid) {
+		t.Errorf("empty text: %v", err)
+	}
+}
