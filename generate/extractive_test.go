@@ -1,0 +1,402 @@
+package generate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/quarry-kb/quarry"
+)
+
+// checkGrounded checks what every answer promises: citations numbered
+// 1..n, each marker [n] in the text backed by a citation and each
+// citation used, and every snippet a verbatim substring of the cited
+// chunk, which is one of the passages.
+func checkGrounded(t *testing.T, a quarry.Answer, passages []quarry.Passage) {
+	t.Helper()
+	if !a.Grounded {
+		t.Errorf("answer not grounded")
+	}
+	if a.Citations == nil {
+		t.Errorf("nil citations (want an empty list)")
+	}
+	byID := map[string]quarry.Passage{}
+	for _, p := range passages {
+		byID[p.ID] = p
+	}
+	for i, c := range a.Citations {
+		if c.N != i+1 {
+			t.Errorf("citation %d numbered %d", i, c.N)
+		}
+		p, ok := byID[c.ChunkID]
+		if !ok {
+			t.Errorf("citation [%d] cites %q, not a passage", c.N, c.ChunkID)
+			continue
+		}
+		if c.Snippet == "" || !strings.Contains(p.Text, c.Snippet) {
+			t.Errorf("citation [%d] snippet %q is not in chunk %s", c.N, c.Snippet, c.ChunkID)
+		}
+		if c.DocID != p.DocID || c.Path != p.Path || c.Title != p.Title || c.Heading != p.Heading || c.Page != p.Page {
+			t.Errorf("citation [%d] %+v does not describe chunk %+v", c.N, c, p.Chunk)
+		}
+		if !strings.Contains(a.Text, "["+strconv.Itoa(c.N)+"]") {
+			t.Errorf("citation [%d] is not used in %q", c.N, a.Text)
+		}
+	}
+	for _, m := range regexp.MustCompile(`\[(\d+)\]`).FindAllStringSubmatch(a.Text, -1) {
+		if n, _ := strconv.Atoi(m[1]); n < 1 || n > len(a.Citations) {
+			t.Errorf("marker %s has no citation", m[0])
+		}
+	}
+	if a.Answered != (len(a.Citations) > 0) {
+		t.Errorf("answered=%v with %d citations", a.Answered, len(a.Citations))
+	}
+}
+
+// TestExtractiveCalibration runs the default answerer over answerable
+// and unanswerable questions in both languages, and checks that the
+// default MinSupport separates them with a margin.
+func TestExtractiveCalibration(t *testing.T) {
+	e := NewExtractive(Config{})
+	minYes, maxNo := 1.0, 0.0
+	for _, c := range calibration {
+		t.Run(c.question, func(t *testing.T) {
+			passages := retrieveFrom(corpusFor(c.lang), c.question, 8)
+			a, err := e.Answer(context.Background(), c.question, passages, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkGrounded(t, a, passages)
+			if a.Lang != c.lang {
+				t.Errorf("lang %q, want %q", a.Lang, c.lang)
+			}
+			support := e.compose(c.question, passages).Support
+			if c.answer == "" {
+				maxNo = max(maxNo, support)
+				if a.Answered || a.Text != DontKnow(c.lang) || len(a.Citations) != 0 {
+					t.Errorf("should abstain (support %.3f), answered %q", support, a.Text)
+				}
+				return
+			}
+			minYes = min(minYes, support)
+			if !a.Answered || !strings.Contains(a.Text, c.answer) {
+				t.Errorf("answer %q (support %.3f) does not quote %q", a.Text, support, c.answer)
+			}
+		})
+	}
+	t.Logf("support: answerable ≥ %.3f, unanswerable ≤ %.3f, threshold %.2f", minYes, maxNo, DefaultMinSupport)
+	if minYes-DefaultMinSupport < 0.09 || DefaultMinSupport-maxNo < 0.09 {
+		t.Errorf("threshold %.2f leaves less than 0.09 margin: answerable ≥ %.3f, unanswerable ≤ %.3f",
+			DefaultMinSupport, minYes, maxNo)
+	}
+}
+
+func passagesOf(chunks ...quarry.Chunk) []quarry.Passage {
+	ps := make([]quarry.Passage, len(chunks))
+	for i, c := range chunks {
+		ps[i] = quarry.Passage{Chunk: c, Score: 1 / float64(i+1)}
+	}
+	return ps
+}
+
+func TestExtractiveAnswer(t *testing.T) {
+	cards := chunk("returns/cards", "Refunds", "Cards", "Refunds to credit cards appear within 5 business days. Contact your bank if they do not.")
+	paypal := chunk("returns/paypal", "Refunds", "PayPal", "Refunds to PayPal arrive within 3 days.")
+	tests := []struct {
+		name     string
+		cfg      Config
+		question string
+		passages []quarry.Passage
+		want     string
+		wantIDs  []string // cited chunks, in citation order
+	}{
+		{
+			name:     "sentences from two passages, numbered in order",
+			question: "How long do refunds take?",
+			passages: passagesOf(cards, paypal),
+			want:     "Refunds to credit cards appear within 5 business days. [1] Refunds to PayPal arrive within 3 days. [2]",
+			wantIDs:  []string{cards.ID, paypal.ID},
+		},
+		{
+			name:     "retrieval rank decides between equally good sentences",
+			question: "How long do refunds take?",
+			passages: passagesOf(paypal, cards),
+			want:     "Refunds to PayPal arrive within 3 days. [1] Refunds to credit cards appear within 5 business days. [2]",
+			wantIDs:  []string{paypal.ID, cards.ID},
+		},
+		{
+			name:     "MaxSentences 1",
+			cfg:      Config{MaxSentences: 1},
+			question: "How long do refunds take?",
+			passages: passagesOf(cards, paypal),
+			want:     "Refunds to credit cards appear within 5 business days. [1]",
+			wantIDs:  []string{cards.ID},
+		},
+		{
+			name:     "an extra sentence must support the answer on its own",
+			question: "How do I pair the hub with Apple Home?",
+			passages: passagesOf(chunk("d/hub", "Hub", "Matter", "Open Hub settings > Matter > Pair to show a setup code. In the Apple Home app, tap Add accessory and scan the hub's setup code to pair.")),
+			want:     "In the Apple Home app, tap Add accessory and scan the hub's setup code to pair. [1]",
+			wantIDs:  []string{"d/hub#0"},
+		},
+		{
+			name:     "the right sentence, not the first",
+			question: "How long is the reset link valid?",
+			passages: passagesOf(chunk("a/pw", "Password", "", "If you forgot your password, tap Forgot password. We send you a reset link that is valid for 1 hour. Choose a new password of 10 characters.")),
+			want:     "We send you a reset link that is valid for 1 hour. [1]",
+			wantIDs:  []string{"a/pw#0"},
+		},
+		{
+			name:     "sentences of one passage keep their order and share a citation",
+			question: "How do I pair the hub with Apple Home?",
+			passages: passagesOf(chunk("d/hub", "Hub", "Matter", "Pair the hub with Apple Home from Hub settings > Matter. Apple Home then asks you to scan the hub's code to pair it.")),
+			want:     "Pair the hub with Apple Home from Hub settings > Matter. [1] Apple Home then asks you to scan the hub's code to pair it. [1]",
+			wantIDs:  []string{"d/hub#0"},
+		},
+		{
+			name:     "near-duplicates are quoted once",
+			question: "How long do refunds take?",
+			passages: passagesOf(cards, chunk("returns/copy", "Refunds", "", "Refunds to credit cards appear within 5 business days!")),
+			want:     "Refunds to credit cards appear within 5 business days. [1]",
+			wantIDs:  []string{cards.ID},
+		},
+		{
+			name:     "headings are not answers, and list markers are left out",
+			question: "How do I delete my account?",
+			passages: passagesOf(chunk("a/del", "Account", "", "## Delete your account\n\n1. Go to Account > Privacy > Delete account.")),
+			want:     "Go to Account > Privacy > Delete account. [1]",
+			wantIDs:  []string{"a/del#0"},
+		},
+		{
+			name:     "a question asking how long prefers the sentence with the figure",
+			question: "How long does delivery to Canada take?",
+			passages: passagesOf(chunk("s/ca", "Shipping to Canada", "Delivery", "Orders to Canada ship from Ontario. Standard delivery takes 3 to 6 business days.")),
+			want:     "Standard delivery takes 3 to 6 business days. [1]",
+			wantIDs:  []string{"s/ca#0"},
+		},
+		{
+			name:     "only the top passages are quoted",
+			cfg:      Config{TopPassages: 1},
+			question: "How long do refunds take?",
+			passages: passagesOf(cards, paypal),
+			want:     "Refunds to credit cards appear within 5 business days. [1]",
+			wantIDs:  []string{cards.ID},
+		},
+		{
+			name:     "chinese sentences join without spaces",
+			question: "退款多久到账？",
+			passages: passagesOf(
+				chunk("cn/refund", "退款", "退款时效", "退款将在3个工作日内退回到您的支付账户。到账时间取决于银行。"),
+				chunk("cn/wx", "退款", "微信", "微信支付的退款一般当天到账。"),
+			),
+			// The second passage's sentence holds every term, so it comes
+			// first; 到账时间取决于银行 lacks 退款 and is left out.
+			want:    "微信支付的退款一般当天到账。[1]退款将在3个工作日内退回到您的支付账户。[2]",
+			wantIDs: []string{"cn/wx#0", "cn/refund#0"},
+		},
+		{
+			name:     "english question, chinese passage",
+			question: "How long for a 退款?",
+			passages: passagesOf(chunk("cn/refund", "退款", "", "退款将在3个工作日内退回。")),
+			want:     "退款将在3个工作日内退回。[1]",
+			wantIDs:  []string{"cn/refund#0"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := NewExtractive(tt.cfg).Answer(context.Background(), tt.question, tt.passages, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkGrounded(t, a, tt.passages)
+			if !a.Answered || a.Text != tt.want {
+				t.Errorf("answer (answered=%v)\n got %q\nwant %q", a.Answered, a.Text, tt.want)
+			}
+			var ids []string
+			for _, c := range a.Citations {
+				ids = append(ids, c.ChunkID)
+			}
+			if !reflect.DeepEqual(ids, tt.wantIDs) {
+				t.Errorf("cited %v, want %v", ids, tt.wantIDs)
+			}
+			if !reflect.DeepEqual(a.Passages, tt.passages) {
+				t.Errorf("answer does not carry its passages")
+			}
+		})
+	}
+}
+
+func TestExtractiveSnippetSpansQuotedSentences(t *testing.T) {
+	text := "Pair the hub with Apple Home from Hub settings > Matter. Wait a moment. Apple Home then asks you to scan the hub's code to pair it."
+	a, err := NewExtractive(Config{}).Answer(context.Background(), "How do I pair the hub with Apple Home?",
+		passagesOf(chunk("d/hub", "Hub", "", text)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Citations) != 1 || a.Citations[0].Snippet != text {
+		t.Fatalf("citations %+v, want one whose snippet spans both quoted sentences", a.Citations)
+	}
+	if strings.Contains(a.Text, "Wait a moment") {
+		t.Errorf("quoted an irrelevant sentence: %q", a.Text)
+	}
+}
+
+func TestExtractiveAbstains(t *testing.T) {
+	account := chunk("a/acct", "Account", "", "Your account holds your homes and devices. You can sign in to your account on up to 5 phones.")
+	tests := []struct {
+		name, question, lang string
+		passages             []quarry.Passage
+	}{
+		{"no passages", "How do I get a refund?", "en", nil},
+		{"no content terms", "How do I do it?", "en", passagesOf(account)},
+		{"only generic words shared", "How do I change the email on my account?", "en", passagesOf(account)},
+		{"rare word without the rest", "How do I delete my account?", "en", passagesOf(
+			chunk("c/trash", "Clips", "", "Deleted clips stay in the trash for 30 days."),
+			account,
+			chunk("a/owner", "Owners", "", "The Owner of a home manages every account that shares it."),
+		)},
+		{"two of four terms", "Does the doorbell work with Google Home?", "en",
+			passagesOf(chunk("a/gh", "Assistants", "", "Assign each device to a room in Google Home."))},
+		{"chinese, no passages", "怎么退款？", "zh", nil},
+		{"chinese, only generic words shared", "怎么修改账户的邮箱？", "zh",
+			passagesOf(chunk("cn/a", "账户", "", "您的账户用于管理家庭和设备。"))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := NewExtractive(Config{}).Answer(context.Background(), tt.question, tt.passages, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := quarry.Answer{Text: DontKnow(tt.lang), Answered: false, Grounded: true, Lang: tt.lang,
+				Citations: []quarry.Citation{}, Passages: tt.passages}
+			if !reflect.DeepEqual(a, want) {
+				t.Fatalf("got %+v\nwant %+v", a, want)
+			}
+		})
+	}
+	if DontKnow("en") == DontKnow("zh") || !strings.Contains(DontKnow("zh"), "抱歉") {
+		t.Error("the Chinese apology should be in Chinese")
+	}
+}
+
+// recorder collects streamed events; it fails with errStop on event
+// number failAt (1-based), if set.
+type recorder struct {
+	events []quarry.Event
+	failAt int
+}
+
+var errStop = errors.New("client went away")
+
+func (r *recorder) send(ev quarry.Event) error {
+	r.events = append(r.events, ev)
+	if len(r.events) == r.failAt {
+		return errStop
+	}
+	return nil
+}
+
+func (r *recorder) types() []string {
+	var ts []string
+	for _, ev := range r.events {
+		ts = append(ts, ev.Type)
+	}
+	return ts
+}
+
+func TestExtractiveStreaming(t *testing.T) {
+	passages := retrieveFrom(corpusEN, "How do I delete my account?", 8)
+	for _, question := range []string{"How do I delete my account?", "Is the camera waterproof?"} {
+		t.Run(question, func(t *testing.T) {
+			var rec recorder
+			a, err := NewExtractive(Config{}).Answer(context.Background(), question, passages, rec.send)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ts := rec.types()
+			n := len(ts)
+			if n < 4 || ts[0] != quarry.EventPassages || ts[n-2] != quarry.EventCitations || ts[n-1] != quarry.EventDone {
+				t.Fatalf("event order %v", ts)
+			}
+			var text strings.Builder
+			for _, ev := range rec.events[1 : n-2] {
+				if ev.Type != quarry.EventDelta {
+					t.Fatalf("event order %v", ts)
+				}
+				text.WriteString(ev.Delta)
+			}
+			if text.String() != a.Text {
+				t.Errorf("deltas %q, answer %q", text.String(), a.Text)
+			}
+			if a.Answered && n-3 < 2 {
+				t.Errorf("answer streamed in %d piece(s), want one per sentence", n-3)
+			}
+			if !reflect.DeepEqual(rec.events[0].Passages, passages) {
+				t.Errorf("passages event does not carry the passages")
+			}
+			if !reflect.DeepEqual(rec.events[n-2].Citations, a.Citations) {
+				t.Errorf("citations event %+v, answer %+v", rec.events[n-2].Citations, a.Citations)
+			}
+			if done := rec.events[n-1].Answer; done == nil || !reflect.DeepEqual(*done, a) {
+				t.Errorf("done event %+v, answer %+v", done, a)
+			}
+		})
+	}
+}
+
+func TestExtractiveSendErrorStops(t *testing.T) {
+	passages := retrieveFrom(corpusEN, "How do I delete my account?", 8)
+	var full recorder
+	if _, err := NewExtractive(Config{}).Answer(context.Background(), "How do I delete my account?", passages, full.send); err != nil {
+		t.Fatal(err)
+	}
+	for failAt := 1; failAt <= len(full.events); failAt++ {
+		t.Run(fmt.Sprintf("fail at event %d", failAt), func(t *testing.T) {
+			rec := recorder{failAt: failAt}
+			_, err := NewExtractive(Config{}).Answer(context.Background(), "How do I delete my account?", passages, rec.send)
+			if !errors.Is(err, errStop) {
+				t.Fatalf("error %v, want the send error", err)
+			}
+			if len(rec.events) != failAt {
+				t.Fatalf("%d events sent after a failure at %d", len(rec.events), failAt)
+			}
+		})
+	}
+}
+
+func TestExtractiveCanceled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var rec recorder
+	_, err := NewExtractive(Config{}).Answer(ctx, "How do I delete my account?", passagesOf(corpusEN[0]), rec.send)
+	if !errors.Is(err, quarry.ErrCanceled) {
+		t.Fatalf("error %v, want canceled", err)
+	}
+	if len(rec.events) != 0 {
+		t.Fatalf("sent %v on a canceled context", rec.types())
+	}
+}
+
+func BenchmarkExtractiveAnswer(b *testing.B) {
+	for _, c := range []struct{ lang, q string }{
+		{"en", "How long do refunds to a credit card take?"},
+		{"zh", "退款多久到账？"},
+	} {
+		passages := retrieveFrom(corpusFor(c.lang), c.q, 8)
+		e := NewExtractive(Config{})
+		ctx := context.Background()
+		b.Run(c.lang, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := e.Answer(ctx, c.q, passages, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

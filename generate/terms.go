@@ -1,0 +1,302 @@
+package generate
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Base weights of term kinds. A Han bigram is about as specific as an
+// English word; a single Han character much less so.
+const (
+	weightWord       = 1.0
+	weightHanBigram  = 1.0
+	weightHanUnigram = 0.5
+)
+
+// Terms returns the distinct content terms of text, in order of first
+// appearance: for Latin-script runs, lower-cased words without stop
+// words, lightly stemmed ("refunds", "refunded" → "refund"); for Han runs,
+// the runs are cut at function words (如何, 什么, 可以...) and give their
+// characters (minus particles and pronouns such as 的, 了, 吗, 我) and
+// their character bigrams.
+func Terms(text string) []string {
+	var out []string
+	seen := map[string]bool{}
+	eachTerm(text, func(t string, _ float64) {
+		if !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	})
+	return out
+}
+
+// eachTerm calls fn for every term occurrence in text with the term's
+// base weight.
+func eachTerm(text string, fn func(term string, base float64)) {
+	var word strings.Builder
+	prev := ""
+	flushWord := func() {
+		if word.Len() > 0 {
+			w := word.String()
+			// "how long", "how much": the adverb frames the question.
+			if !(prev == "how" && howFrames[w]) {
+				if t, ok := englishTerm(w); ok {
+					fn(t, weightWord)
+				}
+			}
+			prev = w
+			word.Reset()
+		}
+	}
+	for i := 0; i < len(text); {
+		r, size := utf8.DecodeRuneInString(text[i:])
+		switch {
+		case unicode.Is(unicode.Han, r):
+			flushWord()
+			prev = ""
+			j := i + size
+			for j < len(text) {
+				r2, s2 := utf8.DecodeRuneInString(text[j:])
+				if !unicode.Is(unicode.Han, r2) {
+					break
+				}
+				j += s2
+			}
+			hanTerms(text[i:j], fn)
+			i = j
+			continue
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			word.WriteRune(unicode.ToLower(r))
+		case (r == '\'' || r == '’') && word.Len() > 0:
+			// Inside a word ("don't", "customer's"); a trailing one is dropped by englishTerm.
+			word.WriteByte('\'')
+		default:
+			flushWord()
+		}
+		i += size
+	}
+	flushWord()
+}
+
+// englishTerm turns one lower-cased word into a term, or reports false
+// for a stop word or a single letter.
+func englishTerm(w string) (string, bool) {
+	w = strings.TrimRight(w, "'")
+	w = strings.TrimSuffix(w, "'s")
+	if stopEN[w] || strings.IndexByte(w, '\'') >= 0 && stopEN[strings.ReplaceAll(w, "'", "")] {
+		return "", false
+	}
+	if utf8.RuneCountInString(w) == 1 && !isDigits(w) {
+		return "", false
+	}
+	return stem(w), true
+}
+
+// stem is a light English stemmer: it only has to map a word's common
+// inflections to one form ("refund", "refunds", "refunded", "refunding";
+// "policy", "policies"; "charge", "charged", "charges"), not to produce
+// a real word. Words with digits are left alone.
+func stem(w string) string {
+	if len(w) <= 3 || strings.ContainsAny(w, "0123456789") {
+		return w
+	}
+	switch {
+	case strings.HasSuffix(w, "ies") && len(w) > 4, strings.HasSuffix(w, "ied") && len(w) > 4:
+		w = w[:len(w)-3] + "i"
+	case strings.HasSuffix(w, "sses"):
+		w = w[:len(w)-2]
+	case strings.HasSuffix(w, "es") && len(w) > 4 && endsSibilant(w[:len(w)-2]):
+		w = w[:len(w)-2]
+	case strings.HasSuffix(w, "s") && !strings.HasSuffix(w, "ss") && !strings.HasSuffix(w, "us") &&
+		!strings.HasSuffix(w, "is") && len(w) > 3:
+		w = w[:len(w)-1]
+	}
+	switch {
+	case strings.HasSuffix(w, "ing") && len(w) >= 6:
+		w = undouble(w[:len(w)-3])
+	case strings.HasSuffix(w, "ed") && len(w) >= 5 && !strings.HasSuffix(w, "eed"):
+		w = undouble(w[:len(w)-2])
+	}
+	if len(w) > 3 {
+		switch w[len(w)-1] {
+		case 'e':
+			w = w[:len(w)-1]
+		case 'y':
+			w = w[:len(w)-1] + "i"
+		}
+	}
+	return w
+}
+
+func endsSibilant(w string) bool {
+	return strings.HasSuffix(w, "s") || strings.HasSuffix(w, "x") || strings.HasSuffix(w, "z") ||
+		strings.HasSuffix(w, "ch") || strings.HasSuffix(w, "sh")
+}
+
+// undouble drops the second of a final doubled consonant ("shipp" →
+// "ship"), except for l, s and z ("bill", "pass", "buzz").
+func undouble(w string) string {
+	n := len(w)
+	if n >= 3 && w[n-1] == w[n-2] && !strings.ContainsRune("aeioulsz", rune(w[n-1])) {
+		return w[:n-1]
+	}
+	return w
+}
+
+// hanTerms emits the terms of one run of Han characters.
+func hanTerms(run string, fn func(string, float64)) {
+	for len(run) > 0 {
+		// Cut the run at the next function word.
+		seg, rest := run, ""
+		for i := 0; i < len(run); {
+			if n := stopZHWordAt(run[i:]); n > 0 {
+				seg, rest = run[:i], run[i+n:]
+				break
+			}
+			_, size := utf8.DecodeRuneInString(run[i:])
+			i += size
+		}
+		hanSegment(seg, fn)
+		run = rest
+	}
+}
+
+// hanSegment emits the unigrams and bigrams of a run segment that holds
+// no function word.
+func hanSegment(seg string, fn func(string, float64)) {
+	prev, prevSize := rune(-1), 0
+	for i := 0; i < len(seg); {
+		r, size := utf8.DecodeRuneInString(seg[i:])
+		if !stopZHChar[r] {
+			fn(seg[i:i+size], weightHanUnigram)
+		}
+		if prev >= 0 && !particleZH[prev] && !particleZH[r] && !(stopZHChar[prev] && stopZHChar[r]) {
+			fn(seg[i-prevSize:i+size], weightHanBigram)
+		}
+		prev, prevSize = r, size
+		i += size
+	}
+}
+
+// stopZHWordAt returns the byte length of the function word that starts
+// s, or 0. Longer words win.
+func stopZHWordAt(s string) int {
+	r, _ := utf8.DecodeRuneInString(s)
+	best := 0
+	for _, w := range stopZHByFirst[r] {
+		if len(w) > best && strings.HasPrefix(s, w) {
+			best = len(w)
+		}
+	}
+	return best
+}
+
+// stopZHByFirst indexes stopZHWords by their first character.
+var stopZHByFirst = func() map[rune][]string {
+	m := map[rune][]string{}
+	for _, w := range stopZHWords {
+		r, _ := utf8.DecodeRuneInString(w)
+		m[r] = append(m[r], w)
+	}
+	return m
+}()
+
+// stopZHWords are Chinese function words and question frames. They cut a
+// Han run, so that "如何申请退款" yields terms of "申请退款" only.
+var stopZHWords = []string{
+	"怎么样", "怎么", "怎样", "如何", "什么", "为什么", "为何", "哪些", "哪里", "哪儿", "哪个", "是否", "能否", "可否",
+	"可以", "能够", "请问", "一下", "我们", "你们", "他们", "她们", "它们", "您们", "自己", "这个", "那个", "这些",
+	"那些", "这样", "那样", "一个", "已经", "还是", "或者", "以及", "而且", "但是", "因为", "所以", "如果", "的话",
+	"多久", "多长时间", "多少", "有没有", "是不是", "能不能", "会不会", "要不要", "可不可以",
+}
+
+// stopZHChar are characters that are not terms on their own (they still
+// form bigrams, so 申请 keeps its 请 and 功能 its 能).
+var stopZHChar = map[rune]bool{
+	'的': true, '了': true, '吗': true, '呢': true, '吧': true, '啊': true, '么': true, '嘛': true, '呀': true,
+	'是': true, '在': true, '和': true, '与': true, '及': true, '或': true, '我': true, '你': true, '您': true,
+	'他': true, '她': true, '它': true, '们': true, '这': true, '那': true, '有': true, '就': true, '都': true,
+	'也': true, '还': true, '被': true, '把': true, '对': true, '给': true, '让': true, '要': true, '会': true,
+	'能': true, '个': true, '怎': true, '哪': true, '谁': true, '该': true, '请': true, '可': true, '以': true,
+	'得': true, '地': true, '着': true, '过': true, '很': true, '又': true, '不': true, '没': true, '中': true,
+	'上': true, '下': true, '里': true, '为': true, '从': true, '到': true, '于': true, '之': true, '而': true,
+}
+
+// particleZH are characters that mark word boundaries: no bigram spans
+// them (的退 is not a word).
+var particleZH = map[rune]bool{
+	'的': true, '了': true, '吗': true, '呢': true, '吧': true, '啊': true, '么': true, '嘛': true, '呀': true,
+	'和': true, '与': true, '或': true, '我': true, '你': true, '您': true,
+}
+
+// howFrames are the words that, after "how", ask for a quantity rather
+// than name the subject: "how long does a refund take?" is about refunds.
+var howFrames = map[string]bool{
+	"long": true, "much": true, "many": true, "often": true, "soon": true, "far": true, "old": true,
+	"big": true, "large": true, "fast": true, "quickly": true,
+}
+
+// asksQuantity reports whether a question asks for a number, a time or
+// a duration: "how long/much/many...", "when", "what time", 多久, 多少,
+// 几, 什么时候.
+func asksQuantity(q string) bool {
+	for _, zh := range []string{"多久", "多少", "多长", "几", "什么时候", "何时"} {
+		if strings.Contains(q, zh) {
+			return true
+		}
+	}
+	words := strings.FieldsFunc(strings.ToLower(q), func(r rune) bool { return !unicode.IsLetter(r) })
+	for i, w := range words {
+		if w == "when" || i > 0 && (words[i-1] == "how" && howFrames[w] || words[i-1] == "what" && w == "time") {
+			return true
+		}
+	}
+	return false
+}
+
+// hasNumber reports whether s holds a figure: a digit, a Chinese
+// numeral or an English number word.
+func hasNumber(s string) bool {
+	if strings.ContainsFunc(s, func(r rune) bool {
+		return unicode.IsDigit(r) || strings.ContainsRune("一二三四五六七八九十两百千万半", r)
+	}) {
+		return true
+	}
+	for _, w := range strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return !unicode.IsLetter(r) }) {
+		if numberWords[w] {
+			return true
+		}
+	}
+	return false
+}
+
+var numberWords = map[string]bool{
+	"one": true, "two": true, "three": true, "four": true, "five": true, "six": true, "seven": true,
+	"eight": true, "nine": true, "ten": true, "eleven": true, "twelve": true, "twenty": true, "thirty": true,
+	"hundred": true, "thousand": true, "half": true, "once": true, "twice": true, "daily": true,
+	"weekly": true, "monthly": true, "yearly": true, "annually": true, "immediately": true,
+}
+
+// stopEN are English function words and question frames ("how do I get
+// ...", "can you tell me ..."), which say nothing about what is asked.
+var stopEN = func() map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields(`
+a about above after again against all also am an and any are aren't as at be because been before
+being below between both but by can can't cannot could couldn't did didn't do does doesn't doing don't
+down during each either else ever every few for from further get gets getting got had hadn't has hasn't
+have haven't having he he'd he'll he's her here here's hers herself him himself his how how's however i
+i'd i'll i'm i've if in into is isn't it it's its itself just know let let's like may me might mine more
+most much must mustn't my myself need needs no nor not now of off on once only or other ought our ours
+ourselves out over own please really same shall shan't she she'd she'll she's should shouldn't so some
+such take takes tell than that that's the their theirs them themselves then there there's these they
+they'd they'll they're they've this those through thus to too under until up upon us very via want
+wants was wasn't way we we'd we'll we're we've were weren't what what's whatever when when's where
+where's whether which while who who's whom whose why why's will with won't would wouldn't yes yet you
+you'd you'll you're you've your yours yourself yourselves`) {
+		m[w] = true
+	}
+	return m
+}()
