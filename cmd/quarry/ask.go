@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/quarry-kb/quarry"
+)
+
+func runAsk(ctx context.Context, env *Env, args []string) error {
+	var o options
+	fs := newFlags(env, "ask", "quarry ask [flags] \"question\"",
+		"Answer a question from the data directory, without a server.", &o, "k", "json")
+	if err := parse(fs, args, 1); err != nil {
+		return err
+	}
+	e, err := openCurrent(o.Data, engineConfig{})
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	ans, err := e.Ask(ctx, quarry.AskRequest{Question: fs.Arg(0), K: o.K}, nil)
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		return writeJSON(env.Stdout, ans)
+	}
+	printAnswer(env.Stdout, ans)
+	return nil
+}
+
+func printAnswer(w io.Writer, ans quarry.Answer) {
+	fmt.Fprintln(w, ans.Text)
+	if !ans.Answered {
+		return
+	}
+	fmt.Fprintln(w)
+	for _, c := range ans.Citations {
+		loc := c.Path
+		if c.Heading != "" {
+			loc += " › " + c.Heading
+		}
+		if c.Page > 0 {
+			loc += fmt.Sprintf(" (page %d)", c.Page)
+		}
+		fmt.Fprintf(w, "[%d] %s\n", c.N, loc)
+	}
+}
+
+func runSearch(ctx context.Context, env *Env, args []string) error {
+	var o options
+	var explain bool
+	var mode string
+	fs := newFlags(env, "search", "quarry search [flags] \"query\"",
+		"Show the passages that best match a query, without a server.", &o, "k", "json")
+	fs.BoolVar(&explain, "explain", false, "show how each result's score was fused from the keyword and vector legs")
+	fs.StringVar(&mode, "mode", quarry.ModeHybrid, "retrieval mode: hybrid, keyword or vector")
+	if err := parse(fs, args, 1); err != nil {
+		return err
+	}
+	e, err := openCurrent(o.Data, engineConfig{})
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	res, err := e.Search(ctx, quarry.SearchRequest{Query: fs.Arg(0), K: o.K, Explain: explain, Mode: mode})
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		return writeJSON(env.Stdout, res)
+	}
+	for _, n := range res.Notes {
+		fmt.Fprintln(env.Stdout, "note:", n)
+	}
+	for i, p := range res.Passages {
+		loc := p.Path
+		if p.Heading != "" {
+			loc += " › " + p.Heading
+		}
+		if p.Page > 0 {
+			loc += fmt.Sprintf(" (page %d)", p.Page)
+		}
+		fmt.Fprintf(env.Stdout, "%2d. %.3f  %s\n    %s\n", i+1, p.Score, loc, snippet(p.Text, 200))
+		if p.Explain != nil {
+			fmt.Fprintf(env.Stdout, "    %s\n", p.Explain.Summary)
+		}
+	}
+	return nil
+}
+
+func snippet(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}

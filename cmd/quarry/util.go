@@ -1,0 +1,27 @@
+package main
+
+import (
+	"flag"
+	"io/fs"
+	"path/filepath"
+
+	"github.com/quarry-kb/quarry/ingest"
+)
+
+type flagT = flag.Flag
+
+func ingestProgress(done, total int) ingest.Progress { return ingest.Progress{Done: done, Total: total} }
+
+// dirSize returns the bytes of the regular files under dir.
+func dirSize(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(_ string, e fs.DirEntry, err error) error {
+		if err == nil && e.Type().IsRegular() {
+			if info, err := e.Info(); err == nil {
+				n += info.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
