@@ -10,7 +10,9 @@ import (
 
 type flagT = flag.Flag
 
-func ingestProgress(done, total int) ingest.Progress { return ingest.Progress{Done: done, Total: total} }
+func ingestProgress(done, total int) ingest.Progress {
+	return ingest.Progress{Done: done, Total: total}
+}
 
 // dirSize returns the bytes of the regular files under dir.
 func dirSize(dir string) int64 {
