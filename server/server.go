@@ -168,6 +168,10 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
 	return s.Serve(ctx, ln)
 }
 
+// cancelGrace is how long requests canceled at the end of a shutdown
+// have to wrap up before their connections are closed.
+const cancelGrace = 5 * time.Second
+
 // errShuttingDown is the cause given to requests that outlive the
 // shutdown grace period.
 var errShuttingDown = quarry.Errorf(quarry.CodeUnavailable, "the server is shutting down")
@@ -176,8 +180,8 @@ var errShuttingDown = quarry.Errorf(quarry.CodeUnavailable, "the server is shutt
 // it stops accepting connections, fails /readyz, and lets in-flight
 // requests (streams included) finish for up to ShutdownTimeout. Requests
 // still running after that have their context canceled (a stream ends
-// with an error event) and are given a moment before the connections are
-// closed. Serve closes ln. It returns nil after a shutdown, or the error
+// with an error event) and get up to 5s more to return before their
+// connections are closed. Serve closes ln. It returns nil after a shutdown, or the error
 // that stopped it serving.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	// Requests must not die the moment ctx does: that is the point of a
@@ -214,8 +218,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if err != nil {
 		s.log.Warn("shutdown grace period over, canceling remaining requests", slog.String("error", err.Error()))
 		cancelBase(errShuttingDown)
-		// Give canceled handlers a moment to send their error event.
-		finalCtx, cancel := context.WithTimeout(context.Background(), min(s.cfg.ShutdownTimeout, 5*time.Second))
+		// Canceled handlers get a moment to send their error event and
+		// return; connections still busy after that are closed.
+		finalCtx, cancel := context.WithTimeout(context.Background(), cancelGrace)
 		if err := hs.Shutdown(finalCtx); err != nil {
 			s.log.Warn("closing remaining connections", slog.String("error", err.Error()))
 		}

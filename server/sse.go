@@ -29,6 +29,9 @@ func (s *Server) streamAnswer(w http.ResponseWriter, r *http.Request, asker Aske
 	defer cancel(nil)
 
 	st := &eventStream{w: w, rc: http.NewResponseController(w), cancel: cancel}
+	// Sends from goroutines the Asker leaves behind (even after a panic)
+	// must never touch a finished response.
+	defer st.close()
 	send := func(ev quarry.Event) error {
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
