@@ -48,8 +48,8 @@ var (
 		},
 		Score: 0.4,
 		Explain: &quarry.Explanation{
-			Method: "weighted",
-			Legs:   []quarry.LegScore{{Leg: "keyword", Rank: 2, Score: 3.1, Normalized: 0.5, Weight: 0.8, Contribution: 0.4}},
+			Method:  "weighted",
+			Legs:    []quarry.LegScore{{Leg: "keyword", Rank: 2, Score: 3.1, Normalized: 0.5, Weight: 0.8, Contribution: 0.4}},
 			Summary: "0.8×0.5",
 		},
 	}
