@@ -216,3 +216,16 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkRenderSource(b *testing.B) {
+	src, err := os.ReadFile("../../pdfsrc/privacy/privacy-policy.txt")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := RenderSource(src); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
