@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -26,6 +27,8 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(&split, "split", "test", "qrels split to evaluate")
 	fs.StringVar(&modes, "modes", "keyword,vector,hybrid", "comma-separated retrieval modes to evaluate")
 	fs.BoolVar(&keep, "keep", false, "keep the temporary data directory")
+	var kn knobs
+	kn.register(fs)
 	dataSet := false
 	if err := parse(fs, args, 1); err != nil {
 		return err
@@ -65,7 +68,7 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(progressOut, "eval: ingested %d files into %d chunks in %s\n", sum.Files, sum.Chunks, ingestTime.Round(time.Millisecond))
 
 	// Documents are ranked by their best chunk: one passage per document.
-	cfg := engineConfig{}
+	cfg := kn.apply(engineConfig{})
 	cfg.Retrieve.MaxPerDoc = 1
 	cfg.Retrieve.MaxK = 1000
 	docs, err := openCurrent(o.Data, cfg)
@@ -73,7 +76,7 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer docs.Close()
-	serving, err := openCurrent(o.Data, engineConfig{})
+	serving, err := openCurrent(o.Data, kn.apply(engineConfig{}))
 	if err != nil {
 		return err
 	}
@@ -125,4 +128,38 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// knobs are the query-time ranking settings that eval can override, to
+// tune on a train split without rebuilding the index. Zero keeps the
+// default.
+type knobs struct {
+	fusion                string
+	kwWeight, vecWeight   float64
+	k1, b                 float64
+	titleBoost, headBoost float64
+	candidates            int
+}
+
+func (k *knobs) register(fs *flag.FlagSet) {
+	fs.StringVar(&k.fusion, "fusion", "", "tuning: fusion method, weighted or rrf (default weighted)")
+	fs.Float64Var(&k.kwWeight, "keyword-weight", 0, "tuning: weight of the keyword leg in fusion")
+	fs.Float64Var(&k.vecWeight, "vector-weight", 0, "tuning: weight of the vector leg in fusion")
+	fs.Float64Var(&k.k1, "bm25-k1", 0, "tuning: BM25 k1")
+	fs.Float64Var(&k.b, "bm25-b", 0, "tuning: BM25 b (negative for 0)")
+	fs.Float64Var(&k.titleBoost, "title-boost", 0, "tuning: BM25F weight of the title field (negative to leave it out)")
+	fs.Float64Var(&k.headBoost, "heading-boost", 0, "tuning: BM25F weight of the heading field (negative to leave it out)")
+	fs.IntVar(&k.candidates, "candidates", 0, "tuning: hits fetched from each leg before fusion")
+}
+
+func (k knobs) apply(cfg engineConfig) engineConfig {
+	cfg.Retrieve.Fusion = k.fusion
+	cfg.Retrieve.KeywordWeight = k.kwWeight
+	cfg.Retrieve.VectorWeight = k.vecWeight
+	cfg.Retrieve.CandidateK = k.candidates
+	cfg.Keyword.K1 = k.k1
+	cfg.Keyword.B = k.b
+	cfg.Keyword.TitleBoost = k.titleBoost
+	cfg.Keyword.HeadingBoost = k.headBoost
+	return cfg
 }
