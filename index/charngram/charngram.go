@@ -146,7 +146,13 @@ func ctxErr(ctx context.Context) error {
 func (e *Embedder) embed(text string, buf []uint32) (index.Vector, []uint32) {
 	grams := e.grams(text, buf[:0])
 	slices.Sort(grams)
-	v := index.Vector{Indices: []uint32{}, Values: []float32{}}
+	n := 0
+	for i := range grams {
+		if i == 0 || grams[i] != grams[i-1] {
+			n++
+		}
+	}
+	v := index.Vector{Indices: make([]uint32, 0, n), Values: make([]float32, 0, n)}
 	var sum float64
 	for i := 0; i < len(grams); {
 		j := i + 1
@@ -176,6 +182,12 @@ const (
 )
 
 func class(r rune) int {
+	if r < utf8.RuneSelf {
+		if 'a' <= r && r <= 'z' || '0' <= r && r <= '9' || 'A' <= r && r <= 'Z' {
+			return alpha
+		}
+		return other
+	}
 	switch {
 	case r >= 0x3040 && r <= 0x30ff, unicode.Is(unicode.Han, r):
 		return cjk
@@ -201,7 +213,11 @@ func (e *Embedder) grams(text string, out []uint32) []uint32 {
 		word = word[:0]
 	}
 	for _, r := range text {
-		r = unicode.ToLower(r)
+		if 'A' <= r && r <= 'Z' {
+			r += 'a' - 'A'
+		} else if r >= utf8.RuneSelf {
+			r = unicode.ToLower(r)
+		}
 		c := class(r)
 		if c != cls {
 			flush()

@@ -318,7 +318,7 @@ func FuzzEmbed(f *testing.F) {
 
 func BenchmarkEmbedPassages(b *testing.B) {
 	e := newDefault(b)
-	en := strings.Repeat("Customers may request a refund within thirty days of purchase, provided the item is unused. ", 10)
+	en := strings.Repeat("Customers may request a refund within thirty days of purchase, provided the item is unused. ", 12)
 	zh := strings.Repeat("顾客可在购买后三十天内申请退款，前提是商品未经使用。", 10)
 	for _, tc := range []struct{ name, text string }{{"en-1KB", en[:1000]}, {"zh-300chars", zh}} {
 		b.Run(tc.name, func(b *testing.B) {

@@ -453,11 +453,13 @@ func (s *Store) compact() {
 					w++
 				}
 			}
-			p.slots, p.vals = p.slots[:w], p.vals[:w]
+			p.slots, p.vals = shrink(p.slots[:w]), shrink(p.vals[:w])
 		}
+		s.spIdx = shrink(s.spIdx)
 	} else {
-		s.slab = s.slab[:int(next)*dim]
+		s.slab = shrink(s.slab[:int(next)*dim])
 	}
+	s.chunks, s.alive = shrink(s.chunks), shrink(s.alive)
 	for id, slot := range s.byID {
 		s.byID[id] = renum[slot]
 	}
@@ -466,4 +468,13 @@ func (s *Store) compact() {
 			slots[i] = renum[slot]
 		}
 	}
+}
+
+// shrink returns x in a smaller array when most of its capacity is
+// unused, so that a store that shrank gives memory back.
+func shrink[T any](x []T) []T {
+	if cap(x) > 2*len(x)+64 {
+		return slices.Clone(x)
+	}
+	return x
 }
