@@ -5,7 +5,8 @@
 // atomically replacing one small state file. Readers (the server, the
 // CLI) open whatever generation the state file names; a server polls it
 // and swaps generations without a restart. The previous generation is
-// kept for rollback, older ones are pruned, and a generation left
+// kept for rollback, older ones are pruned (Prune, once everything else
+// that names generations has switched too), and a generation left
 // half-built by a crash is removed by the next writer.
 //
 //	ROOT/
@@ -44,12 +45,15 @@ const (
 
 // Info describes a generation when it is switched to.
 type Info struct {
-	Gen       string    `json:"gen"`
-	Documents int       `json:"documents"`
-	Chunks    int       `json:"chunks"`
-	Embedder  string    `json:"embedder,omitempty"`
-	Built     time.Time `json:"built"`
-	Reason    string    `json:"reason,omitempty"` // "ingest", "reindex", "rollback"
+	Gen       string `json:"gen"`
+	Documents int    `json:"documents"`
+	Chunks    int    `json:"chunks"`
+	Embedder  string `json:"embedder,omitempty"`
+	// VectorStore names where the generation keeps its vectors:
+	// "embedded" (a directory inside the generation) or "qdrant".
+	VectorStore string    `json:"vector_store,omitempty"`
+	Built       time.Time `json:"built"`
+	Reason      string    `json:"reason,omitempty"` // "ingest", "reindex", "rollback"
 }
 
 // State is the content of state.json.
@@ -128,6 +132,45 @@ func (d *Dir) Lock() (*Writer, error) {
 	return w, nil
 }
 
+// Busy reports whether a writer holds the lock, without taking it (and
+// so without the clean-up Lock does). The answer may be stale as soon as
+// it is returned; it is for status reports, not for coordination.
+func (d *Dir) Busy() (bool, error) {
+	f, err := os.OpenFile(filepath.Join(d.root, lockFile), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return false, fmt.Errorf("open lock: %w", err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return true, nil
+		}
+		return false, fmt.Errorf("lock %s: %w", d.root, err)
+	}
+	return false, nil // closing f releases the probe
+}
+
+// Generations lists the complete generations on disk (those not being
+// built), oldest first.
+func (d *Dir) Generations() ([]string, error) {
+	gens, err := d.generations()
+	if err != nil {
+		return nil, err
+	}
+	out := gens[:0]
+	for _, g := range gens {
+		if !d.building(g) {
+			out = append(out, g)
+		}
+	}
+	return out, nil
+}
+
+func (d *Dir) building(g string) bool {
+	_, err := os.Stat(filepath.Join(d.Path(g), buildingMark))
+	return err == nil
+}
+
 // Unlock releases the writer lock.
 func (w *Writer) Unlock() error {
 	if w.lock == nil {
@@ -144,7 +187,7 @@ func (w *Writer) removeAbandoned() error {
 		return err
 	}
 	for _, g := range gens {
-		if _, err := os.Stat(filepath.Join(w.d.Path(g), buildingMark)); err == nil {
+		if w.d.building(g) {
 			if err := os.RemoveAll(w.d.Path(g)); err != nil {
 				return fmt.Errorf("remove abandoned generation %s: %w", g, err)
 			}
@@ -222,7 +265,10 @@ func (w *Writer) Abort(gen string) error {
 
 // Switch makes gen the serving generation in one atomic rename of the
 // state file; the generation that served until now becomes the previous
-// one (kept for Rollback) and older generations are pruned.
+// one (kept for Rollback). An error means the state file was not
+// replaced: the serving generation is unchanged. Older generations are
+// not removed here; call Prune once whatever else points at generations
+// (an alias in a vector database, say) has been switched too.
 func (w *Writer) Switch(info Info) (State, error) {
 	if info.Gen == "" {
 		return State{}, quarry.Errorf(quarry.CodeInvalid, "switch: no generation")
@@ -257,7 +303,7 @@ func (w *Writer) Switch(info Info) (State, error) {
 	if err := writeFileAtomic(filepath.Join(w.d.root, stateFile), s); err != nil {
 		return State{}, err
 	}
-	return s, w.prune(s)
+	return s, nil
 }
 
 // Rollback switches back to the previous generation. The generation it
@@ -281,24 +327,28 @@ func (w *Writer) Rollback() (State, error) {
 	return w.Switch(info)
 }
 
-// prune removes generations other than the current and previous ones.
-func (w *Writer) prune(s State) error {
+// Prune removes the generations other than the current and previous
+// ones (and those being built by this writer, which Abort or Switch
+// settle), and returns the names it removed.
+func (w *Writer) Prune() (removed []string, err error) {
+	s, err := w.d.State()
+	if err != nil {
+		return nil, err
+	}
 	gens, err := w.d.generations()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, g := range gens {
-		if g == s.Current || g == s.Previous {
+		if g == s.Current || g == s.Previous || w.d.building(g) {
 			continue
 		}
-		if _, err := os.Stat(filepath.Join(w.d.Path(g), buildingMark)); err == nil {
-			continue // being built by this writer; Abort or Switch decides
-		}
 		if err := os.RemoveAll(w.d.Path(g)); err != nil {
-			return fmt.Errorf("prune %s: %w", g, err)
+			return removed, fmt.Errorf("prune %s: %w", g, err)
 		}
+		removed = append(removed, g)
 	}
-	return nil
+	return removed, nil
 }
 
 func writeFileAtomic(path string, v any) error {

@@ -67,11 +67,31 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("switched generation still marked as building")
 	}
 	g3 := build(t, w, g2, "three")
-	if _, err := w.Switch(Info{Gen: g3}); err != nil {
+	if _, err := w.Switch(Info{Gen: g3, VectorStore: "qdrant"}); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := os.Stat(d.Path(g1)); err != nil {
+		t.Errorf("Switch removed generation %s before Prune: %v", g1, err)
+	}
+	half := build(t, w, g3, "") // being built: Prune must leave it
+	removed, err := w.Prune()
+	if err != nil || len(removed) != 1 || removed[0] != g1 {
+		t.Fatalf("Prune = %v, %v; want [%s]", removed, err, g1)
 	}
 	if _, err := os.Stat(d.Path(g1)); !os.IsNotExist(err) {
 		t.Errorf("generation %s not pruned", g1)
+	}
+	if _, err := os.Stat(d.Path(half)); err != nil {
+		t.Errorf("Prune removed generation %s being built: %v", half, err)
+	}
+	if gens, err := d.Generations(); err != nil || len(gens) != 2 || gens[0] != g2 || gens[1] != g3 {
+		t.Errorf("Generations = %v, %v; want [%s %s] (not the one being built)", gens, err, g2, g3)
+	}
+	if err := w.Abort(half); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := d.State(); err != nil || s.Info.VectorStore != "qdrant" {
+		t.Errorf("state info = %+v, %v; want vector store recorded", s.Info, err)
 	}
 	s, err = w.Rollback()
 	if err != nil {
@@ -106,7 +126,16 @@ func TestLockAndAbandoned(t *testing.T) {
 	if _, err := d.Lock(); !errors.Is(err, quarry.ErrConflict) {
 		t.Fatalf("second Lock: %v, want ErrConflict", err)
 	}
+	if busy, err := d.Busy(); err != nil || !busy {
+		t.Fatalf("Busy while locked = %v, %v; want true", busy, err)
+	}
 	w.Unlock() // the writer "crashes" leaving half built
+	if busy, err := d.Busy(); err != nil || busy {
+		t.Fatalf("Busy after unlock = %v, %v; want false", busy, err)
+	}
+	if _, err := os.Stat(d.Path(half)); err != nil {
+		t.Fatalf("Busy cleaned up %s; only Lock should: %v", half, err)
+	}
 	w2 := mustLock(t, d)
 	if _, err := os.Stat(d.Path(half)); !os.IsNotExist(err) {
 		t.Fatalf("abandoned generation %s not removed", half)
