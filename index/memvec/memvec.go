@@ -179,6 +179,11 @@ func (s *Store) Upsert(ctx context.Context, recs []index.Record) error {
 	}
 	prep := make([]prepared, len(recs))
 	for i, r := range recs {
+		if i%1024 == 1023 {
+			if err := ctxErr(ctx, "upsert"); err != nil {
+				return err
+			}
+		}
 		p, err := s.prepareRecord(r)
 		if err != nil {
 			return quarry.Errorf(quarry.ErrorCode(err), "memvec: upsert record %d (chunk %q): %w", i, r.Chunk.ID, err)
