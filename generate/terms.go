@@ -118,6 +118,8 @@ func stem(w string) string {
 		w = undouble(w[:len(w)-3])
 	case strings.HasSuffix(w, "ed") && len(w) >= 5 && !strings.HasSuffix(w, "eed"):
 		w = undouble(w[:len(w)-2])
+	case strings.HasSuffix(w, "ly") && len(w) >= 6 && !strings.ContainsRune("ip", rune(w[len(w)-3])):
+		w = w[:len(w)-2] // "monthly" → "month", not "family" or "supply"
 	}
 	if len(w) > 3 {
 		switch w[len(w)-1] {
@@ -136,10 +138,15 @@ func endsSibilant(w string) bool {
 }
 
 // undouble drops the second of a final doubled consonant ("shipp" →
-// "ship"), except for l, s and z ("bill", "pass", "buzz").
+// "ship"), except for l, s and z ("bill", "pass", "buzz"); "ell" after
+// a longer stem loses an l too, for British spellings ("cancelled",
+// "labelled").
 func undouble(w string) string {
 	n := len(w)
 	if n >= 3 && w[n-1] == w[n-2] && !strings.ContainsRune("aeioulsz", rune(w[n-1])) {
+		return w[:n-1]
+	}
+	if n >= 6 && strings.HasSuffix(w, "ell") {
 		return w[:n-1]
 	}
 	return w
@@ -222,13 +229,14 @@ var stopZHChar = map[rune]bool{
 	'能': true, '个': true, '怎': true, '哪': true, '谁': true, '该': true, '请': true, '可': true, '以': true,
 	'得': true, '地': true, '着': true, '过': true, '很': true, '又': true, '不': true, '没': true, '中': true,
 	'上': true, '下': true, '里': true, '为': true, '从': true, '到': true, '于': true, '之': true, '而': true,
+	'多': true, '几': true,
 }
 
 // particleZH are characters that mark word boundaries: no bigram spans
 // them (的退 is not a word).
 var particleZH = map[rune]bool{
 	'的': true, '了': true, '吗': true, '呢': true, '吧': true, '啊': true, '么': true, '嘛': true, '呀': true,
-	'和': true, '与': true, '或': true, '我': true, '你': true, '您': true,
+	'和': true, '与': true, '或': true, '我': true, '你': true, '您': true, '是': true,
 }
 
 // howFrames are the words that, after "how", ask for a quantity rather

@@ -56,11 +56,13 @@ type Sentence struct {
 // Chinese 。！？； wherever they are; closing quotes and brackets stay
 // with the sentence they close. A period does not end a sentence in a
 // decimal ("3.5"), after an abbreviation such as "e.g." or "Dr.", after
-// an initial ("J."), after a list number at the start of a line ("1."),
-// or after an ambiguous abbreviation ("etc.", "p.m.", "No.") unless an
-// upper-case letter follows. A blank line, and a line break before a
-// list item, heading or table row, also end a sentence, as does the end
-// of a heading line. Leading list markers ("- ", "1. ") are left out of
+// an initial ("J."), after a list number ("1.") at the start of a line or
+// after the end of a sentence (where ingestion joined list items into
+// one line), after a time ("2 p.m."), or after an ambiguous abbreviation
+// ("etc.", "No.") unless an upper-case letter follows. A blank line, a
+// line break before a list item or heading, and a line break before or
+// after a table row also end a sentence, as does the end of a heading
+// line. Leading list markers ("- ", "1. ") are left out of
 // a sentence; sentences with no letter or digit are dropped.
 func SplitSentences(text string) []Sentence {
 	var out []Sentence
@@ -145,9 +147,13 @@ var (
 		"prof": true, "sr": true, "jr": true, "st": true, "approx": true, "fig": true, "figs": true,
 		"ca": true, "incl": true, "dept": true, "est": true, "min": true, "max": true, "nos": true,
 		"vol": true, "pp": true, "ed": true, "mt": true, "ft": true, "oz": true, "lb": true, "lbs": true,
+		// Times are usually followed by more of the sentence ("2 p.m.
+		// Pacific Time"); wrongly joining two sentences costs less than
+		// cutting one.
+		"a.m": true, "p.m": true,
 	}
 	abbrevAmbiguous = map[string]bool{
-		"etc": true, "a.m": true, "p.m": true, "no": true, "inc": true, "ltd": true, "co": true,
+		"etc": true, "no": true, "inc": true, "ltd": true, "co": true,
 		"corp": true, "u.s": true, "u.k": true, "e.u": true, "jan": true, "feb": true, "mar": true,
 		"apr": true, "jun": true, "jul": true, "aug": true, "sep": true, "sept": true, "oct": true,
 		"nov": true, "dec": true,
@@ -191,7 +197,7 @@ func periodEnds(text string, start, dot, end int) bool {
 	if r, size := utf8.DecodeRuneInString(word); size == len(word) && unicode.IsLetter(r) {
 		return false // an initial, as in "J. Smith"
 	}
-	if isDigits(word) && atLineStart(text, w) {
+	if isDigits(word) && (atLineStart(text, w) || afterSentenceEnd(text, w)) {
 		return false // a numbered list marker, "1. Open the app"
 	}
 	if isDottedAbbrev(word) {
@@ -232,6 +238,17 @@ func isDigits(s string) bool {
 	return s != ""
 }
 
+// afterSentenceEnd reports whether the text before i, spaces aside,
+// ends with a sentence's final mark.
+func afterSentenceEnd(text string, i int) bool {
+	before := strings.TrimRight(text[:i], " \t")
+	if before == "" {
+		return true
+	}
+	r, _ := utf8.DecodeLastRuneInString(before)
+	return strings.ContainsRune(".?!:;。！？；", r)
+}
+
 // atLineStart reports whether only spaces or tabs separate i from the
 // start of its line.
 func atLineStart(text string, i int) bool {
@@ -250,7 +267,9 @@ func atLineStart(text string, i int) bool {
 
 // lineBreakEnds decides whether the line break ending at next (just
 // after a '\n') ends the sentence that started at start: at a blank
-// line, before a list item, heading or table row, and after a heading.
+// line, before a list item or heading, after a heading, and before and
+// after a table row (a line with a "|" cell separator, as ingestion
+// flattens HTML and Markdown tables).
 func lineBreakEnds(text string, start, next int) bool {
 	if strings.HasPrefix(strings.TrimLeft(text[start:next], " \t\r\n"), "#") {
 		return true
@@ -259,7 +278,19 @@ func lineBreakEnds(text string, start, next int) bool {
 	if rest == "" || rest[0] == '\n' {
 		return true
 	}
-	return rest[0] == '#' || rest[0] == '|' || listMarkerLen(rest) > 0
+	if rest[0] == '#' || listMarkerLen(rest) > 0 {
+		return true
+	}
+	line := text[strings.LastIndexByte(text[:next-1], '\n')+1 : next]
+	nextLine, _, _ := strings.Cut(rest, "\n")
+	return isTableRow(line) || isTableRow(nextLine)
+}
+
+// isTableRow reports whether line looks like a table row: it starts with
+// "|" or separates cells with " | ".
+func isTableRow(line string) bool {
+	line = strings.TrimSpace(line)
+	return strings.HasPrefix(line, "|") || strings.Contains(line, " | ")
 }
 
 // listMarkerLen returns the length of a list marker ("- ", "* ", "+ ",
