@@ -431,9 +431,9 @@ func TestFailingLegDoesNotCancelOther(t *testing.T) {
 }
 
 // TestBudget: a leg that never answers is abandoned when the query budget
-// runs out, whether or not it honours its context. The budget is short
-// so the test is quick, but nothing here depends on timing: the stuck
-// legs never return before the budget.
+// runs out, whether or not it honours its context. The stuck legs never
+// return; the budget only has to be long enough for the instant keyword
+// leg to be scheduled, even on a loaded machine.
 func TestBudget(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
@@ -445,7 +445,7 @@ func TestBudget(t *testing.T) {
 		<-release
 		return vecHits, nil
 	})
-	cfg := Config{Timeout: 20 * time.Millisecond}
+	cfg := Config{Timeout: 250 * time.Millisecond}
 	for name, vs := range map[string]fakeVS{"honours ctx": honours, "ignores ctx": ignores} {
 		t.Run(name, func(t *testing.T) {
 			res, err := New(cfg, staticKW(kwHits...), vs, fakeEmb{}).Search(context.Background(), quarry.SearchRequest{Query: "q"})
@@ -455,7 +455,7 @@ func TestBudget(t *testing.T) {
 			if got := ids(res.Passages); !reflect.DeepEqual(got, []string{"a#0", "b#0", "c#0"}) {
 				t.Errorf("passages %v, want keyword-only", got)
 			}
-			if len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "vector leg failed: no answer within 20ms") {
+			if len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "vector leg failed: no answer within 250ms") {
 				t.Errorf("notes %q", res.Notes)
 			}
 		})
