@@ -1,0 +1,102 @@
+package bleveindex
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/quarry-kb/quarry"
+)
+
+// synthetic makes n chunks of about words words each from a Zipf-like
+// vocabulary, deterministically.
+func synthetic(n, words int, seed uint64) []quarry.Chunk {
+	r := rand.New(rand.NewPCG(seed, 7))
+	z := rand.NewZipf(r, 1.1, 3, 20000)
+	word := func() string { return fmt.Sprintf("w%x", z.Uint64()) }
+	out := make([]quarry.Chunk, n)
+	for i := range out {
+		var text, title strings.Builder
+		for j := 0; j < words; j++ {
+			text.WriteString(word())
+			text.WriteByte(' ')
+		}
+		for j := 0; j < 6; j++ {
+			title.WriteString(word())
+			title.WriteByte(' ')
+		}
+		doc := fmt.Sprintf("doc%d-%d", seed, i/4)
+		out[i] = quarry.Chunk{
+			ID: fmt.Sprintf("%s#%d", doc, i%4), DocID: doc, Path: doc + ".md", Ordinal: i % 4,
+			Title: title.String(), Heading: "Section " + word(), Text: text.String(), Tokens: words, Lang: "en",
+		}
+	}
+	return out
+}
+
+// BenchmarkSearch: one query of 8 words over 5,000 chunks of 150 words.
+func BenchmarkSearch(b *testing.B) {
+	ix := openTest(b, Config{})
+	upsert(b, ix, synthetic(5000, 150, 1)...)
+	queries := make([]string, 64)
+	for i, c := range synthetic(len(queries), 8, 2) {
+		queries[i] = c.Text
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if _, err := ix.Search(ctx, queries[i%len(queries)], 10); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSearchSciFact: the SciFact test queries over its 5,183
+// abstracts (skipped without the benchmark data).
+func BenchmarkSearchSciFact(b *testing.B) {
+	data := loadBEIR(b, benchDir(b, "scifact"), "test", "en")
+	ix := openBenchIndex(b, data, Config{})
+	var queries []string
+	for q := range data.qrels {
+		queries = append(queries, data.queries[q])
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if _, err := ix.Search(ctx, queries[i%len(queries)], 10); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkUpsert: one op writes 100 new chunks of 150 words into an
+// index that grows as the benchmark runs.
+func BenchmarkUpsert(b *testing.B) {
+	ix := openTest(b, Config{})
+	ctx := context.Background()
+	batches := make([][]quarry.Chunk, 16)
+	for i := range batches {
+		batches[i] = synthetic(100, 150, uint64(10+i))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	n := 0
+	for i := 0; b.Loop(); i++ {
+		n += 100
+		batch := batches[i%len(batches)]
+		if i >= len(batches) { // new ids, so the index keeps growing
+			batch = append([]quarry.Chunk(nil), batch...)
+			for j := range batch {
+				batch[j].ID = fmt.Sprintf("%s/%d", batch[j].ID, i)
+			}
+		}
+		if err := ix.Upsert(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "chunks/s")
+}

@@ -1,0 +1,366 @@
+// Package bleveindex is Quarry's keyword index: an index.KeywordIndex
+// over chunks, stored on disk with Bleve (scorch) and ranked with BM25F,
+// scored the way Lucene scores BM25 (see bm25.go for why and how).
+//
+// One index holds English and Chinese side by side. English text is
+// lower-cased, stripped of possessives and stop words and stemmed; CJK
+// text is width-folded and split into overlapping character pairs
+// (bigrams), with single characters indexed as well, so "refund policy"
+// and "退款政策" are both answered from the same index.
+//
+// Analysis settings (Config.Analyzer) are fixed when an index is created;
+// ranking settings (Config.Scoring) apply at query time and may change
+// from one Open to the next, or per call with SearchScored.
+package bleveindex
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/analysis"
+	"github.com/blevesearch/bleve/v2/index/scorch"
+	bindex "github.com/blevesearch/bleve_index_api"
+
+	"github.com/quarry-kb/quarry"
+	"github.com/quarry-kb/quarry/index"
+)
+
+// Config configures an Index. The zero value means the defaults.
+type Config struct {
+	// Scoring holds the ranking parameters (K1, B, TitleBoost,
+	// HeadingBoost), used at query time. They are per index: bleve's
+	// process-wide search.BM25_k1/BM25_b are neither read nor written.
+	Scoring
+	// Analyzer holds the analysis settings, fixed at creation.
+	Analyzer Analyzer
+	// BatchSize is how many chunks go into one bleve batch. Default 512.
+	BatchSize int
+	// MaxQueryTerms caps the distinct terms taken from one query (the
+	// first ones are kept), bounding the work a huge query can cause.
+	// Default 1024.
+	MaxQueryTerms int
+	// LockTimeout is how long Open waits for another process holding the
+	// index to let go before failing with quarry.ErrUnavailable. Default
+	// "2s" (a time.ParseDuration string, as bleve stores it).
+	LockTimeout string
+}
+
+// Defaults.
+const (
+	DefaultBatchSize     = 512
+	DefaultMaxQueryTerms = 1024
+	DefaultK             = 10 // results when Search is asked for k ≤ 0
+	defaultLockTimeout   = "2s"
+)
+
+// Keys of the internal values Quarry keeps in the bleve index, written
+// when it is created.
+var (
+	formatKey   = []byte("quarry.format")
+	analysisKey = []byte("quarry.analysis")
+)
+
+// format identifies the document layout and scoring statistics of this
+// package; an index of another format must be rebuilt.
+const format = "quarry-bleve-bm25f-1"
+
+// Index is a keyword index in a directory. It is safe for concurrent
+// use: searches run while writes are applied, and see each write either
+// whole (per batch of Config.BatchSize chunks) or not at all.
+type Index struct {
+	idx      bleve.Index
+	scoring  Scoring // with defaults
+	analyzer Analyzer
+	query    analysis.Analyzer // query-side analyser from the stored mapping
+	terms    analysis.Analyzer // index-side analyser, for field lengths
+	cfg      Config
+
+	writeMu sync.Mutex // serialises writers: statistics are read, changed and written back
+
+	mu     sync.RWMutex // guards closed; held for reading by every operation
+	closed bool
+}
+
+var _ index.KeywordIndex = (*Index)(nil)
+
+// Open opens the index in dir, creating it (and dir) if there is none.
+// A directory that holds something else is quarry.ErrConflict, as is an
+// index built with other analysis settings than those cfg sets.
+func Open(dir string, cfg Config) (*Index, error) {
+	if err := cfg.Scoring.validate(); err != nil {
+		return nil, quarry.Errorf(quarry.CodeInvalid, "bleveindex: scoring: %w", err)
+	}
+	if err := cfg.Analyzer.validate(); err != nil {
+		return nil, err
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = DefaultBatchSize
+	}
+	if cfg.MaxQueryTerms <= 0 {
+		cfg.MaxQueryTerms = DefaultMaxQueryTerms
+	}
+	if cfg.LockTimeout == "" {
+		cfg.LockTimeout = defaultLockTimeout
+	}
+
+	exists, err := indexExists(dir)
+	if err != nil {
+		return nil, err
+	}
+	ix := &Index{cfg: cfg, scoring: cfg.Scoring.withDefaults()}
+	if exists {
+		err = ix.open(dir)
+	} else {
+		err = ix.create(dir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	m := ix.idx.Mapping()
+	ix.query = m.AnalyzerNamed(queryAnalyzer)
+	ix.terms = m.AnalyzerNamed(indexAnalyzer)
+	if ix.query == nil || ix.terms == nil {
+		_ = ix.idx.Close()
+		return nil, quarry.Errorf(quarry.CodeConflict, "bleveindex: %s: index mapping lacks Quarry's analysers", dir)
+	}
+	return ix, nil
+}
+
+// indexExists tells whether dir holds a bleve index, and refuses a
+// directory that holds other files.
+func indexExists(dir string) (bool, error) {
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return false, nil
+	case err != nil:
+		return false, quarry.Errorf(quarry.CodeUnavailable, "bleveindex: %w", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "index_meta.json")); err == nil {
+		return true, nil
+	}
+	if len(entries) > 0 {
+		return false, quarry.Errorf(quarry.CodeConflict, "bleveindex: %s is not empty and holds no bleve index", dir)
+	}
+	return false, nil
+}
+
+func (ix *Index) create(dir string) error {
+	ix.analyzer = ix.cfg.Analyzer.withDefaults()
+	m, err := newMapping(ix.analyzer)
+	if err != nil {
+		return quarry.Errorf(quarry.CodeInternal, "bleveindex: %w", err)
+	}
+	idx, err := bleve.NewUsing(dir, m, scorch.Name, scorch.Name, map[string]any{
+		"bolt_timeout": ix.cfg.LockTimeout,
+	})
+	if err != nil {
+		return quarry.Errorf(quarry.CodeUnavailable, "bleveindex: create %s: %w", dir, err)
+	}
+	a, _ := json.Marshal(ix.analyzer)
+	b := idx.NewBatch()
+	b.SetInternal(formatKey, []byte(format))
+	b.SetInternal(analysisKey, a)
+	if err := idx.Batch(b); err != nil {
+		_ = idx.Close()
+		return quarry.Errorf(quarry.CodeUnavailable, "bleveindex: create %s: %w", dir, err)
+	}
+	ix.idx = idx
+	return nil
+}
+
+func (ix *Index) open(dir string) error {
+	idx, err := bleve.OpenUsing(dir, map[string]any{"bolt_timeout": ix.cfg.LockTimeout})
+	if err != nil {
+		if strings.Contains(err.Error(), "timeout") {
+			return quarry.Errorf(quarry.CodeUnavailable, "bleveindex: open %s: in use by another process: %w", dir, err)
+		}
+		return quarry.Errorf(quarry.CodeUnavailable, "bleveindex: open %s: %w", dir, err)
+	}
+	fail := func(code quarry.Code, format string, args ...any) error {
+		_ = idx.Close()
+		return quarry.Errorf(code, format, args...)
+	}
+	f, err := idx.GetInternal(formatKey)
+	if err != nil {
+		return fail(quarry.CodeUnavailable, "bleveindex: open %s: %w", dir, err)
+	}
+	if string(f) != format {
+		return fail(quarry.CodeConflict, "bleveindex: %s holds a bleve index of format %q, not %q: rebuild it", dir, f, format)
+	}
+	a, err := idx.GetInternal(analysisKey)
+	if err != nil {
+		return fail(quarry.CodeUnavailable, "bleveindex: open %s: %w", dir, err)
+	}
+	var stored Analyzer
+	if err := json.Unmarshal(a, &stored); err != nil {
+		return fail(quarry.CodeConflict, "bleveindex: %s: unreadable analysis settings: %w", dir, err)
+	}
+	want := ix.cfg.Analyzer.fill(stored)
+	if want != stored {
+		return fail(quarry.CodeConflict,
+			"bleveindex: %s was built with analysis %+v, asked for %+v: rebuild the index to change analysis", dir, stored, want)
+	}
+	ix.analyzer = stored
+	ix.idx = idx
+	return nil
+}
+
+// Analysis returns the analysis settings of the index.
+func (ix *Index) Analysis() Analyzer { return ix.analyzer }
+
+// Scoring returns the default ranking parameters of the index (those of
+// Config, with defaults filled in).
+func (ix *Index) Scoring() Scoring { return ix.scoring }
+
+// acquire takes the read side of the close lock, failing once closed.
+func (ix *Index) acquire() error {
+	ix.mu.RLock()
+	if ix.closed {
+		ix.mu.RUnlock()
+		return quarry.Errorf(quarry.CodeUnavailable, "bleveindex: index is closed")
+	}
+	return nil
+}
+
+// Close flushes and closes the index. It waits for running operations;
+// later calls fail with quarry.ErrUnavailable. Closing twice is a no-op.
+func (ix *Index) Close() error {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.closed {
+		return nil
+	}
+	ix.closed = true
+	if err := ix.idx.Close(); err != nil {
+		return quarry.Errorf(quarry.CodeInternal, "bleveindex: close: %w", err)
+	}
+	return nil
+}
+
+// Count returns the number of chunks in the index.
+func (ix *Index) Count(ctx context.Context) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, ctxError(err)
+	}
+	if err := ix.acquire(); err != nil {
+		return 0, err
+	}
+	defer ix.mu.RUnlock()
+	n, err := ix.idx.DocCount()
+	if err != nil {
+		return 0, translate("count", err)
+	}
+	return int(n), nil
+}
+
+// Search returns at most k chunks (DefaultK when k ≤ 0) for a free-text
+// query, best first, scored with the index's default Scoring. The query
+// is analysed like the indexed text; no query syntax is interpreted, so
+// any string is a valid query. A query with no text is
+// quarry.ErrInvalid; one whose words are all stop words finds nothing.
+func (ix *Index) Search(ctx context.Context, query string, k int) ([]index.Hit, error) {
+	return ix.search(ctx, query, k, ix.scoring)
+}
+
+// SearchScored is Search with other ranking parameters (zero fields take
+// the defaults, not the index's Config), for tuning without reopening.
+func (ix *Index) SearchScored(ctx context.Context, query string, k int, s Scoring) ([]index.Hit, error) {
+	if err := s.validate(); err != nil {
+		return nil, quarry.Errorf(quarry.CodeInvalid, "bleveindex: scoring: %w", err)
+	}
+	return ix.search(ctx, query, k, s.withDefaults())
+}
+
+func (ix *Index) search(ctx context.Context, query string, k int, s Scoring) ([]index.Hit, error) {
+	if strings.TrimSpace(query) == "" {
+		return nil, quarry.Errorf(quarry.CodeInvalid, "bleveindex: empty query")
+	}
+	if k <= 0 {
+		k = DefaultK
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, ctxError(err)
+	}
+	if err := ix.acquire(); err != nil {
+		return nil, err
+	}
+	defer ix.mu.RUnlock()
+
+	terms := ix.queryTerms(query)
+	if len(terms) == 0 {
+		return []index.Hit{}, nil
+	}
+	req := bleve.NewSearchRequestOptions(&bm25Query{terms: terms, scoring: s}, k, 0, false)
+	req.Fields = storedFields
+	res, err := ix.idx.SearchInContext(ctx, req)
+	if err != nil {
+		return nil, translate("search", err)
+	}
+	hits := make([]index.Hit, 0, len(res.Hits))
+	for _, h := range res.Hits {
+		hits = append(hits, index.Hit{Chunk: chunkFromFields(h.ID, h.Fields), Score: h.Score})
+	}
+	return hits, nil
+}
+
+// queryTerms analyses a query into distinct terms with their counts, in
+// order of first appearance.
+func (ix *Index) queryTerms(q string) []queryTerm {
+	tokens := ix.query.Analyze([]byte(q))
+	at := make(map[string]int, len(tokens))
+	terms := make([]queryTerm, 0, len(tokens))
+	for _, t := range tokens {
+		if len(t.Term) == 0 {
+			continue
+		}
+		if i, ok := at[string(t.Term)]; ok {
+			terms[i].qtf++
+			continue
+		}
+		if len(terms) == ix.cfg.MaxQueryTerms {
+			continue
+		}
+		at[string(t.Term)] = len(terms)
+		terms = append(terms, queryTerm{term: string(t.Term), qtf: 1})
+	}
+	return terms
+}
+
+// ctxError classifies a context error.
+func ctxError(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return quarry.Errorf(quarry.CodeTimeout, "bleveindex: %w", err)
+	}
+	return quarry.Errorf(quarry.CodeCanceled, "bleveindex: %w", err)
+}
+
+// translate turns a bleve error into a coded one.
+func translate(op string, err error) error {
+	var qe *quarry.Error
+	switch {
+	case errors.As(err, &qe):
+		return err
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return ctxError(err)
+	case errors.Is(err, bleve.ErrorIndexClosed):
+		return quarry.Errorf(quarry.CodeUnavailable, "bleveindex: %s: %w", op, err)
+	}
+	return quarry.Errorf(quarry.CodeInternal, "bleveindex: %s: %w", op, err)
+}
+
+// reader opens a snapshot reader of the underlying index.
+func (ix *Index) reader() (bindex.IndexReader, error) {
+	adv, err := ix.idx.Advanced()
+	if err != nil {
+		return nil, err
+	}
+	return adv.Reader()
+}
+
