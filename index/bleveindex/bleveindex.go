@@ -363,4 +363,3 @@ func (ix *Index) reader() (bindex.IndexReader, error) {
 	}
 	return adv.Reader()
 }
-

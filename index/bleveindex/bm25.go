@@ -451,7 +451,7 @@ func (s *bm25Searcher) Close() error {
 
 // Weight, SetQueryNorm: query normalisation is a TF-IDF notion that
 // BM25 does not use.
-func (s *bm25Searcher) Weight() float64       { return 1 }
+func (s *bm25Searcher) Weight() float64        { return 1 }
 func (s *bm25Searcher) SetQueryNorm(_ float64) {}
 
 // Count implements search.Searcher: an upper bound of the matches.
