@@ -11,6 +11,7 @@ import (
 	"github.com/quarry-kb/quarry"
 	"github.com/quarry-kb/quarry/eval"
 	"github.com/quarry-kb/quarry/index/gen"
+	"github.com/quarry-kb/quarry/retrieve"
 )
 
 func runEval(ctx context.Context, env *Env, args []string) error {
@@ -68,19 +69,17 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(progressOut, "eval: ingested %d files into %d chunks in %s\n", sum.Files, sum.Chunks, ingestTime.Round(time.Millisecond))
 
 	// Documents are ranked by their best chunk: one passage per document.
-	cfg := kn.apply(engineConfig{})
-	cfg.Retrieve.MaxPerDoc = 1
-	cfg.Retrieve.MaxK = 1000
-	docs, err := openCurrent(o.Data, cfg)
+	// Answer recall uses the retriever as it serves (several passages of
+	// a document allowed), over the same open indexes.
+	e, err := openCurrent(o.Data, kn.apply(engineConfig{}))
 	if err != nil {
 		return err
 	}
-	defer docs.Close()
-	serving, err := openCurrent(o.Data, kn.apply(engineConfig{}))
-	if err != nil {
-		return err
-	}
-	defer serving.Close()
+	defer e.Close()
+	docCfg := kn.apply(engineConfig{}).Retrieve
+	docCfg.MaxPerDoc = 1
+	docCfg.MaxK = 1000
+	docs := retrieve.New(docCfg, e.kw, e.vs, e.emb)
 
 	bar := newProgress(env.Stderr)
 	rep, err := eval.Run(ctx, ds, docs, func(p quarry.Passage) (string, bool) {
@@ -88,7 +87,7 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 		return id, ok
 	}, eval.Options{
 		Modes:   splitList(modes),
-		Answers: serving,
+		Answers: e,
 		Progress: func(done, total int) {
 			bar.update(ingestProgress(done, total))
 		},
