@@ -87,6 +87,29 @@ func (s *Store) lookupAlias(ctx context.Context, alias string) (target string, f
 	return "", false, nil
 }
 
+// DeleteAlias removes alias (the collection stays). Deleting a missing
+// alias is not an error.
+func (s *Store) DeleteAlias(ctx context.Context, alias string) error {
+	if alias == "" {
+		return quarry.Errorf(quarry.CodeInvalid, "qdrantstore: delete alias: name is required")
+	}
+	release, err := s.live()
+	if err != nil {
+		return err
+	}
+	defer release()
+	return s.call(ctx, fmt.Sprintf("delete alias %q", alias), func(ctx context.Context) error {
+		_, found, err := s.lookupAlias(ctx, alias)
+		if err != nil || !found {
+			return err
+		}
+		_, err = s.client.GetCollectionsClient().UpdateAliases(ctx, &qdrant.ChangeAliases{
+			Actions: []*qdrant.AliasOperations{qdrant.NewAliasDelete(alias)},
+		})
+		return err
+	})
+}
+
 // DeleteCollection drops the collection called name (not an alias) and
 // its points. It refuses, with quarry.ErrConflict, while an alias points
 // at the collection: switch the alias first. Deleting a missing

@@ -92,6 +92,19 @@ func TestSwitchAliasToMissingCollection(t *testing.T) {
 	_, err := st.ResolveAlias(ctx, "no_such_alias")
 	wantCode(t, "ResolveAlias of a missing alias", err, quarry.ErrNotFound)
 	wantCode(t, "SwitchAlias with no alias", st.SwitchAlias(ctx, "", st.Collection()), quarry.ErrInvalid)
+
+	if err := st.DeleteAlias(ctx, alias); err != nil {
+		t.Fatalf("DeleteAlias: %v", err)
+	}
+	_, err = st.ResolveAlias(ctx, alias)
+	wantCode(t, "ResolveAlias of a deleted alias", err, quarry.ErrNotFound)
+	if err := st.DeleteAlias(ctx, alias); err != nil {
+		t.Fatalf("DeleteAlias of a missing alias: %v", err)
+	}
+	// With its alias gone, the collection can be dropped.
+	if err := st.DeleteCollection(ctx, st.Collection()); err != nil {
+		t.Fatalf("DeleteCollection: %v", err)
+	}
 	wantCode(t, "DeleteCollection with no name", st.DeleteCollection(ctx, ""), quarry.ErrInvalid)
 }
 

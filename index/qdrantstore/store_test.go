@@ -404,7 +404,7 @@ func TestRetries(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv, addr := startFake(t)
 			cfg := testConfig(t, addr, uniqueName("retry"), dense3)
-			cfg.Timeout = 50 * time.Millisecond // a blocked call fails, then the retry succeeds
+			cfg.Timeout = 100 * time.Millisecond // a blocked call fails, then the retry succeeds
 			st := openConfig(t, cfg)
 			ctx := context.Background()
 			if err := st.Upsert(ctx, []index.Record{denseRec("a", 0, 1, 0, 0)}); err != nil {
