@@ -93,45 +93,43 @@ func (l *LLM) Answer(ctx context.Context, question string, passages []quarry.Pas
 		notes = append(notes, "the last passage was shortened to fit the context budget")
 	}
 
-	var raw string
-	if len(prompt.Passages) > 0 {
-		temp := l.cfg.Temperature
-		req := ChatRequest{Messages: prompt.Messages, MaxTokens: l.cfg.MaxAnswerTokens, Temperature: &temp}
-		var onDelta func(string) error
-		stream := &markerStream{n: len(prompt.Passages)}
-		if send != nil {
-			onDelta = func(d string) error {
-				if s := stream.write(d); s != "" {
-					return out.emit(quarry.Event{Type: quarry.EventDelta, Delta: s})
-				}
-				return nil
-			}
-		}
-		resp, err := l.cfg.Model.Chat(ctx, req, onDelta)
-		if err != nil {
-			if out.err != nil && errors.Is(err, out.err) {
-				return quarry.Answer{}, out.err
-			}
-			return quarry.Answer{}, fmt.Errorf("llm answerer: %w", err)
-		}
-		raw = resp.Text
-		if resp.FinishReason == "length" {
-			notes = append(notes, fmt.Sprintf("the answer was cut off at the %d-token limit", l.cfg.MaxAnswerTokens))
-		}
-		ans := CheckAnswer(raw, prompt)
+	if len(prompt.Passages) == 0 { // nothing to answer from
+		ans := CheckAnswer("", prompt)
 		ans.Notes = append(ans.Notes, notes...)
-		return ans, l.finish(&out, stream, ans)
+		return l.finish(&out, &markerStream{}, ans)
 	}
-
-	ans := CheckAnswer("", prompt) // nothing to answer from
+	temp := l.cfg.Temperature
+	req := ChatRequest{Messages: prompt.Messages, MaxTokens: l.cfg.MaxAnswerTokens, Temperature: &temp}
+	var onDelta func(string) error
+	stream := &markerStream{n: len(prompt.Passages)}
+	if send != nil {
+		onDelta = func(d string) error {
+			if s := stream.write(d); s != "" {
+				return out.emit(quarry.Event{Type: quarry.EventDelta, Delta: s})
+			}
+			return nil
+		}
+	}
+	resp, err := l.cfg.Model.Chat(ctx, req, onDelta)
+	if err != nil {
+		if out.err != nil && errors.Is(err, out.err) {
+			return quarry.Answer{}, out.err
+		}
+		return quarry.Answer{}, fmt.Errorf("llm answerer: %w", err)
+	}
+	if resp.FinishReason == "length" {
+		notes = append(notes, fmt.Sprintf("the answer was cut off at the %d-token limit", l.cfg.MaxAnswerTokens))
+	}
+	ans := CheckAnswer(resp.Text, prompt)
 	ans.Notes = append(ans.Notes, notes...)
-	return ans, l.finish(&out, &markerStream{}, ans)
+	return l.finish(&out, stream, ans)
 }
 
-// finish sends the rest of the answer text, the citations and done.
-func (l *LLM) finish(out *llmSender, stream *markerStream, ans quarry.Answer) error {
+// finish sends the rest of the answer text, the citations and done,
+// and returns ans.
+func (l *LLM) finish(out *llmSender, stream *markerStream, ans quarry.Answer) (quarry.Answer, error) {
 	if out.send == nil {
-		return nil
+		return ans, nil
 	}
 	// The rest of the text (all of it for a model that streamed
 	// nothing). If what was sent is not a prefix of the checked text,
@@ -143,14 +141,17 @@ func (l *LLM) finish(out *llmSender, stream *markerStream, ans quarry.Answer) er
 	}
 	if rest != "" {
 		if err := out.emit(quarry.Event{Type: quarry.EventDelta, Delta: rest}); err != nil {
-			return err
+			return quarry.Answer{}, err
 		}
 	}
 	if err := out.emit(quarry.Event{Type: quarry.EventCitations, Citations: ans.Citations}); err != nil {
-		return err
+		return quarry.Answer{}, err
 	}
 	done := ans
-	return out.emit(quarry.Event{Type: quarry.EventDone, Answer: &done})
+	if err := out.emit(quarry.Event{Type: quarry.EventDone, Answer: &done}); err != nil {
+		return quarry.Answer{}, err
+	}
+	return ans, nil
 }
 
 // llmSender sends events, remembering the first error so that it can be
