@@ -1,6 +1,7 @@
 package generate
 
 import (
+	"fmt"
 	"regexp"
 	"sort"
 	"strconv"
@@ -8,10 +9,8 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	"github.com/pkoukk/tiktoken-go"
-	tiktoken_loader "github.com/pkoukk/tiktoken-go-loader"
-
 	"github.com/quarry-kb/quarry"
+	"github.com/quarry-kb/quarry/ingest"
 )
 
 // DontKnowSentinel is the exact reply the grounded prompt asks a model
@@ -23,10 +22,12 @@ const DontKnowSentinel = "I don't know."
 // DefaultMaxContextTokens is the default prompt budget.
 const DefaultMaxContextTokens = 3000
 
-// PromptEncoding is the tiktoken encoding prompt budgets are measured in.
-// Models count their own tokens differently, so budgets are estimates:
-// leave a margin under the model's context window.
-const PromptEncoding = "cl100k_base"
+// PromptEncoding is the tiktoken encoding prompt budgets are measured in,
+// the one chunk sizes are measured in (ingest.Encoding), so that a
+// chunk's Tokens count holds in the prompt too. Models count their own
+// tokens differently, so budgets are estimates: leave a margin under the
+// model's context window.
+const PromptEncoding = ingest.Encoding
 
 // Passage blocks are delimited by these tags in the user message.
 const (
@@ -278,18 +279,20 @@ func fitSentences(tok *promptTok, text string, avail int, mayCut bool) string {
 	if avail <= 0 {
 		return ""
 	}
-	ends := tok.tokenEnds(text) // byte offset after each token
 	sents := SplitSentences(text)
-	// The last sentence whose end falls within the first avail tokens.
-	limit := len(text)
-	if avail < len(ends) {
-		limit = ends[avail-1]
-	}
-	k := sort.Search(len(sents), func(i int) bool { return sents[i].End > limit })
-	for ; k > 0; k-- {
-		// Escaping and token merges can shift the count: check.
+	fits := func(k int) (string, bool) { // the first k sentences
 		cut := strings.TrimSpace(text[:sents[k-1].End])
-		if tok.count(escapeDelims(cut)) <= avail {
+		return cut, tok.count(escapeDelims(cut)) <= avail
+	}
+	// A prefix's tokens grow with its length, so the first sentence count
+	// that does not fit is found by bisection; token merges at the cut
+	// can break that order by a token, hence the check going down.
+	k := sort.Search(len(sents), func(i int) bool {
+		_, ok := fits(i + 1)
+		return !ok
+	})
+	for ; k > 0; k-- {
+		if cut, ok := fits(k); ok {
 			return cut
 		}
 	}
@@ -299,9 +302,11 @@ func fitSentences(tok *promptTok, text string, avail int, mayCut bool) string {
 	return strings.TrimSpace(tok.truncate(text, avail))
 }
 
-// promptTok counts cl100k_base tokens.
+// promptTok counts cl100k_base tokens with ingest's tokenizer, the one
+// tokenizer of the process (tiktoken-go keeps its rank loader in a
+// package variable, so it must be set up in exactly one place).
 type promptTok struct {
-	enc     *tiktoken.Tiktoken
+	t       *ingest.Tokenizer
 	sysOnce sync.Once
 	sys     int
 }
@@ -312,17 +317,16 @@ var (
 	promptTokErr  error
 )
 
-// promptTokenizer loads the cl100k_base ranks once per process from the
-// offline loader compiled into the binary; nothing is downloaded.
+// promptTokenizer returns the shared tokenizer; its ranks are compiled
+// into the binary, nothing is downloaded.
 func promptTokenizer() (*promptTok, error) {
 	promptTokOnce.Do(func() {
-		tiktoken.SetBpeLoader(tiktoken_loader.NewOfflineLoader())
-		enc, err := tiktoken.GetEncoding(PromptEncoding)
+		t, err := ingest.LoadTokenizer()
 		if err != nil {
-			promptTokErr = quarry.Errorf(quarry.CodeInternal, "prompt: load %s token ranks: %w", PromptEncoding, err)
+			promptTokErr = fmt.Errorf("prompt: %w", err)
 			return
 		}
-		promptTokVal = &promptTok{enc: enc}
+		promptTokVal = &promptTok{t: t}
 	})
 	return promptTokVal, promptTokErr
 }
@@ -344,45 +348,8 @@ func (t *promptTok) systemTokens() int {
 	return t.sys
 }
 
-// tokenEnds returns the byte offset in s after each of its tokens.
-func (t *promptTok) tokenEnds(s string) []int {
-	ids := t.enc.EncodeOrdinary(s)
-	ends := make([]int, len(ids))
-	off := 0
-	for i, id := range ids {
-		off += len(t.enc.Decode([]int{id}))
-		ends[i] = off
-	}
-	return ends
-}
-
-func (t *promptTok) count(s string) int {
-	if s == "" {
-		return 0
-	}
-	return len(t.enc.EncodeOrdinary(s))
-}
+func (t *promptTok) count(s string) int { return t.t.Count(s) }
 
 // truncate returns the longest prefix of s of at most n tokens that ends
-// on a character boundary, preferring a space near the end.
-func (t *promptTok) truncate(s string, n int) string {
-	ids := t.enc.EncodeOrdinary(s)
-	if len(ids) <= n {
-		return s
-	}
-	cut := len(t.enc.Decode(ids[:n]))
-	cut = min(cut, len(s))
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	if sp := strings.LastIndexAny(s[:cut], " \n"); sp > cut*3/4 {
-		cut = sp
-	}
-	// Re-encoding a prefix can merge tokens differently; make sure it
-	// really fits.
-	for cut > 0 && t.count(s[:cut]) > n {
-		_, size := utf8.DecodeLastRuneInString(s[:cut])
-		cut -= size
-	}
-	return s[:cut]
-}
+// on a character boundary (on a space when one is near the end).
+func (t *promptTok) truncate(s string, n int) string { return t.t.Truncate(s, n) }
