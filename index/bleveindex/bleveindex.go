@@ -14,11 +14,13 @@
 package bleveindex
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -297,16 +299,39 @@ func (ix *Index) search(ctx context.Context, query string, k int, s Scoring) ([]
 	if len(terms) == 0 {
 		return []index.Hit{}, nil
 	}
-	req := bleve.NewSearchRequestOptions(&bm25Query{terms: terms, scoring: s}, k, 0, false)
+	// Equal scores are ordered by chunk ID, so results do not depend on
+	// how segments happen to be laid out. Sorting every candidate by ID
+	// in bleve would load each one's ID; instead ask for one hit more
+	// than needed: if it scores below the k-th, the top k are settled and
+	// only need sorting; if it ties, search again sorted by ID.
+	q := &bm25Query{terms: terms, scoring: s}
+	req := bleve.NewSearchRequestOptions(q, k+1, 0, false)
 	req.Fields = storedFields
 	res, err := ix.idx.SearchInContext(ctx, req)
 	if err != nil {
 		return nil, translate("search", err)
 	}
-	hits := make([]index.Hit, 0, len(res.Hits))
-	for _, h := range res.Hits {
+	found := res.Hits
+	if len(found) > k && found[k].Score == found[k-1].Score {
+		req = bleve.NewSearchRequestOptions(q, k, 0, false)
+		req.Fields = storedFields
+		req.SortBy([]string{"-_score", "_id"})
+		if res, err = ix.idx.SearchInContext(ctx, req); err != nil {
+			return nil, translate("search", err)
+		}
+		found = res.Hits
+	}
+	found = found[:min(k, len(found))]
+	hits := make([]index.Hit, 0, len(found))
+	for _, h := range found {
 		hits = append(hits, index.Hit{Chunk: chunkFromFields(h.ID, h.Fields), Score: h.Score})
 	}
+	slices.SortStableFunc(hits, func(a, b index.Hit) int {
+		if c := cmp.Compare(b.Score, a.Score); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Chunk.ID, b.Chunk.ID)
+	})
 	return hits, nil
 }
 

@@ -198,6 +198,42 @@ func TestKDefaultsAndLimits(t *testing.T) {
 	}
 }
 
+// Equal scores are ordered by chunk ID, also across the k boundary and
+// whatever order (and segments) the chunks were written in.
+func TestTiesOrderedByID(t *testing.T) {
+	ix := openTest(t, Config{})
+	for i := 11; i >= 0; i-- {
+		upsert(t, ix, chunk(fmt.Sprintf("t%02d", i), 0, "", "same lamp text"))
+	}
+	upsert(t, ix, chunk("best", 0, "Lamp", "lamp lamp"))
+	tests := []struct {
+		k    int
+		want []string
+	}{
+		{1, []string{"best#0"}},
+		{2, []string{"best#0", "t00#0"}},
+		{5, []string{"best#0", "t00#0", "t01#0", "t02#0", "t03#0"}},
+	}
+	for _, tc := range tests {
+		if got := query(t, ix, "lamp", tc.k); !slices.Equal(got, tc.want) {
+			t.Errorf("k=%d: %v, want %v", tc.k, got, tc.want)
+		}
+	}
+	hits, err := ix.Search(context.Background(), "same lamp", 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < len(hits); i++ {
+		a, b := hits[i-1], hits[i]
+		if a.Score == b.Score && a.Chunk.ID > b.Chunk.ID {
+			t.Errorf("tie out of ID order: %s before %s", a.Chunk.ID, b.Chunk.ID)
+		}
+	}
+	if len(hits) != 13 || hits[0].Score != hits[11].Score || hits[12].Chunk.ID != "best#0" {
+		t.Errorf("identical chunks should score exactly alike: %v", hits)
+	}
+}
+
 func TestUpsertReplaces(t *testing.T) {
 	ctx := context.Background()
 	ix := openTest(t, Config{})

@@ -248,7 +248,7 @@ func (q *bm25Query) Searcher(ctx context.Context, r bindex.IndexReader, _ mappin
 				continue
 			}
 			df = max(df, c)
-			s.cursors = append(s.cursors, &cursor{reader: tfr, term: len(s.terms), weight: w})
+			s.cursors = append(s.cursors, &cursor{reader: tfr, term: len(s.terms), field: f})
 		}
 		if len(s.cursors) == first {
 			continue // the term occurs nowhere
@@ -262,7 +262,7 @@ func (q *bm25Query) Searcher(ctx context.Context, r bindex.IndexReader, _ mappin
 	if len(s.cursors) == 0 {
 		return s, nil
 	}
-	s.tf = make([]float64, len(s.terms))
+	s.freq = make([]uint64, len(s.terms)*len(searchFields))
 	s.touched = make([]int, 0, len(s.terms))
 	s.dv, err = r.DocValueReader([]string{fieldLens})
 	if err != nil {
@@ -283,7 +283,7 @@ type cursor struct {
 	reader bindex.TermFieldReader
 	doc    *bindex.TermFieldDoc // current posting
 	term   int                  // index into bm25Searcher.terms
-	weight float64              // field weight
+	field  int                  // index into searchFields
 }
 
 // bm25Searcher is a document-at-a-time disjunction over the cursors of
@@ -301,8 +301,8 @@ type bm25Searcher struct {
 	explain bool
 
 	started bool
-	tf      []float64 // per term, combined frequency in the current chunk
-	touched []int     // terms with tf > 0 in the current chunk
+	freq    []uint64 // per term and field, frequency in the current chunk
+	touched []int    // terms found in the current chunk, in term order
 	lens    lengths   // set by the doc values visitor
 	lensOK  bool
 }
@@ -340,10 +340,10 @@ func (s *bm25Searcher) Next(ctx *search.SearchContext) (*search.DocumentMatch, e
 	// cursors on.
 	for len(s.heap) > 0 && s.heap[0].doc.ID.Equals(rv.IndexInternalID) {
 		c := s.heap[0]
-		if s.tf[c.term] == 0 {
-			s.touched = append(s.touched, c.term)
+		if s.termFreqs(c.term) == [len(searchFields)]uint64{} {
+			s.touch(c.term)
 		}
-		s.tf[c.term] += c.weight * float64(c.doc.Freq)
+		s.freq[c.term*len(searchFields)+c.field] = c.doc.Freq
 		d, err := c.reader.Next(c.doc)
 		if err != nil {
 			return nil, err
@@ -371,8 +371,24 @@ func (s *bm25Searcher) visitLens(field string, term []byte) {
 	}
 }
 
+func (s *bm25Searcher) termFreqs(t int) [len(searchFields)]uint64 {
+	return [len(searchFields)]uint64(s.freq[t*len(searchFields):])
+}
+
+// touch inserts t into s.touched, keeping it sorted: summing in a fixed
+// order makes equal chunks score exactly alike, whatever order their
+// postings were met in.
+func (s *bm25Searcher) touch(t int) {
+	i := len(s.touched)
+	s.touched = append(s.touched, t)
+	for ; i > 0 && s.touched[i-1] > t; i-- {
+		s.touched[i] = s.touched[i-1]
+	}
+	s.touched[i] = t
+}
+
 // score computes the BM25F score of the chunk whose frequencies are in
-// s.tf, and resets s.tf.
+// s.freq, and resets s.freq.
 func (s *bm25Searcher) score(id bindex.IndexInternalID) (float64, *search.Explanation, error) {
 	s.lensOK = false
 	if err := s.dv.VisitDocValues(id, s.visitLens); err != nil {
@@ -393,7 +409,11 @@ func (s *bm25Searcher) score(id bindex.IndexInternalID) (float64, *search.Explan
 			s.k1, s.b, dl, s.avgdl)}
 	}
 	for _, t := range s.touched {
-		tf := s.tf[t]
+		var tf float64
+		for f, n := range s.termFreqs(t) {
+			tf += s.weights[f] * float64(n)
+		}
+		clear(s.freq[t*len(searchFields) : (t+1)*len(searchFields)])
 		v := s.terms[t].weight * tf / (tf + norm)
 		sum += v
 		if s.explain {
@@ -402,7 +422,6 @@ func (s *bm25Searcher) score(id bindex.IndexInternalID) (float64, *search.Explan
 				Message: fmt.Sprintf("term %q: qtf·idf=%g, tf=%g", s.terms[t].term, s.terms[t].weight, tf),
 			})
 		}
-		s.tf[t] = 0
 	}
 	s.touched = s.touched[:0]
 	if expl != nil {
@@ -469,7 +488,7 @@ func (s *bm25Searcher) DocumentMatchPoolSize() int { return 1 }
 // Size implements search.Searcher (an estimate, for bleve's memory
 // accounting).
 func (s *bm25Searcher) Size() int {
-	n := 128 + 16*len(s.tf) + 8*len(s.touched)
+	n := 128 + 8*len(s.freq) + 8*len(s.touched)
 	for _, c := range s.cursors {
 		n += 48 + c.reader.Size()
 	}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package bleveindex
+
+const raceEnabled = false
