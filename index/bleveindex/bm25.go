@@ -303,7 +303,7 @@ type bm25Searcher struct {
 	started bool
 	freq    []uint64 // per term and field, frequency in the current chunk
 	touched []int    // terms found in the current chunk, in term order
-	lens    lengths   // set by the doc values visitor
+	lens    lengths  // set by the doc values visitor
 	lensOK  bool
 }
 
