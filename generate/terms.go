@@ -217,6 +217,7 @@ var stopZHWords = []string{
 	"可以", "能够", "请问", "一下", "我们", "你们", "他们", "她们", "它们", "您们", "自己", "这个", "那个", "这些",
 	"那些", "这样", "那样", "一个", "已经", "还是", "或者", "以及", "而且", "但是", "因为", "所以", "如果", "的话",
 	"多久", "多长时间", "多少", "有没有", "是不是", "能不能", "会不会", "要不要", "可不可以",
+	"什么时候", "几点", "几天", "几个", "大概", "大约", "一般",
 }
 
 // stopZHChar are characters that are not terms on their own (they still
@@ -308,3 +309,179 @@ you'd you'll you're you've your yours yourself yourselves`) {
 	}
 	return m
 }()
+
+// Answer types: what kind of fact a question asks for, from its wording.
+// A sentence that holds a fact of that kind is more likely the answer
+// than one that merely shares the question's words.
+type answerType uint8
+
+const (
+	typeDuration answerType = 1 << iota // how long, 多久, 几天
+	typeMoney                           // how much, cost, price, 多少钱, 费用
+	typeTime                            // when, what time, until when, 什么时候, 几点
+	typeCount                           // how many, maximum number, 几个, 多少个
+)
+
+// questionType returns the answer types a question asks for (0 when it
+// asks for none of them, as "how do I ..." and yes/no questions do).
+func questionType(q string) answerType {
+	var t answerType
+	lower := strings.ToLower(q)
+	words := strings.FieldsFunc(lower, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+	has := func(ws ...string) bool {
+		for _, w := range words {
+			for _, x := range ws {
+				if w == x {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	for i, w := range words {
+		prev := ""
+		if i > 0 {
+			prev = words[i-1]
+		}
+		next := ""
+		if i+1 < len(words) {
+			next = words[i+1]
+		}
+		switch {
+		case prev == "how" && (w == "long" || w == "soon" || w == "quickly" || w == "fast"):
+			t |= typeDuration
+		case prev == "how" && w == "often":
+			t |= typeDuration | typeCount
+		case prev == "how" && w == "much":
+			t |= typeMoney | typeCount
+		case prev == "how" && w == "many":
+			t |= typeCount
+			if durationUnitsEN[stem(next)] {
+				t |= typeDuration
+			}
+		case w == "when" || prev == "what" && (w == "time" || w == "date" || w == "day") || prev == "until" && w == "when":
+			t |= typeTime | typeDuration
+		case (w == "number" || w == "limit") && (prev == "maximum" || prev == "max" || prev == "minimum" || prev == "the"):
+			t |= typeCount
+		}
+	}
+	if has("cost", "costs", "price", "prices", "fee", "fees", "charge", "charges", "cheaper", "expensive", "spend") {
+		t |= typeMoney
+	}
+	for _, zh := range []struct {
+		s string
+		t answerType
+	}{
+		{"多久", typeDuration}, {"多长时间", typeDuration}, {"多长", typeDuration}, {"几天", typeDuration},
+		{"多少天", typeDuration}, {"几个月", typeDuration}, {"几年", typeDuration}, {"几小时", typeDuration},
+		{"多少钱", typeMoney}, {"费用", typeMoney}, {"价格", typeMoney}, {"收费", typeMoney}, {"付钱", typeMoney},
+		{"运费", typeMoney}, {"折扣", typeMoney}, {"多少元", typeMoney},
+		{"什么时候", typeTime | typeDuration}, {"何时", typeTime | typeDuration}, {"几点", typeTime},
+		{"几个", typeCount}, {"多少个", typeCount}, {"几台", typeCount}, {"多少台", typeCount}, {"几次", typeCount},
+		{"多少", typeCount},
+	} {
+		if zh.s == "多少" && (strings.Contains(q, "多少钱") || strings.Contains(q, "多少天")) {
+			continue // asks for money or days, not a count
+		}
+		if strings.Contains(q, zh.s) {
+			t |= zh.t
+		}
+	}
+	return t
+}
+
+// durationUnitsEN are the stemmed English units of a duration.
+var durationUnitsEN = map[string]bool{
+	"second": true, "minut": true, "minute": true, "hour": true, "day": true, "week": true, "month": true,
+	"year": true, "night": true,
+}
+
+// sentenceTypes returns the kinds of fact a sentence holds: a duration
+// (a number with a time unit), an amount of money (a currency sign or
+// unit, or "free"), a time or date, a count (any figure).
+func sentenceTypes(s string) answerType {
+	var t answerType
+	if hasNumber(s) {
+		t |= typeCount
+	}
+	lower := strings.ToLower(s)
+	if strings.ContainsAny(s, "$€£¥%") || strings.Contains(s, "元") || strings.Contains(s, "折") ||
+		strings.Contains(s, "免费") || strings.Contains(s, "包邮") {
+		t |= typeMoney
+	}
+	words := strings.FieldsFunc(lower, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+	number := false // the previous word was a figure
+	for _, w := range words {
+		st := stem(w)
+		switch {
+		case number && durationUnitsEN[st], number && w == "business", w == "immediately", w == "instantly":
+			t |= typeDuration
+		case w == "free" || w == "usd" || w == "cents" || w == "dollars":
+			t |= typeMoney
+		case monthsEN[w] || w == "am" || w == "pm" || w == "midnight" || w == "noon" || w == "tomorrow" ||
+			w == "today" || w == "next":
+			t |= typeTime
+		}
+		number = isDigits(w) || numberWords[w] || strings.ContainsAny(w, "0123456789")
+	}
+	if strings.Contains(lower, "a.m.") || strings.Contains(lower, "p.m.") {
+		t |= typeTime
+	}
+	for _, w := range []string{"当天", "当日", "立即", "马上", "即时", "次日"} {
+		if strings.Contains(s, w) {
+			t |= typeDuration | typeTime
+		}
+	}
+	// Chinese: a figure followed by a unit.
+	runes := []rune(s)
+	for i, r := range runes {
+		if !(unicode.IsDigit(r) || strings.ContainsRune("一二三四五六七八九十两半", r)) || i+1 >= len(runes) {
+			continue
+		}
+		rest := string(runes[i+1 : min(i+5, len(runes))])
+		for _, u := range []string{"天", "日", "周", "个月", "月", "年", "小时", "分钟", "秒", "个工作日", "工作日"} {
+			if strings.HasPrefix(rest, u) {
+				t |= typeDuration
+				if u == "月" || u == "日" {
+					t |= typeTime
+				}
+			}
+		}
+		for _, u := range []string{"点", "时"} {
+			if strings.HasPrefix(rest, u) {
+				t |= typeTime
+			}
+		}
+	}
+	return t
+}
+
+var monthsEN = map[string]bool{
+	"january": true, "february": true, "march": true, "april": true, "may": true, "june": true, "july": true,
+	"august": true, "september": true, "october": true, "november": true, "december": true, "monday": true,
+	"tuesday": true, "wednesday": true, "thursday": true, "friday": true, "saturday": true, "sunday": true,
+}
+
+// fuzzyMatch reports whether two English terms are likely forms of one
+// word that the light stemmer did not join ("deliveri" and "deliver",
+// "cancel" and "cancellation", "install" and "installation"): both
+// Latin words without digits, sharing a prefix of at least five letters
+// that is all of the shorter one but for at most one letter.
+func fuzzyMatch(a, b string) bool {
+	if a == b {
+		return true
+	}
+	n := min(len(a), len(b))
+	if n < 5 {
+		return false
+	}
+	p := 0
+	for p < n && a[p] == b[p] {
+		c := a[p]
+		if c < 'a' || c > 'z' {
+			return false
+		}
+		p++
+	}
+	return p >= 5 && p >= n-1
+}
