@@ -168,23 +168,9 @@ func (a *Admin) ResolveAlias(ctx context.Context, alias string) (string, error) 
 	return a.s.ResolveAlias(ctx, alias)
 }
 
-// DeleteAlias removes alias. A missing alias is not an error.
+// DeleteAlias is Store.DeleteAlias.
 func (a *Admin) DeleteAlias(ctx context.Context, alias string) error {
-	release, err := a.s.live()
-	if err != nil {
-		return err
-	}
-	defer release()
-	return a.s.call(ctx, fmt.Sprintf("delete alias %q", alias), func(ctx context.Context) error {
-		_, found, err := a.s.lookupAlias(ctx, alias)
-		if err != nil || !found {
-			return err
-		}
-		_, err = a.s.client.GetCollectionsClient().UpdateAliases(ctx, &qdrant.ChangeAliases{
-			Actions: []*qdrant.AliasOperations{qdrant.NewAliasDelete(alias)},
-		})
-		return err
-	})
+	return a.s.DeleteAlias(ctx, alias)
 }
 
 // DeleteCollection is Store.DeleteCollection.
