@@ -212,6 +212,41 @@ func TestExtractiveAnswer(t *testing.T) {
 			wantIDs: []string{"cn/wx#0", "cn/refund#0"},
 		},
 		{
+			name:     "a synonym counts: money back is a refund",
+			question: "Do I get my money back if I cancel my yearly plan?",
+			passages: passagesOf(chunk("b/cancel", "Cancelling", "Annual plans",
+				"Plans renew automatically. If you cancel an annual plan within 30 days, we refund the full price.")),
+			want:    "Plans renew automatically. [1] If you cancel an annual plan within 30 days, we refund the full price. [1]",
+			wantIDs: []string{"b/cancel#0"},
+		},
+		{
+			name:     "the sentence with the asked-for kind of fact wins",
+			question: "How much does overnight delivery cost?",
+			passages: passagesOf(
+				chunk("s/areas", "Shipping", "Overnight", "Overnight delivery is available in the lower 48 states."),
+				chunk("s/rates", "Shipping", "Overnight", "Overnight delivery costs $24.99 per order.")),
+			// The lower-ranked passage gives the price: it is the answer.
+			want:    "Overnight delivery costs $24.99 per order. [1]",
+			wantIDs: []string{"s/rates#0"},
+		},
+		{
+			name:     "chinese: a duration answers 多久",
+			question: "换货多久能发出？",
+			passages: passagesOf(
+				chunk("cn/apply", "换货", "换货", "换货需要在App中提交申请，审核后发出新品。"),
+				chunk("cn/ex", "换货", "换货", "仓库收到退回商品后，会在2个工作日内发出新品。")),
+			want:    "仓库收到退回商品后，会在2个工作日内发出新品。[1]换货需要在App中提交申请，审核后发出新品。[2]",
+			wantIDs: []string{"cn/ex#0", "cn/apply#0"},
+		},
+		{
+			name:     "a sentence ending in a colon is quoted with what follows",
+			question: "What discount do businesses get on large orders?",
+			passages: passagesOf(chunk("b/vol", "Business", "Volume pricing",
+				"Businesses get a volume discount on large orders:\n\n- 10% off orders of 20 to 99 devices\n- 15% off orders of 100 devices or more")),
+			want:    "Businesses get a volume discount on large orders: [1] 10% off orders of 20 to 99 devices [1] 15% off orders of 100 devices or more [1]",
+			wantIDs: []string{"b/vol#0"},
+		},
+		{
 			name:     "english question, chinese passage",
 			question: "How long for a 退款?",
 			passages: passagesOf(chunk("cn/refund", "退款", "", "退款将在3个工作日内退回。")),

@@ -236,3 +236,92 @@ func TestHasNumber(t *testing.T) {
 		}
 	}
 }
+
+func TestQuestionType(t *testing.T) {
+	tests := []struct {
+		q    string
+		want answerType
+	}{
+		{"How long does delivery take?", typeDuration},
+		{"How many days do I have to return it?", typeCount | typeDuration},
+		{"What does overnight shipping cost?", typeMoney},
+		{"How much is the Guard plan?", typeMoney | typeCount},
+		{"When will my order ship?", typeTime | typeDuration},
+		{"How many members can I invite?", typeCount},
+		{"How do I reset my password?", 0},
+		{"Can I pay with PayPal?", 0},
+		{"退款多久到账？", typeDuration},
+		{"运费多少钱？", typeMoney},
+		{"积分什么时候过期？", typeTime | typeDuration},
+		{"可以绑定几个设备？", typeCount},
+		{"如何申请退款？", 0},
+	}
+	for _, tt := range tests {
+		if got := questionType(tt.q); got != tt.want {
+			t.Errorf("questionType(%q) = %b, want %b", tt.q, got, tt.want)
+		}
+	}
+}
+
+func TestSentenceTypes(t *testing.T) {
+	tests := []struct {
+		s    string
+		want answerType // the bits that must be set
+		not  answerType // the bits that must not be
+	}{
+		{"Refunds arrive within 5 business days.", typeDuration | typeCount, typeMoney},
+		{"Overnight shipping costs $24.99.", typeMoney, typeDuration},
+		{"Orders placed before 2 p.m. ship the same day.", typeTime, typeMoney},
+		{"Returns are accepted until January 31.", typeTime, typeMoney},
+		{"You can pair the lock with the app.", 0, typeDuration | typeMoney | typeTime | typeCount},
+		{"退款将在3个工作日内退回。", typeDuration, typeMoney},
+		{"订单满99元包邮。", typeMoney, typeDuration},
+		{"微信支付的退款一般当天到账。", typeDuration, typeMoney},
+	}
+	for _, tt := range tests {
+		got := sentenceTypes(tt.s)
+		if got&tt.want != tt.want || got&tt.not != 0 {
+			t.Errorf("sentenceTypes(%q) = %b, want %b set and %b clear", tt.s, got, tt.want, tt.not)
+		}
+	}
+}
+
+func TestFuzzyMatch(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want bool
+	}{
+		{stem("delivery"), stem("deliver"), true},
+		{stem("cancel"), stem("cancellation"), true},
+		{stem("install"), stem("installation"), true},
+		{stem("refund"), stem("refurbished"), false},
+		{"ship", "shipment", false}, // too short to guess
+		{"model", "modem", false},
+	}
+	for _, tt := range tests {
+		if got := fuzzyMatch(tt.a, tt.b); got != tt.want {
+			t.Errorf("fuzzyMatch(%q, %q) = %v, want %v", tt.a, tt.b, got, tt.want)
+		}
+	}
+}
+
+func TestSynonyms(t *testing.T) {
+	tests := []struct {
+		word, synonym string
+		want          bool
+	}{
+		{"cost", "price", true},
+		{"annual", "yearly", true},
+		{"cancel", "undo", true},
+		{"退款", "退钱", true},
+		{"维修", "修好", true},
+		{"refund", "password", false},
+		{"退款", "发票", false},
+	}
+	for _, tt := range tests {
+		got := containsString(synonymsOf[lexiconTerm(tt.word)], lexiconTerm(tt.synonym))
+		if got != tt.want {
+			t.Errorf("%q ~ %q: %v, want %v", tt.word, tt.synonym, got, tt.want)
+		}
+	}
+}
