@@ -8,6 +8,10 @@
 // bases, or an index swapped after a rebuild (see Live), slot in without
 // touching the handlers. Errors are JSON, {"error": {"code", "message"}},
 // with the status derived from the quarry error code in one function.
+//
+// An OpenAI-compatible endpoint (POST /v1/chat/completions, GET
+// /v1/models; see openai.go) lets OpenAI clients talk to a knowledge
+// base; its errors use OpenAI's error shape.
 package server
 
 import (
@@ -73,6 +77,17 @@ type Config struct {
 
 	// Logger receives the access log and errors (default: discard).
 	Logger *slog.Logger
+
+	// KnowledgeBases names the knowledge bases the OpenAI-compatible
+	// endpoint offers as models (GET /v1/models, "model" in
+	// POST /v1/chat/completions); the resolver finds the one asked for
+	// in KnowledgeBase(r.Context()). Default: one, "default". The model
+	// "quarry" stands for the first.
+	KnowledgeBases []string
+	// CountTokens, when set, counts tokens for the "usage" of chat
+	// completions (cmd/quarry uses ingest.CountTokens, cl100k_base);
+	// nil leaves usage out.
+	CountTokens func(string) int
 }
 
 // Server is Quarry's HTTP API. Create it with New; serve Handler with
@@ -105,6 +120,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, quarry.Errorf(quarry.CodeInvalid, "server: MaxK must not be negative, got %d", cfg.MaxK)
 	case cfg.Resolve == nil && cfg.Searcher == nil && cfg.Asker == nil:
 		return nil, quarry.Errorf(quarry.CodeInvalid, "server: no backend: set Config.Resolve, or Config.Searcher and/or Config.Asker")
+	}
+	if err := checkKnowledgeBases(cfg.KnowledgeBases); err != nil {
+		return nil, err
 	}
 	for i, mw := range cfg.Middleware {
 		if mw == nil {
@@ -151,6 +169,7 @@ func (s *Server) routes() {
 		r.Use(s.cfg.Middleware...)
 		r.Post("/v1/search", s.handleSearch)
 		r.Post("/v1/ask", s.handleAsk)
+		s.openAIRoutes(r)
 	})
 	s.mux = r
 	s.handler = r
