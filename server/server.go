@@ -88,6 +88,10 @@ type Config struct {
 	// completions (cmd/quarry uses ingest.CountTokens, cl100k_base);
 	// nil leaves usage out.
 	CountTokens func(string) int
+
+	// Admin, when set, serves GET /v1/admin/status and
+	// POST /v1/admin/reindex (see admin.go).
+	Admin Admin
 }
 
 // Server is Quarry's HTTP API. Create it with New; serve Handler with
@@ -170,6 +174,7 @@ func (s *Server) routes() {
 		r.Post("/v1/search", s.handleSearch)
 		r.Post("/v1/ask", s.handleAsk)
 		s.openAIRoutes(r)
+		s.adminRoutes(r)
 	})
 	s.mux = r
 	s.handler = r
