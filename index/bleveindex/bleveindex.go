@@ -23,6 +23,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/analysis"
@@ -47,10 +48,10 @@ type Config struct {
 	// first ones are kept), bounding the work a huge query can cause.
 	// Default 1024.
 	MaxQueryTerms int
-	// LockTimeout is how long Open waits for another process holding the
-	// index to let go before failing with quarry.ErrUnavailable. Default
-	// "2s" (a time.ParseDuration string, as bleve stores it).
-	LockTimeout string
+	// LockTimeout is how long Open waits for another holder of the index
+	// (another process, or another open Index) to let go before failing
+	// with quarry.ErrUnavailable. Default 2s.
+	LockTimeout time.Duration
 }
 
 // Defaults.
@@ -58,7 +59,7 @@ const (
 	DefaultBatchSize     = 512
 	DefaultMaxQueryTerms = 1024
 	DefaultK             = 10 // results when Search is asked for k ≤ 0
-	defaultLockTimeout   = "2s"
+	defaultLockTimeout   = 2 * time.Second
 )
 
 // Keys of the internal values Quarry keeps in the bleve index, written
@@ -107,7 +108,7 @@ func Open(dir string, cfg Config) (*Index, error) {
 	if cfg.MaxQueryTerms <= 0 {
 		cfg.MaxQueryTerms = DefaultMaxQueryTerms
 	}
-	if cfg.LockTimeout == "" {
+	if cfg.LockTimeout <= 0 {
 		cfg.LockTimeout = defaultLockTimeout
 	}
 
@@ -160,7 +161,7 @@ func (ix *Index) create(dir string) error {
 		return quarry.Errorf(quarry.CodeInternal, "bleveindex: %w", err)
 	}
 	idx, err := bleve.NewUsing(dir, m, scorch.Name, scorch.Name, map[string]any{
-		"bolt_timeout": ix.cfg.LockTimeout,
+		"bolt_timeout": ix.cfg.LockTimeout.String(),
 	})
 	if err != nil {
 		return quarry.Errorf(quarry.CodeUnavailable, "bleveindex: create %s: %w", dir, err)
@@ -178,7 +179,7 @@ func (ix *Index) create(dir string) error {
 }
 
 func (ix *Index) open(dir string) error {
-	idx, err := bleve.OpenUsing(dir, map[string]any{"bolt_timeout": ix.cfg.LockTimeout})
+	idx, err := bleve.OpenUsing(dir, map[string]any{"bolt_timeout": ix.cfg.LockTimeout.String()})
 	if err != nil {
 		if strings.Contains(err.Error(), "timeout") {
 			return quarry.Errorf(quarry.CodeUnavailable, "bleveindex: open %s: in use by another process: %w", dir, err)

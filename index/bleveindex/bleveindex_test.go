@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/quarry-kb/quarry"
 	"github.com/quarry-kb/quarry/index"
@@ -462,7 +463,7 @@ func TestOpenWhileHeld(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ix.Close()
-	_, err = Open(dir, Config{LockTimeout: "50ms"})
+	_, err = Open(dir, Config{LockTimeout: 50 * time.Millisecond})
 	if !errors.Is(err, quarry.ErrUnavailable) {
 		t.Errorf("second Open: err = %v, want ErrUnavailable", err)
 	}

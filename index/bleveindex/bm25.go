@@ -253,8 +253,8 @@ func (q *bm25Query) Searcher(ctx context.Context, r bindex.IndexReader, _ mappin
 		if len(s.cursors) == first {
 			continue // the term occurs nowhere
 		}
-		// More chunks can hold the term than have the field when
-		// statistics lag a deletion; keep idf positive all the same.
+		// Statistics and postings are written in one batch, so df ≤ N;
+		// the guard keeps idf positive should that ever not hold.
 		fdf := math.Min(float64(df), n)
 		idf := math.Log(1 + (n-fdf+0.5)/(fdf+0.5))
 		s.terms = append(s.terms, termWeight{term: qt.term, weight: idf * float64(qt.qtf)})
