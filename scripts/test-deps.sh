@@ -3,3 +3,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 go mod download
+
+# The official openai npm client, for cmd/quarry/openai_client_test.go
+# (tests/openai-client). Without node and npm that test skips, except
+# under CI=true, where it fails: so CI installs them when it can.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+	if [ "${CI:-}" = "true" ] && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+		echo "test-deps: installing nodejs and npm with apt-get"
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+	fi
+fi
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+	echo "test-deps: npm ci in tests/openai-client (node $(node --version))"
+	(cd tests/openai-client && npm ci --no-audit --no-fund --loglevel=error)
+else
+	echo "test-deps: node/npm not found: skipping tests/openai-client (its Go test skips; with CI=true it fails)" >&2
+fi

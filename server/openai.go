@@ -114,9 +114,12 @@ type modelNotFound struct{ model string }
 func (e modelNotFound) Error() string { return "unknown model " + e.model }
 
 func errUnknownModel(model string) error {
-	return quarry.Errorf(quarry.CodeNotFound,
-		"the model %q does not exist: models name knowledge bases (GET /v1/models lists them; %q stands for the default): %w",
-		model, ModelAlias, modelNotFound{model})
+	return &quarry.Error{
+		Code: quarry.CodeNotFound,
+		Message: fmt.Sprintf("the model %q does not exist: models name knowledge bases (GET /v1/models lists them; %q stands for the default)",
+			model, ModelAlias),
+		Err: modelNotFound{model},
+	}
 }
 
 // handleChatCompletions serves POST /v1/chat/completions.
