@@ -1,0 +1,126 @@
+package ingest
+
+import (
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+// checkParsed asserts what every successful parse guarantees.
+func checkParsed(t *testing.T, p Parsed, pdf bool) {
+	t.Helper()
+	if p.Title == "" || strings.ContainsAny(p.Title, "\n\r\t") || !utf8.ValidString(p.Title) {
+		t.Fatalf("bad title %q", p.Title)
+	}
+	if p.Lang != LangEnglish && p.Lang != LangChinese {
+		t.Fatalf("bad lang %q", p.Lang)
+	}
+	if len(p.Sections) == 0 {
+		t.Fatal("no sections")
+	}
+	lastPage := 0
+	for _, s := range p.Sections {
+		if s.Text == "" || normalize(s.Text) != s.Text || !utf8.ValidString(s.Text) {
+			t.Fatalf("section text is not normalised: %q", s.Text)
+		}
+		for _, h := range s.Heading {
+			if h == "" || strings.ContainsAny(h, "\n\r") {
+				t.Fatalf("bad heading %q in %q", h, s.Heading)
+			}
+		}
+		if pdf {
+			if s.Page <= lastPage {
+				t.Fatalf("page %d after page %d", s.Page, lastPage)
+			}
+			lastPage = s.Page
+		} else if s.Page != 0 {
+			t.Fatalf("page %d outside a PDF", s.Page)
+		}
+	}
+}
+
+// fuzzText runs a text parser directly (ParseFile would turn a panic into
+// an error and hide it from the fuzzer).
+func fuzzText(f *testing.F, name string, parse func(string) Parsed, seeds ...string) {
+	for _, s := range seeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		text, err := decodeText(data)
+		if err != nil {
+			return
+		}
+		p := parse(text)
+		p.Type = TypeOf(name)
+		p, err = finish(p, name)
+		if err != nil {
+			return
+		}
+		checkParsed(t, p, false)
+	})
+}
+
+func FuzzParseMarkdown(f *testing.F) {
+	fuzzText(f, "f.md", parseMarkdown,
+		"# Title\n\nPara one.\n\n## Sub\n\n- a\n- b\n\n| x | y |\n|---|---|\n| 1 | 2 |\n",
+		"---\ntitle: T\n---\nbody",
+		"---\nunterminated front matter",
+		"Setext\n======\n\ntext\n\nTwo\n---\n",
+		"> quote\n> # heading in quote\n\n```\ncode\n```\n\n<div>html <b>block</b></div>\n",
+		"中文\n段落。\n\n# 标题\n内容",
+		"* [x] task\n  1. nested\n     ```\n     code\n     ```\n",
+		"[ref]: http://x\n\n![img](x.png) <span>raw</span> &amp; &#1234; \\*",
+		"#\n##\n###### \n# #",
+	)
+}
+
+func FuzzParseHTML(f *testing.F) {
+	fuzzText(f, "f.html", parseHTML,
+		"<html><head><title>T</title></head><body><h1>A</h1><p>x</p><h3>B</h3><ul><li>1</li></ul></body></html>",
+		"<table><tr><td>a<td>b<tr><td>c</table><pre>x\n y</pre>",
+		"<h1><h2>nested</h2></h1><p>unclosed <b>bold",
+		"<script>alert('<p>')</script><style>p{}</style><nav>n</nav>text",
+		"<svg><title>svg title</title></svg><p>中文\n段落</p>",
+		"&lt;&gt;&amp;&#x4e2d; <br><br/> <img alt=picture>",
+		"<template><p>hidden</p></template><noscript>ns</noscript><iframe>if</iframe>",
+	)
+}
+
+func FuzzParseText(f *testing.F) {
+	fuzzText(f, "f.txt", parseText,
+		"Title\n\nBody para.\nwrapped line.\n\n- item\n- item\n  continued\n",
+		"Underlined\n==========\nbody",
+		"no title.\n\n1. one\n2) two\n10. ten",
+		"\r\n\r\n\rmixed\rline\r\nends",
+		"标题\n\n正文第一行\n正文第二行。",
+		"---\n===\n- \n*",
+	)
+}
+
+func FuzzParsePDF(f *testing.F) {
+	f.Add(makePDF(f, "Title", [][]string{{"Hello world.", "Second paragraph."}, {"Page two."}}))
+	f.Add(makePDF(f, "", [][]string{{}}))
+	f.Add(rawPDF("BT /F1 12 Tf 72 700 Td (Hi) Tj ET"))
+	f.Add(rawPDF("BT /F1 12 Tf 72 700 Td Tj ET"))
+	f.Add(rawPDF("BT /F1 12 Tf [(A) -250 (B)] TJ T* (C) ' 1 2 (D) \" ET"))
+	f.Add(rawPDF("q 1 0 0 1 0 0 cm BT /F1 12 Tf 1 0 0 1 72 700 Tm (x) Tj ET Q Q"))
+	f.Add([]byte("%PDF-1.4\n%%EOF\n"))
+	// Inputs that send the PDF library into an endless loop are cut off
+	// by the watchdog; a skip is the contract, so they pass.
+	old := pdfTimeout
+	pdfTimeout = func(int) time.Duration { return 2 * time.Second }
+	f.Cleanup(func() { pdfTimeout = old })
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := parsePDFGuarded(data)
+		if err != nil {
+			return
+		}
+		p.Type = TypePDF
+		p, err = finish(p, "f.pdf")
+		if err != nil {
+			return
+		}
+		checkParsed(t, p, true)
+	})
+}

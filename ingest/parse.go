@@ -1,0 +1,265 @@
+package ingest
+
+import (
+	"bytes"
+	"path"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/quarry-kb/quarry"
+)
+
+// Document types, as recorded in quarry.Document.Type.
+const (
+	TypeMarkdown = "markdown"
+	TypeHTML     = "html"
+	TypeText     = "text"
+	TypePDF      = "pdf"
+)
+
+// Parsed is the text of one file, cleaned of markup and cut into
+// sections.
+type Parsed struct {
+	Title    string
+	Type     string // TypeMarkdown, TypeHTML, TypeText or TypePDF
+	Lang     string // "en" or "zh", see DetectLang
+	Sections []Section
+}
+
+// Section is a run of text under one heading path (or on one PDF page).
+// Paragraphs in Text are separated by a blank line; list items, table
+// rows and lines of code are lines of their own.
+type Section struct {
+	Heading []string // enclosing headings, outermost first; empty before the first heading
+	Page    int      // 1-based PDF page, 0 for other types
+	Text    string
+}
+
+// TypeOf returns the document type for a file name from its extension,
+// or "" when Quarry does not handle it.
+func TypeOf(name string) string {
+	switch strings.ToLower(path.Ext(name)) {
+	case ".md", ".markdown":
+		return TypeMarkdown
+	case ".html", ".htm":
+		return TypeHTML
+	case ".txt":
+		return TypeText
+	case ".pdf":
+		return TypePDF
+	}
+	return ""
+}
+
+// ParseFile extracts the title, sections and language of a file from its
+// bytes; path (slash-separated) picks the parser by extension and gives
+// the fallback title. The error, when there is one, is a short human
+// reason for skipping the file, classified quarry.CodeUnsupported
+// (a file type Quarry does not handle) or quarry.CodeInvalid (an empty,
+// binary, corrupt or textless file). ParseFile never panics: a parser
+// panic is returned as a CodeInvalid error.
+func ParseFile(path string, data []byte) (p Parsed, err error) {
+	typ := TypeOf(path)
+	if typ == "" {
+		ext := strings.ToLower(pathExt(path))
+		if ext == "" {
+			return Parsed{}, quarry.Errorf(quarry.CodeUnsupported, "unsupported file type (no extension)")
+		}
+		return Parsed{}, quarry.Errorf(quarry.CodeUnsupported, "unsupported file type %s", ext)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return Parsed{}, quarry.Errorf(quarry.CodeInvalid, "empty file")
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			p, err = Parsed{}, quarry.Errorf(quarry.CodeInvalid, "%s parser failed: %v", typ, r)
+		}
+	}()
+	if typ == TypePDF {
+		p, err = parsePDFGuarded(data)
+	} else {
+		text, terr := decodeText(data)
+		if terr != nil {
+			return Parsed{}, terr
+		}
+		switch typ {
+		case TypeMarkdown:
+			p = parseMarkdown(text)
+		case TypeHTML:
+			p = parseHTML(text)
+		default:
+			p = parseText(text)
+		}
+	}
+	if err != nil {
+		return Parsed{}, err
+	}
+	p.Type = typ
+	return finish(p, path)
+}
+
+// finish drops empty sections, normalises section text, fills in the
+// fallback title and the language, and refuses a file without text.
+func finish(p Parsed, filePath string) (Parsed, error) {
+	secs := p.Sections[:0]
+	var all strings.Builder
+	for _, s := range p.Sections {
+		s.Text = normalize(s.Text)
+		if s.Text == "" {
+			continue
+		}
+		var heading []string
+		for _, h := range s.Heading {
+			if h = cleanLine(h); h != "" {
+				heading = append(heading, h)
+			}
+		}
+		s.Heading = heading
+		secs = append(secs, s)
+		all.WriteString(s.Text)
+		all.WriteByte('\n')
+	}
+	if len(secs) == 0 {
+		if p.Type == TypePDF {
+			return Parsed{}, quarry.Errorf(quarry.CodeInvalid, "PDF has no extractable text (scanned images?)")
+		}
+		return Parsed{}, quarry.Errorf(quarry.CodeInvalid, "no text content")
+	}
+	p.Sections = secs
+	p.Title = cleanLine(p.Title)
+	if p.Title == "" {
+		p.Title = strings.TrimSuffix(path.Base(filePath), pathExt(filePath))
+	}
+	p.Lang = DetectLang(p.Title + "\n" + all.String())
+	return p, nil
+}
+
+func pathExt(name string) string { return path.Ext(path.Base(name)) }
+
+// decodeText returns the UTF-8 text of a text-type file: a UTF-8 BOM is
+// dropped, UTF-16 with a BOM is converted, and anything else that is not
+// valid UTF-8 or holds NUL bytes is refused as binary.
+func decodeText(data []byte) (string, error) {
+	switch {
+	case bytes.HasPrefix(data, []byte{0xEF, 0xBB, 0xBF}):
+		data = data[3:]
+	case len(data)%2 == 0 && (bytes.HasPrefix(data, []byte{0xFF, 0xFE}) || bytes.HasPrefix(data, []byte{0xFE, 0xFF})):
+		return decodeUTF16(data)
+	}
+	if i := bytes.IndexByte(data, 0); i >= 0 {
+		return "", quarry.Errorf(quarry.CodeInvalid, "binary content in a text file (NUL byte at offset %d)", i)
+	}
+	if !utf8.Valid(data) {
+		return "", quarry.Errorf(quarry.CodeInvalid, "binary content in a text file (not valid UTF-8 at offset %d)", invalidAt(data))
+	}
+	return string(data), nil
+}
+
+func decodeUTF16(data []byte) (string, error) {
+	le := data[0] == 0xFF
+	u := make([]uint16, 0, len(data)/2-1)
+	for i := 2; i+1 < len(data); i += 2 {
+		if le {
+			u = append(u, uint16(data[i])|uint16(data[i+1])<<8)
+		} else {
+			u = append(u, uint16(data[i])<<8|uint16(data[i+1]))
+		}
+	}
+	s := string(utf16.Decode(u))
+	if strings.ContainsRune(s, 0) || strings.ContainsRune(s, utf8.RuneError) {
+		return "", quarry.Errorf(quarry.CodeInvalid, "binary content in a text file (invalid UTF-16)")
+	}
+	return s, nil
+}
+
+func invalidAt(data []byte) int {
+	for i := 0; i < len(data); {
+		r, n := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return len(data)
+}
+
+// sectionBuilder accumulates sections as a parser walks a document.
+type sectionBuilder struct {
+	secs    []Section
+	heading []string // current heading path, indexed by level-1
+	page    int
+	para    strings.Builder // the paragraph being built
+	text    strings.Builder // the current section's finished paragraphs
+}
+
+// setHeading closes the current section and opens one under a heading of
+// the given level (1-6).
+func (b *sectionBuilder) setHeading(level int, title string) {
+	b.flushSection()
+	level = max(1, min(level, 6))
+	h := b.heading
+	if len(h) >= level {
+		h = h[:level-1]
+	}
+	for len(h) < level-1 {
+		h = append(h, "") // a skipped level: "" is dropped when the path is joined
+	}
+	b.heading = append(h, title)
+}
+
+// setPage closes the current section and starts a page.
+func (b *sectionBuilder) setPage(page int) {
+	b.flushSection()
+	b.page = page
+}
+
+// write adds inline text to the current paragraph.
+func (b *sectionBuilder) write(s string) { b.para.WriteString(s) }
+
+// lineBreak ends a line inside the paragraph (a list item, a table row).
+func (b *sectionBuilder) lineBreak() {
+	if b.para.Len() > 0 && !strings.HasSuffix(b.para.String(), "\n") {
+		b.para.WriteByte('\n')
+	}
+}
+
+// endParagraph closes the current paragraph.
+func (b *sectionBuilder) endParagraph() {
+	p := strings.TrimSpace(b.para.String())
+	b.para.Reset()
+	if p == "" {
+		return
+	}
+	if b.text.Len() > 0 {
+		b.text.WriteString("\n\n")
+	}
+	b.text.WriteString(p)
+}
+
+func (b *sectionBuilder) flushSection() {
+	b.endParagraph()
+	if b.text.Len() > 0 {
+		b.secs = append(b.secs, Section{
+			Heading: compactHeading(b.heading),
+			Page:    b.page,
+			Text:    b.text.String(),
+		})
+	}
+	b.text.Reset()
+}
+
+func (b *sectionBuilder) sections() []Section {
+	b.flushSection()
+	return b.secs
+}
+
+func compactHeading(h []string) []string {
+	var out []string
+	for _, s := range h {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
