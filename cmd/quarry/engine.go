@@ -27,20 +27,31 @@ const (
 	keywordDir   = "keyword"       // the Bleve index
 	vectorsDir   = "vectors"       // the embedded vector store
 	manifestFile = "manifest.json" // what was ingested, by path and hash
+	// vectors.json says where the vectors are (see vectorBackend).
 )
 
 func kbRoot(data string) string { return filepath.Join(data, "kb", defaultKB) }
 
 // engineConfig holds the settings that shape an engine.
 type engineConfig struct {
-	Retrieve   retrieve.Config
-	Answer     generate.Config
-	Service    generate.ServiceConfig
-	Keyword    bleveindex.Config
-	NewEmbed   func() (index.Embedder, error) // default: the offline character n-gram embedder
-	ReadOnly   bool
-	LogWriter  *slog.Logger
-	openVector func(dir string, space index.Space) (index.VectorStore, error)
+	Retrieve retrieve.Config
+	Answer   generate.Config
+	Service  generate.ServiceConfig
+	Keyword  bleveindex.Config
+	NewEmbed func() (index.Embedder, error) // default: the offline character n-gram embedder
+	// Answering providers (see providers.go): the answerer factory
+	// (default: the offline extractive answerer) and the follow-up
+	// rewriter (default heuristic; NoRewrite turns rewriting off).
+	NewAnswerer func() (generate.Answerer, error)
+	Rewriter    generate.Rewriter
+	NoRewrite   bool
+	ReadOnly    bool
+	LogWriter   *slog.Logger
+	// vectors is where generations keep their vectors; nil means what
+	// each generation recorded (see backendFor).
+	vectors vectorBackend
+	// wrapVectors, when set (by tests), wraps every vector store opened.
+	wrapVectors func(index.VectorStore) index.VectorStore
 }
 
 func (c engineConfig) embedder() (index.Embedder, error) {
@@ -50,10 +61,34 @@ func (c engineConfig) embedder() (index.Embedder, error) {
 	return charngram.New(charngram.Config{})
 }
 
-func (c engineConfig) vectors(dir string, space index.Space) (index.VectorStore, error) {
-	if c.openVector != nil {
-		return c.openVector(dir, space)
+// openVectors opens generation g's vector store through the configured
+// backend, or the one the generation recorded.
+func (c engineConfig) openVectors(ctx context.Context, g, dir string, space index.Space) (vs index.VectorStore, kind string, err error) {
+	rec, err := readVectorsRecord(dir)
+	if err != nil {
+		return nil, "", err
 	}
+	b := c.vectors
+	if b == nil {
+		nb, err := backendFor(rec)
+		if err != nil {
+			return nil, "", err
+		}
+		defer nb.Close()
+		b = nb
+	} else if err := checkRecordKind(g, rec, b.Kind()); err != nil {
+		return nil, "", err
+	}
+	if vs, err = b.Open(ctx, g, dir, space); err != nil {
+		return nil, "", err
+	}
+	if c.wrapVectors != nil {
+		vs = c.wrapVectors(vs)
+	}
+	return vs, b.Kind(), nil
+}
+
+func openMemvec(dir string, space index.Space) (index.VectorStore, error) {
 	return memvec.Open(dir, space, memvec.Config{})
 }
 
@@ -64,11 +99,13 @@ func (c engineConfig) vectors(dir string, space index.Space) (index.VectorStore,
 type engine struct {
 	gen      string
 	dir      string
+	store    string // vector store kind
 	kw       *bleveindex.Index
 	vs       index.VectorStore
 	emb      index.Embedder
 	ret      *retrieve.Retriever
 	svc      *generate.Service
+	ask      generate.Asker // svc, made multi-turn (see engineConfig.asker)
 	manifest *index.Manifest
 
 	mu       sync.Mutex
@@ -79,8 +116,8 @@ type engine struct {
 	closeErr error
 }
 
-// openEngine opens the generation in dir.
-func openEngine(genName, dir string, cfg engineConfig) (*engine, error) {
+// openEngine opens generation genName, whose directory is dir.
+func openEngine(ctx context.Context, genName, dir string, cfg engineConfig) (*engine, error) {
 	e := &engine{gen: genName, dir: dir}
 	e.idle = sync.NewCond(&e.mu)
 	var err error
@@ -98,12 +135,19 @@ func openEngine(genName, dir string, cfg engineConfig) (*engine, error) {
 	if e.kw, err = bleveindex.Open(filepath.Join(dir, keywordDir), cfg.Keyword); err != nil {
 		return nil, fmt.Errorf("keyword index: %w", err)
 	}
-	if e.vs, err = cfg.vectors(filepath.Join(dir, vectorsDir), e.emb.Space()); err != nil {
+	if e.vs, e.store, err = cfg.openVectors(ctx, genName, dir, e.emb.Space()); err != nil {
 		e.kw.Close()
 		return nil, fmt.Errorf("vector store: %w", err)
 	}
 	e.ret = retrieve.New(cfg.Retrieve, e.kw, e.vs, e.emb)
-	e.svc = generate.NewService(e.ret, generate.NewExtractive(cfg.Answer), cfg.Service)
+	ans, err := cfg.answerer()
+	if err != nil {
+		e.kw.Close()
+		e.vs.Close()
+		return nil, fmt.Errorf("answerer: %w", err)
+	}
+	e.svc = generate.NewService(e.ret, ans, cfg.Service)
+	e.ask = cfg.asker(e.svc)
 	return e, nil
 }
 
@@ -117,7 +161,17 @@ func openCurrent(data string, cfg engineConfig) (*engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return openEngine(s.Current, d.Path(s.Current), cfg)
+	return openEngine(context.Background(), s.Current, d.Path(s.Current), cfg)
+}
+
+// retriever returns a retriever with cfg over the engine's indexes and a
+// release function to call when done with it; the engine is not closed
+// in between. It fails once the engine is closing.
+func (e *engine) retriever(cfg retrieve.Config) (*retrieve.Retriever, func(), error) {
+	if !e.acquire() {
+		return nil, nil, errEngineClosed
+	}
+	return retrieve.New(cfg, e.kw, e.vs, e.emb), e.release, nil
 }
 
 // Search and Ask count in-flight work so that a replaced engine is
@@ -135,7 +189,7 @@ func (e *engine) Ask(ctx context.Context, req quarry.AskRequest, send func(quarr
 		return quarry.Answer{}, errEngineClosed
 	}
 	defer e.release()
-	return e.svc.Ask(ctx, req, send)
+	return e.ask.Ask(ctx, req, send)
 }
 
 var errEngineClosed = quarry.Errorf(quarry.CodeUnavailable, "the index is being replaced; retry")

@@ -20,6 +20,17 @@ type options struct {
 	ChunkOverlap int
 	K            int
 	JSON         bool
+
+	// Vector store of the deployment (group "vectors").
+	VectorStore     string // "embedded" or "qdrant"
+	QdrantAddr      string // host:port of Qdrant's gRPC API
+	QdrantAPIKeyEnv string // name of the environment variable holding the API key
+	QdrantTLS       bool
+	// RebuildSchedule is a cron spec for rebuilds inside serve (group "schedule").
+	RebuildSchedule string
+	// Rebuild gate (group "gate").
+	GateQuestions string
+	GateMargin    float64
 }
 
 // newFlags returns a flag set for a subcommand with the shared flags
@@ -45,6 +56,14 @@ func newFlags(env *Env, name, usageLine, summary string, o *options, which ...st
 	}
 	fs.StringVar(&o.Data, "data", str("./quarry-data", "QUARRY_DATA"), "data directory holding the indexes (env QUARRY_DATA)")
 	fs.StringVar(&o.LogLevel, "log-level", str("info", "QUARRY_LOG_LEVEL"), "log level: debug, info, warn, error (env QUARRY_LOG_LEVEL)")
+	if name == "demo" {
+		// demo ingests and serves, so it takes the vector store flags.
+		which = append(which, "vectors")
+	}
+	boolean := func(key string) bool {
+		b, _ := strconv.ParseBool(env.Getenv(key))
+		return b
+	}
 	for _, w := range which {
 		switch w {
 		case "addr":
@@ -56,6 +75,16 @@ func newFlags(env *Env, name, usageLine, summary string, o *options, which ...st
 			fs.IntVar(&o.K, "k", 0, "number of passages, 0 for the default")
 		case "json":
 			fs.BoolVar(&o.JSON, "json", false, "print JSON instead of text")
+		case "vectors":
+			fs.StringVar(&o.VectorStore, "vector-store", str(storeEmbedded, "QUARRY_VECTOR_STORE"), "where vectors are kept: embedded (in the data directory) or qdrant (env QUARRY_VECTOR_STORE)")
+			fs.StringVar(&o.QdrantAddr, "qdrant-addr", str("localhost:6334", "QUARRY_QDRANT_ADDR"), "HOST:PORT of Qdrant's gRPC API, with --vector-store qdrant (env QUARRY_QDRANT_ADDR)")
+			fs.StringVar(&o.QdrantAPIKeyEnv, "qdrant-api-key-env", "QUARRY_QDRANT_API_KEY", "name of the environment variable holding Qdrant's API key (the key itself is never logged)")
+			fs.BoolVar(&o.QdrantTLS, "qdrant-tls", boolean("QUARRY_QDRANT_TLS"), "connect to Qdrant over TLS (env QUARRY_QDRANT_TLS)")
+		case "schedule":
+			fs.StringVar(&o.RebuildSchedule, "rebuild-schedule", str("", "QUARRY_REBUILD_SCHEDULE"), `cron schedule of full rebuilds inside the server, e.g. "0 2 * * *" (env QUARRY_REBUILD_SCHEDULE; default none)`)
+		case "gate":
+			fs.StringVar(&o.GateQuestions, "gate-questions", "", "question file (JSON lines, the corpora format); a rebuild whose recall@5 on it is worse than the serving generation's by more than --gate-margin is not switched to")
+			fs.Float64Var(&o.GateMargin, "gate-margin", 0.05, "how much recall@5 a rebuild may lose against the serving generation, with --gate-questions")
 		}
 	}
 	return fs

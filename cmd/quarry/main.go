@@ -38,6 +38,9 @@ func commands() []command {
 		{"serve", "quarry serve [flags]", "serve the HTTP API over the ingested documents", runServe},
 		{"ask", "quarry ask [flags] \"question\"", "answer a question from the data directory, with citations", runAsk},
 		{"search", "quarry search [flags] \"query\"", "show the passages that best match a query", runSearch},
+		{"reindex", "quarry reindex [flags] [SOURCE_DIR]", "rebuild the index from scratch into a new generation and switch to it", runReindex},
+		{"rollback", "quarry rollback [flags]", "switch serving back to the previous generation", runRollback},
+		{"healthcheck", "quarry healthcheck [flags]", "check that a server answers /healthz (for container health checks)", runHealthcheck},
 		{"eval", "quarry eval [flags] DATASET_DIR", "measure retrieval quality on a BEIR-layout dataset", runEval},
 	}
 }

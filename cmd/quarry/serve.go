@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"sync"
@@ -11,35 +12,89 @@ import (
 
 	"github.com/quarry-kb/quarry"
 	"github.com/quarry-kb/quarry/index/gen"
+	"github.com/quarry-kb/quarry/ingest"
 	"github.com/quarry-kb/quarry/server"
 )
 
 func runServe(ctx context.Context, env *Env, args []string) error {
 	var o options
 	fs := newFlags(env, "serve", "quarry serve [flags]",
-		"Serve the HTTP API (POST /v1/search, POST /v1/ask, GET /healthz, GET /readyz) over the\n"+
-			"data directory. New generations written by quarry ingest are picked up without a restart.", &o, "addr")
+		"Serve the HTTP API (POST /v1/search, POST /v1/ask, GET /healthz, GET /readyz,\n"+
+			"GET /v1/admin/status, POST /v1/admin/reindex) over the data directory. New generations\n"+
+			"written by quarry ingest, reindex or rollback are picked up without a restart.\n"+
+			"--rebuild-schedule runs full rebuilds (as quarry reindex) on a cron schedule.", &o, "addr", "vectors", "schedule", "gate")
+	pf := providerFlags(fs, env, "llm", "embed")
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
-	return serve(ctx, env, o, nil)
+	prov, err := pf.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer prov.Close()
+	return serveWith(ctx, env, o, serveHooks{engine: prov.apply(engineConfig{})})
 }
 
 // serve runs the HTTP server until ctx is done. announce, if set, is
 // called once the server listens.
 func serve(ctx context.Context, env *Env, o options, announce func(addr string)) error {
+	return serveWith(ctx, env, o, serveHooks{announce: announce})
+}
+
+// serveHooks let tests reach inside a server run in-process.
+type serveHooks struct {
+	announce func(addr string)
+	// engine is the base engine configuration (tests wrap vector stores).
+	engine engineConfig
+	// openSource opens the source of rebuilds (tests inject failures).
+	openSource func(string) (fs.FS, error)
+	// watchEvery is how often state.json is polled; default 1s.
+	watchEvery time.Duration
+}
+
+func serveWith(ctx context.Context, env *Env, o options, hooks serveHooks) error {
 	log := newLogger(env.Stderr, o.LogLevel)
-	cfg := engineConfig{}
-	h, err := newHolder(o.Data, cfg, log)
+	cfg := hooks.engine
+	if cfg.vectors == nil {
+		vb, err := newBackend(env, o)
+		if err != nil {
+			return err
+		}
+		defer vb.Close()
+		cfg.vectors = vb
+	}
+	gt, err := loadGate(o.GateQuestions, o.GateMargin)
+	if err != nil {
+		return err
+	}
+	d, err := gen.Open(kbRoot(o.Data))
+	if err != nil {
+		return err
+	}
+	cleanAbandoned(ctx, d, cfg.vectors, log)
+
+	h, err := newHolder(ctx, d, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer h.Close()
 
+	rb, err := newRebuilder(ctx, rebuilderConfig{
+		env: env, o: o, dir: d, holder: h, engine: cfg, log: log,
+		schedule: o.RebuildSchedule, gate: gt, openSource: hooks.openSource,
+	})
+	if err != nil {
+		return err
+	}
+	defer rb.Wait()
+
 	srv, err := server.New(server.Config{
 		Resolve: h.live.Resolve,
 		Ready:   h.ready,
 		Logger:  log,
+		Admin:   rb,
+		// chat completion usage, in the tokens chunk sizes are counted in
+		CountTokens: ingest.CountTokens,
 	})
 	if err != nil {
 		return err
@@ -49,9 +104,10 @@ func serve(ctx context.Context, env *Env, o options, announce func(addr string))
 		return quarry.Errorf(quarry.CodeUnavailable, "listen on %s: %w", o.Addr, err)
 	}
 	addr := ln.Addr().String()
-	log.Info("serving", "addr", "http://"+addr, "data", o.Data, "generation", h.current().gen)
-	if announce != nil {
-		announce(addr)
+	log.Info("serving", "addr", "http://"+addr, "data", o.Data, "generation", h.current().gen,
+		"vector_store", cfg.vectors.Kind(), "rebuild_schedule", o.RebuildSchedule)
+	if hooks.announce != nil {
+		hooks.announce(addr)
 	}
 	if env.Ready != nil {
 		env.Ready(addr)
@@ -60,7 +116,11 @@ func serve(ctx context.Context, env *Env, o options, announce func(addr string))
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); h.watch(watchCtx, time.Second) }()
+	go func() { defer wg.Done(); h.watch(watchCtx, cmpOr(hooks.watchEvery, time.Second)) }()
+	if rb.sched != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); rb.loop(watchCtx) }()
+	}
 	err = srv.Serve(ctx, ln)
 	stopWatch()
 	wg.Wait()
@@ -71,14 +131,44 @@ func serve(ctx context.Context, env *Env, o options, announce func(addr string))
 	return nil
 }
 
+func cmpOr[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// cleanAbandoned removes generations left half-built by a process that
+// was killed, if no writer is at work: taking the writer lock does that
+// for the directories; the vectors they left are dropped too.
+func cleanAbandoned(ctx context.Context, d *gen.Dir, vb vectorBackend, log *slog.Logger) {
+	w, err := d.Lock()
+	if err != nil {
+		if !errors.Is(err, quarry.ErrConflict) {
+			log.Warn("could not check for abandoned generations", "err", err)
+		}
+		return // a writer is at work; it cleans up when it is done
+	}
+	defer w.Unlock()
+	gens, err := d.Generations()
+	if err == nil {
+		err = vb.Cleanup(ctx, gens)
+	}
+	if err != nil {
+		log.Warn("removing the vectors of abandoned generations", "err", err)
+	}
+}
+
 // holder keeps the serving engine and swaps it when the data directory
 // switches to another generation.
 type holder struct {
-	data string
 	cfg  engineConfig
 	log  *slog.Logger
 	dir  *gen.Dir
 	live *server.Live
+
+	reloadMu sync.Mutex // one reload at a time (the watcher, a rebuild)
 
 	mu       sync.Mutex
 	eng      *engine
@@ -86,20 +176,16 @@ type holder struct {
 	lastErr  error
 }
 
-func newHolder(data string, cfg engineConfig, log *slog.Logger) (*holder, error) {
-	d, err := gen.Open(kbRoot(data))
-	if err != nil {
-		return nil, err
-	}
+func newHolder(ctx context.Context, d *gen.Dir, cfg engineConfig, log *slog.Logger) (*holder, error) {
 	s, err := d.State()
 	if err != nil {
 		return nil, err
 	}
-	e, err := openEngine(s.Current, d.Path(s.Current), cfg)
+	e, err := openEngine(ctx, s.Current, d.Path(s.Current), cfg)
 	if err != nil {
 		return nil, err
 	}
-	h := &holder{data: data, cfg: cfg, log: log, dir: d, eng: e, versions: s.Versions}
+	h := &holder{cfg: cfg, log: log, dir: d, eng: e, versions: s.Versions}
 	h.live = server.NewLive(server.Backend{Searcher: e, Asker: e})
 	return h, nil
 }
@@ -108,6 +194,15 @@ func (h *holder) current() *engine {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.eng
+}
+
+// borrow lends the serving engine until release is called.
+func (h *holder) borrow() (*engine, func(), error) {
+	e := h.current()
+	if e == nil || !e.acquire() {
+		return nil, nil, errEngineClosed
+	}
+	return e, e.release, nil
 }
 
 func (h *holder) ready(context.Context) error {
@@ -123,13 +218,19 @@ func (h *holder) ready(context.Context) error {
 func (h *holder) watch(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
+	var lastLogged string
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := h.reload(); err != nil {
-				h.log.Error("loading new generation failed; still serving the previous one", "err", err)
+			if err := h.reload(ctx); err != nil {
+				if msg := err.Error(); msg != lastLogged { // once per distinct failure
+					h.log.Error("loading new generation failed; still serving the previous one", "err", err)
+					lastLogged = msg
+				}
+			} else {
+				lastLogged = ""
 			}
 		}
 	}
@@ -137,7 +238,9 @@ func (h *holder) watch(ctx context.Context, every time.Duration) {
 
 // reload opens the generation the state file names if it is not the one
 // being served, and swaps it in.
-func (h *holder) reload() error {
+func (h *holder) reload(ctx context.Context) error {
+	h.reloadMu.Lock()
+	defer h.reloadMu.Unlock()
 	s, err := h.dir.State()
 	if err != nil {
 		return err
@@ -151,11 +254,17 @@ func (h *holder) reload() error {
 	if same {
 		return nil
 	}
-	e, err := openEngine(s.Current, h.dir.Path(s.Current), h.cfg)
+	e, err := openEngine(ctx, s.Current, h.dir.Path(s.Current), h.cfg)
 	if err != nil {
 		h.mu.Lock()
 		h.lastErr = err
-		h.versions = s.Versions // don't retry a broken generation every second
+		switch quarry.ErrorCode(err) {
+		case quarry.CodeUnavailable, quarry.CodeTimeout, quarry.CodeCanceled:
+			// Try again on the next tick: the generation may still be held
+			// by an engine being retired, or the vector store be down.
+		default:
+			h.versions = s.Versions // don't retry a broken generation every second
+		}
 		h.mu.Unlock()
 		return fmt.Errorf("generation %s: %w", s.Current, err)
 	}
