@@ -3,6 +3,7 @@ package index
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -161,7 +162,7 @@ func (w *Writer) Put(ctx context.Context, doc quarry.Document, chunks []quarry.C
 		if c.DocID != doc.ID {
 			return quarry.Errorf(quarry.CodeInvalid, "put %s: chunk %s belongs to document %q, not %q", doc.Path, c.ID, c.DocID, doc.ID)
 		}
-		texts[i] = c.Text
+		texts[i] = EmbedText(c)
 	}
 	vecs, err := w.embed(ctx, texts)
 	if err != nil {
@@ -300,4 +301,24 @@ func (w *Writer) Commit() error {
 		return err
 	}
 	return nil
+}
+
+// EmbedText is the text of a chunk that is embedded: its document title
+// and heading path, then its text. Chunks are cut from their context, and
+// a passage under "Volume discounts" is about volume discounts even when
+// its sentences don't say so; putting the headings in front lets the
+// vector leg see that, as the keyword index does with its title and
+// heading fields.
+func EmbedText(c quarry.Chunk) string {
+	var b strings.Builder
+	if c.Title != "" {
+		b.WriteString(c.Title)
+		b.WriteString("\n")
+	}
+	if c.Heading != "" && c.Heading != c.Title {
+		b.WriteString(strings.TrimPrefix(c.Heading, c.Title+" > "))
+		b.WriteString("\n")
+	}
+	b.WriteString(c.Text)
+	return b.String()
 }
