@@ -136,7 +136,7 @@ type adminStatus struct {
 	LastStarted     *time.Time `json:"last_started"`
 	LastFinished    *time.Time `json:"last_finished"`
 	LastSuccess     *time.Time `json:"last_success"`
-	LastError       string     `json:"last_error"` // of the last failed rebuild, "" if none failed
+	LastError       string     `json:"last_error"` // why the last rebuild failed; "" once one succeeds
 	LastErrorAt     *time.Time `json:"last_error_at"`
 	LastTrigger     string     `json:"last_trigger,omitempty"`
 	Generation      genStatus  `json:"generation"`

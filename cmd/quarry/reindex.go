@@ -110,6 +110,7 @@ func reindex(ctx context.Context, env *Env, o options, r rebuildRequest) (ingest
 		rec.LastError, rec.LastErrorAt = err.Error(), &end
 	} else {
 		rec.LastSuccess, rec.LastGeneration = &end, st.Current
+		rec.LastError, rec.LastErrorAt = "", nil
 	}
 	if serr := saveRebuildRecord(d, rec); serr != nil {
 		warn(env, "recording the rebuild", serr)
@@ -159,7 +160,7 @@ type rebuildRecord struct {
 	LastStarted    *time.Time `json:"last_started,omitempty"`
 	LastFinished   *time.Time `json:"last_finished,omitempty"`
 	LastSuccess    *time.Time `json:"last_success,omitempty"`
-	LastError      string     `json:"last_error,omitempty"` // of the last failed rebuild
+	LastError      string     `json:"last_error,omitempty"` // why the last rebuild failed; cleared by a success
 	LastErrorAt    *time.Time `json:"last_error_at,omitempty"`
 	LastTrigger    string     `json:"last_trigger,omitempty"`
 	LastGeneration string     `json:"last_generation,omitempty"` // made by the last successful rebuild
