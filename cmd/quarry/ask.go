@@ -14,10 +14,16 @@ func runAsk(ctx context.Context, env *Env, args []string) error {
 	var o options
 	fs := newFlags(env, "ask", "quarry ask [flags] \"question\"",
 		"Answer a question from the data directory, without a server.", &o, "k", "json")
+	pf := providerFlags(fs, env, "llm", "embed")
 	if err := parse(fs, args, 1); err != nil {
 		return err
 	}
-	e, err := openCurrent(o.Data, engineConfig{})
+	prov, err := pf.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer prov.Close()
+	e, err := openCurrent(o.Data, prov.apply(engineConfig{}))
 	if err != nil {
 		return err
 	}
@@ -59,10 +65,16 @@ func runSearch(ctx context.Context, env *Env, args []string) error {
 		"Show the passages that best match a query, without a server.", &o, "k", "json")
 	fs.BoolVar(&explain, "explain", false, "show how each result's score was fused from the keyword and vector legs")
 	fs.StringVar(&mode, "mode", quarry.ModeHybrid, "retrieval mode: hybrid, keyword or vector")
+	pf := providerFlags(fs, env, "embed")
 	if err := parse(fs, args, 1); err != nil {
 		return err
 	}
-	e, err := openCurrent(o.Data, engineConfig{})
+	prov, err := pf.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer prov.Close()
+	e, err := openCurrent(o.Data, prov.apply(engineConfig{}))
 	if err != nil {
 		return err
 	}

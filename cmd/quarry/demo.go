@@ -12,18 +12,25 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "demo", "quarry demo [flags]",
 		"Ingest the built-in sample help centre (English and Chinese; Markdown, HTML, text and PDF)\n"+
 			"into the data directory and serve it. Needs no network, no API key and no Docker.", &o, "addr")
+	pf := providerFlags(fs, env, "llm", "embed")
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
+	prov, err := pf.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer prov.Close()
+	cfg := prov.apply(engineConfig{})
 	fmt.Fprintf(env.Stdout, "Ingesting the sample help centre into %s ...\n", o.Data)
-	sum, err := ingestInto(ctx, env, o, corpora.HelpCenter(), buildOptions{Reason: "demo"})
+	sum, err := ingestInto(ctx, env, o, corpora.HelpCenter(), buildOptions{Reason: "demo", engine: cfg})
 	if err != nil {
 		return err
 	}
 	if err := sum.Write(env.Stdout); err != nil {
 		return err
 	}
-	return serve(ctx, env, o, func(addr string) {
+	return serveWith(ctx, env, o, serveHooks{engine: cfg, announce: func(addr string) {
 		fmt.Fprintf(env.Stdout, `
 Quarry is serving the sample help centre at http://%[1]s
 
@@ -35,5 +42,5 @@ Try:
 
 Press Ctrl+C to stop.
 `, addr)
-	})
+	}})
 }

@@ -30,10 +30,16 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 	fs.BoolVar(&keep, "keep", false, "keep the temporary data directory")
 	var kn knobs
 	kn.register(fs)
+	pf := providerFlags(fs, env, "embed")
 	dataSet := false
 	if err := parse(fs, args, 1); err != nil {
 		return err
 	}
+	prov, err := pf.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer prov.Close()
 	fs.Visit(func(f *flagT) {
 		if f.Name == "data" {
 			dataSet = true
@@ -61,7 +67,7 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 
 	fsys, ids := ds.FS()
 	start := time.Now()
-	sum, err := ingestInto(ctx, env, o, fsys, buildOptions{Reason: "eval"})
+	sum, err := ingestInto(ctx, env, o, fsys, buildOptions{Reason: "eval", engine: prov.apply(engineConfig{})})
 	if err != nil {
 		return err
 	}
@@ -71,7 +77,7 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 	// Documents are ranked by their best chunk: one passage per document.
 	// Answer recall uses the retriever as it serves (several passages of
 	// a document allowed), over the same open indexes.
-	e, err := openCurrent(o.Data, kn.apply(engineConfig{}))
+	e, err := openCurrent(o.Data, prov.apply(kn.apply(engineConfig{})))
 	if err != nil {
 		return err
 	}
