@@ -151,7 +151,9 @@ func TestOneRebuildAtATime(t *testing.T) {
 		t.Fatalf("first POST /v1/admin/reindex: %d %v", code, err)
 	}
 	<-entered
-	var e struct{ Error struct{ Code, Message string } }
+	var e struct {
+		Error struct{ Code, Message string }
+	}
 	if code, err := s.call(http.MethodPost, "/v1/admin/reindex", nil, &e); err != nil || code != http.StatusConflict || e.Error.Code != "conflict" {
 		t.Errorf("second POST while one runs: %d %v %+v, want 409 conflict", code, err, e)
 	}
