@@ -293,6 +293,41 @@ func TestExtractiveSnippetSpansQuotedSentences(t *testing.T) {
 	}
 }
 
+// A term that only one retrieved passage holds but that most of its
+// sentences repeat (the topic, "hub") must not outweigh the term that
+// singles out the answering sentence ("reset"): rarity among sentences,
+// not only among passages, decides which sentence answers.
+func TestExtractiveSentenceRarity(t *testing.T) {
+	tests := []struct {
+		name, question, want string
+		chunks               []quarry.Chunk
+	}{
+		{"en", "How do I reset the hub?", "Press and hold the button for 10 seconds to reset it.", []quarry.Chunk{
+			chunk("d/hub", "Hub", "", "The hub sits on a shelf. The hub has a status light. The hub uses Wi-Fi. Press and hold the button for 10 seconds to reset it."),
+			chunk("d/factory", "Factory settings", "", "A factory reset erases your settings."),
+		}},
+		{"zh", "网关怎么重置？", "长按按钮10秒即可重置。", []quarry.Chunk{
+			chunk("d/gw", "网关", "", "网关放在书架上。网关有指示灯。网关使用无线网络。长按按钮10秒即可重置。"),
+			chunk("d/factory", "恢复出厂", "", "重置会清除所有设置。"),
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cands := rankSentences(Config{}.withDefaults(), tt.question, passagesOf(tt.chunks...))
+			if len(cands) == 0 || cands[0].s.Text != tt.want {
+				var got []string
+				for _, c := range cands {
+					got = append(got, c.s.Text)
+				}
+				t.Fatalf("ranked %q, want %q first", got, tt.want)
+			}
+			if conf := confidence(cands[0]); conf < DefaultMinSupport {
+				t.Errorf("confidence %.2f of the answering sentence is below the default threshold", conf)
+			}
+		})
+	}
+}
+
 func TestExtractiveAbstains(t *testing.T) {
 	account := chunk("a/acct", "Account", "", "Your account holds your homes and devices. You can sign in to your account on up to 5 phones.")
 	tests := []struct {
