@@ -11,7 +11,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	var o options
 	fs := newFlags(env, "demo", "quarry demo [flags]",
 		"Ingest the built-in sample help centre (English and Chinese; Markdown, HTML, text and PDF)\n"+
-			"into the data directory and serve it. Needs no network, no API key and no Docker.", &o, "addr")
+			"into the data directory and serve it. Needs no network, no API key and no Docker.", &o, "addr", "chunk")
 	pf := providerFlags(fs, env, "llm", "embed")
 	if err := parse(fs, args, 0); err != nil {
 		return err
