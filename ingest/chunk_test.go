@@ -401,3 +401,37 @@ func BenchmarkChunkLongRun(b *testing.B) {
 		c.Chunk(testDoc, p)
 	}
 }
+
+func TestTokenizerTruncate(t *testing.T) {
+	tok, err := LoadTokenizer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		in   string
+		n    int
+	}{
+		{"english", strings.Repeat("The quick brown fox jumps over the lazy dog. ", 20), 25},
+		{"chinese", strings.Repeat("退款在五个工作日内到账", 20), 10},
+		{"short text is kept", "hello world", 10},
+		{"zero", "hello", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tok.Truncate(tt.in, tt.n)
+			if !strings.HasPrefix(tt.in, got) || !utf8.ValidString(got) {
+				t.Fatalf("Truncate = %q, not a valid prefix", got)
+			}
+			if n := tok.Count(got); n > tt.n {
+				t.Errorf("Truncate kept %d tokens, limit %d", n, tt.n)
+			}
+			if tok.Count(tt.in) > tt.n && tt.n > 0 && tok.Count(got) < tt.n/2 {
+				t.Errorf("Truncate kept only %d of %d tokens: %q", tok.Count(got), tt.n, got)
+			}
+			if tok.Count(tt.in) <= tt.n && got != tt.in {
+				t.Errorf("Truncate shortened a text that fits: %q", got)
+			}
+		})
+	}
+}

@@ -95,8 +95,9 @@ func (t *Tokenizer) encode(s string) []int {
 	return append(out, t.enc.EncodeOrdinary(s[seg:])...)
 }
 
-// Truncate returns the longest prefix of s that has at most n tokens and
-// ends on a UTF-8 character boundary.
+// Truncate returns s if it has at most n tokens, else a prefix of s
+// with at most n tokens, ended after a word when a space is near the
+// limit and always on a UTF-8 character boundary, trailing space trimmed.
 func (t *Tokenizer) Truncate(s string, n int) string {
 	if n <= 0 {
 		return ""
@@ -105,7 +106,7 @@ func (t *Tokenizer) Truncate(s string, n int) string {
 	if len(cuts) == 0 {
 		return s
 	}
-	return s[:cuts[0]]
+	return strings.TrimRightFunc(s[:cuts[0]], unicode.IsSpace)
 }
 
 // cuts splits s into pieces of at most n tokens each and returns the byte
