@@ -3,6 +3,7 @@ package generate
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -240,4 +241,22 @@ func TestConversationModelFailureFallsBackToHeuristic(t *testing.T) {
 	if len(r.queries) != 1 || !strings.Contains(r.queries[0], "退款") {
 		t.Errorf("queries %q: want the heuristic rewrite carrying 退款", r.queries)
 	}
+}
+
+// A follow-up is rewritten into a standalone question before retrieval.
+func ExampleConversation() {
+	r := &recordingRetriever{}
+	conv := Conversation{Asker: NewService(r, echoAnswerer{}, ServiceConfig{}), Rewriter: HeuristicRewriter{}}
+	ans, _ := conv.Ask(context.Background(), quarry.AskRequest{
+		Question: "And how long does that take?",
+		History: []quarry.Message{
+			{Role: "user", Content: "How do I get a refund?"},
+			{Role: "assistant", Content: "Request it from your orders page [1]."},
+		},
+	}, nil)
+	fmt.Println(r.queries[0])
+	fmt.Println(ans.Notes[0])
+	// Output:
+	// refund And how long does that take?
+	// follow-up question rewritten from the conversation as "refund And how long does that take?"
 }

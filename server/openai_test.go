@@ -469,3 +469,27 @@ func FuzzChatCompletionRequest(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkChatCompletion measures the server's own cost for
+// POST /v1/chat/completions, plain and streamed, against a backend that
+// answers instantly (decoding the messages, the chunk stream, encoding).
+func BenchmarkChatCompletion(b *testing.B) {
+	for _, stream := range []bool{false, true} {
+		b.Run(map[bool]string{false: "plain", true: "stream"}[stream], func(b *testing.B) {
+			s := newServer(b, Config{Asker: streamingAsk(), CountTokens: func(s string) int { return len(s) / 4 }})
+			h := s.Handler()
+			body := chatBody("default", stream, "system", "be brief", "user", "How do I install it?",
+				"assistant", "Run make install [1].", "user", "and on Linux?")
+			b.ReportAllocs()
+			for b.Loop() {
+				r := httptest.NewRequest("POST", "/v1/chat/completions", strings.NewReader(body))
+				r.Header.Set("Content-Type", "application/json")
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				if w.Code != http.StatusOK {
+					b.Fatalf("status %d: %s", w.Code, w.Body)
+				}
+			}
+		})
+	}
+}
