@@ -36,7 +36,7 @@ func TestNewChunkerConfig(t *testing.T) {
 		want    ChunkConfig
 		wantErr bool
 	}{
-		{"zero means defaults", ChunkConfig{}, ChunkConfig{Size: 256, Overlap: 32}, false},
+		{"zero means defaults", ChunkConfig{}, ChunkConfig{Size: DefaultChunkSize, Overlap: DefaultChunkOverlap}, false},
 		{"overlap default scales down", ChunkConfig{Size: 64}, ChunkConfig{Size: 64, Overlap: 16}, false},
 		{"negative overlap means none", ChunkConfig{Size: 100, Overlap: -1}, ChunkConfig{Size: 100, Overlap: 0}, false},
 		{"too small", ChunkConfig{Size: 4}, ChunkConfig{}, true},

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -27,7 +28,11 @@ func parseText(src string) Parsed {
 		p.Title, paras[0] = paras[0][0], paras[0][2:]
 	}
 	var b sectionBuilder
-	for _, lines := range paras {
+	for i, lines := range paras {
+		if len(lines) == 1 && i < len(paras)-1 && looksLikeHeading(lines[0]) {
+			b.setHeading(1, strings.TrimSpace(lines[0]))
+			continue
+		}
 		b.write(strings.Join(logicalLines(lines), "\n"))
 		b.endParagraph()
 	}
@@ -119,4 +124,23 @@ func isListItem(line string) bool {
 // the list item above it.
 func isContinuation(line string) bool {
 	return strings.HasPrefix(line, "  ") || strings.HasPrefix(line, "\t")
+}
+
+// maxHeadingRunes bounds a plain-text heading line.
+const maxHeadingRunes = 80
+
+// looksLikeHeading reports whether a line standing alone between blank
+// lines reads as a heading: short, with letters, not a list item, and not
+// ending like a sentence (a question may be a heading: FAQs use them).
+func looksLikeHeading(line string) bool {
+	line = strings.TrimSpace(line)
+	if line == "" || utf8.RuneCountInString(line) > maxHeadingRunes || isListItem(line) ||
+		strings.IndexFunc(line, unicode.IsLetter) < 0 {
+		return false
+	}
+	switch lastRune(line) {
+	case '.', ',', ';', ':', '!', '。', '，', '；', '：', '、', '！':
+		return false
+	}
+	return true
 }

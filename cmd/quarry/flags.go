@@ -69,7 +69,7 @@ func newFlags(env *Env, name, usageLine, summary string, o *options, which ...st
 		case "addr":
 			fs.StringVar(&o.Addr, "addr", str("127.0.0.1:8080", "QUARRY_ADDR"), "HOST:PORT to listen on (env QUARRY_ADDR)")
 		case "chunk":
-			fs.IntVar(&o.ChunkSize, "chunk-size", num(0, "QUARRY_CHUNK_SIZE"), "chunk size in tokens, 0 for the default of 256 (env QUARRY_CHUNK_SIZE)")
+			fs.IntVar(&o.ChunkSize, "chunk-size", num(0, "QUARRY_CHUNK_SIZE"), "chunk size in tokens, 0 for the default of 512 (env QUARRY_CHUNK_SIZE)")
 			fs.IntVar(&o.ChunkOverlap, "chunk-overlap", num(0, "QUARRY_CHUNK_OVERLAP"), "overlap between chunks in tokens, 0 for the default of 32 (env QUARRY_CHUNK_OVERLAP)")
 		case "k":
 			fs.IntVar(&o.K, "k", 0, "number of passages, 0 for the default")
