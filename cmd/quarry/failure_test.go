@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/quarry-kb/quarry"
 	"github.com/quarry-kb/quarry/index"
+	"github.com/quarry-kb/quarry/index/gen"
 	"github.com/quarry-kb/quarry/index/qdrantstore/qdranttest"
 )
 
@@ -192,5 +195,65 @@ func TestScheduledRebuild(t *testing.T) {
 	_, errOut, code := runCLIEnv(t, nil, "serve", "--data", data, "--addr", "127.0.0.1:0", "--rebuild-schedule", "every night")
 	if code != 1 || !strings.Contains(errOut, "--rebuild-schedule") {
 		t.Errorf("serve with a bad schedule: exit %d\n%s", code, errOut)
+	}
+}
+
+// TestServerGate: a rebuild inside the server is gated against the
+// generation the server is serving (which it lends, as it holds it open).
+func TestServerGate(t *testing.T) {
+	src, data := t.TempDir(), t.TempDir()
+	writeFiles(t, src, map[string]string{
+		"returns.md":  "# Returns\n\nYou can return any item within 30 days of delivery for a full refund.\n",
+		"warranty.md": "# Warranty\n\nEvery thermostat carries a two-year limited warranty against defects.\n",
+	})
+	mustCLI(t, nil, "ingest", "--data", data, src)
+	qfile := filepath.Join(t.TempDir(), "q.jsonl")
+	if err := os.WriteFile(qfile, []byte(
+		`{"id": "q1", "question": "How long is the thermostat warranty?", "lang": "en", "answerable": true, "expected_docs": ["warranty.md"], "expected_answer": "two-year"}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(src, "warranty.md"), filepath.Join(src, "guarantee.md")); err != nil {
+		t.Fatal(err)
+	}
+	s := startServe(t, options{Data: data, GateQuestions: qfile, GateMargin: 0.05}, nil, serveHooks{})
+	before := s.status(t)
+	if code, err := s.call(http.MethodPost, "/v1/admin/reindex", nil, nil); err != nil || code != http.StatusAccepted {
+		t.Fatalf("POST /v1/admin/reindex: %d %v", code, err)
+	}
+	st := s.waitFor(t, "the gated rebuild to end", func(st adminStatusJSON) bool { return !st.Running && st.LastFinished != nil })
+	if !strings.Contains(st.LastError, "gate:") || !strings.Contains(st.LastError, "0.000") || !strings.Contains(st.LastError, "1.000") {
+		t.Errorf("last_error %q, want the gate's refusal with both recalls", st.LastError)
+	}
+	if st.Generation != before.Generation {
+		t.Errorf("a rebuild refused by the gate switched: %+v -> %+v", before.Generation, st.Generation)
+	}
+	if dirs := genDirs(t, data); len(dirs) != 1 {
+		t.Errorf("generations on disk %v", dirs)
+	}
+}
+
+func TestDemoRecordsBuiltinSource(t *testing.T) {
+	data := t.TempDir()
+	d, err := gen.Open(kbRoot(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys, err := openSource(builtinHelpCenter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A corner of the help centre is enough to see the source recorded.
+	sub, err := fs.Sub(fsys, "warranty")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ingestInto(context.Background(), testEnv(io.Discard, io.Discard, nil), options{Data: data}, sub, buildOptions{Reason: "demo"}); err != nil {
+		t.Fatal(err)
+	}
+	if src, err := recordedSource(d); err != nil || src != builtinHelpCenter {
+		t.Errorf("recorded source %q, %v; want %q", src, err, builtinHelpCenter)
+	}
+	if _, err := openSource("builtin:nope"); !errors.Is(err, quarry.ErrInvalid) {
+		t.Errorf("unknown built-in source: %v", err)
 	}
 }
