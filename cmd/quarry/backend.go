@@ -77,6 +77,9 @@ func readVectorsRecord(dir string) (vectorsRecord, error) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return vectorsRecord{}, quarry.Errorf(quarry.CodeInternal, "corrupt %s: %w", filepath.Join(dir, vectorsRecordFile), err)
 	}
+	if r.Store != storeEmbedded && r.Store != storeQdrant {
+		return vectorsRecord{}, quarry.Errorf(quarry.CodeInternal, "corrupt %s: unknown store %q", filepath.Join(dir, vectorsRecordFile), r.Store)
+	}
 	return r, nil
 }
 
