@@ -22,7 +22,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		"Serve the HTTP API (POST /v1/search, POST /v1/ask, GET /healthz, GET /readyz,\n"+
 			"GET /v1/admin/status, POST /v1/admin/reindex) over the data directory. New generations\n"+
 			"written by quarry ingest, reindex or rollback are picked up without a restart.\n"+
-			"--rebuild-schedule runs full rebuilds (as quarry reindex) on a cron schedule.", &o, "addr", "vectors", "schedule", "gate")
+			"--rebuild-schedule runs full rebuilds (as quarry reindex) on a cron schedule.", &o, "addr", "vectors", "schedule", "gate", "chunk")
 	pf := providerFlags(fs, env, "llm", "embed")
 	if err := parse(fs, args, 0); err != nil {
 		return err
