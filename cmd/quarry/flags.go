@@ -91,11 +91,29 @@ func newFlags(env *Env, name, usageLine, summary string, o *options, which ...st
 }
 
 // parse parses args and checks the number of positional arguments.
+// Flags may come before or after the arguments ("quarry eval DIR
+// --split test"), as users type them; "--" ends the flags.
 func parse(fs *flag.FlagSet, args []string, nargs int) error {
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return err
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if err == flag.ErrHelp {
+				return err
+			}
+			return errUsage
 		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if i := len(args) - len(rest) - 1; i >= 0 && args[i] == "--" {
+			pos = append(pos, rest...)
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	if err := fs.Parse(append([]string{"--"}, pos...)); err != nil {
 		return errUsage
 	}
 	if nargs >= 0 && fs.NArg() != nargs {

@@ -345,3 +345,16 @@ func TestCLIErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestFlagsAfterArguments(t *testing.T) {
+	var o options
+	var split string
+	fs := newFlags(testEnv(io.Discard, io.Discard, nil), "eval", "u", "s", &o, "json")
+	fs.StringVar(&split, "split", "test", "")
+	if err := parse(fs, []string{"DIR", "--split", "train", "--json", "--", "-odd"}, 2); err != nil {
+		t.Fatal(err)
+	}
+	if fs.Arg(0) != "DIR" || fs.Arg(1) != "-odd" || split != "train" || !o.JSON {
+		t.Errorf("args %v split %q json %v", fs.Args(), split, o.JSON)
+	}
+}
