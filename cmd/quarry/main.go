@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/quarry-kb/quarry"
@@ -115,9 +116,9 @@ Usage:
 Commands:
 `)
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
 	}
-	fmt.Fprint(w, `  version  print the version
+	fmt.Fprint(w, `  version     print the version
 
 Every command takes --data DIR (environment QUARRY_DATA, default ./quarry-data).
 Run "quarry <command> --help" for the flags of a command.
@@ -126,11 +127,12 @@ Run "quarry <command> --help" for the flags of a command.
 
 // hintFor suggests what to do about common errors.
 func hintFor(err error) string {
-	switch quarry.ErrorCode(err) {
-	case quarry.CodeNotFound:
-		return "hint: has anything been ingested into this data directory? Try: quarry ingest --data DIR SOURCE_DIR"
-	case quarry.CodeConflict:
-		return "hint: the data directory was built with other settings; ingest into a new --data directory or rebuild it"
+	msg := err.Error()
+	switch {
+	case quarry.ErrorCode(err) == quarry.CodeNotFound && strings.Contains(msg, "no index in"):
+		return "hint: nothing has been ingested into this data directory yet. Try: quarry ingest --data DIR SOURCE_DIR (or quarry demo)"
+	case quarry.ErrorCode(err) == quarry.CodeConflict && strings.Contains(msg, "running"):
+		return "hint: wait for it to finish (GET /v1/admin/status on a running server shows its progress)"
 	}
 	return ""
 }
