@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,13 +18,18 @@ import (
 // object into dst, refusing unknown fields. Its errors are coded and name
 // the problem: the caller sees their text.
 func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, dst any) error {
+	body := bufio.NewReader(http.MaxBytesReader(w, r.Body, limit))
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		isJSON := err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
+		// curl -d sends a JSON body as a form; take it when it is JSON.
+		if !isJSON && err == nil && mt == "application/x-www-form-urlencoded" && startsObject(body) {
+			isJSON = true
+		}
+		if !isJSON {
 			return quarry.Errorf(quarry.CodeUnsupported, "request body must be JSON (Content-Type: application/json), got Content-Type %q", ct)
 		}
 	}
-	body := http.MaxBytesReader(w, r.Body, limit)
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
@@ -113,4 +119,24 @@ func article(kind string) string {
 		return "an " + kind
 	}
 	return "a " + kind
+}
+
+// startsObject reports whether the body's first non-space byte is "{".
+func startsObject(r *bufio.Reader) bool {
+	for n := 1; n <= 64; n++ {
+		b, err := r.Peek(n)
+		if len(b) < n {
+			return false
+		}
+		switch c := b[n-1]; c {
+		case ' ', '\t', '\r', '\n':
+			if err != nil {
+				return false
+			}
+			continue
+		default:
+			return c == '{'
+		}
+	}
+	return false
 }

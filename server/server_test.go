@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"slices"
 	"strings"
@@ -623,4 +624,30 @@ func TestRecovererAbortHandler(t *testing.T) {
 	}()
 	do(t, s.Handler(), "POST", "/v1/search", `{"query":"x"}`)
 	t.Fatal("ErrAbortHandler was swallowed")
+}
+
+// curl -d sends JSON with Content-Type application/x-www-form-urlencoded.
+func TestCurlFormContentTypeWithJSONBody(t *testing.T) {
+	s, err := New(Config{Searcher: fakeSearcherForCurl{}, Asker: nil})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		body string
+		want int
+	}{{` {"query": "x"}`, 200}, {`query=x`, 415}} {
+		req := httptest.NewRequest("POST", "/v1/search", strings.NewReader(tc.body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, req)
+		if rec.Code != tc.want {
+			t.Errorf("%q: status %d, want %d: %s", tc.body, rec.Code, tc.want, rec.Body)
+		}
+	}
+}
+
+type fakeSearcherForCurl struct{}
+
+func (fakeSearcherForCurl) Search(context.Context, quarry.SearchRequest) (quarry.SearchResult, error) {
+	return quarry.SearchResult{}, nil
 }
