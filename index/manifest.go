@@ -6,11 +6,11 @@ import (
 	"io/fs"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
 	"time"
 
 	"github.com/quarry-kb/quarry"
+	"github.com/quarry-kb/quarry/internal/fsx"
 )
 
 // ManifestVersion is the manifest format this package writes.
@@ -84,48 +84,11 @@ func LoadManifest(path string) (*Manifest, error) {
 // Save writes the manifest to path atomically: to a temporary file in the
 // same directory, synced, then renamed over path, so that a crash leaves
 // either the old or the new manifest, never a torn one.
-func (m *Manifest) Save(path string) (err error) {
-	data, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return quarry.Errorf(quarry.CodeInternal, "encode manifest: %w", err)
-	}
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+func (m *Manifest) Save(path string) error {
+	if err := fsx.WriteJSON(path, m); err != nil {
 		return quarry.Errorf(quarry.CodeUnavailable, "save manifest: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return quarry.Errorf(quarry.CodeUnavailable, "save manifest: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
-		return quarry.Errorf(quarry.CodeUnavailable, "save manifest: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return quarry.Errorf(quarry.CodeUnavailable, "save manifest: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return quarry.Errorf(quarry.CodeUnavailable, "save manifest: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return quarry.Errorf(quarry.CodeUnavailable, "save manifest: %w", err)
-	}
-	syncDir(dir)
 	return nil
-}
-
-// syncDir makes a rename durable. Not every platform can fsync a
-// directory; the rename itself is still atomic, so failure is ignored.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
-	}
 }
 
 // clone returns a deep copy, for saving outside a lock.

@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 
 	"github.com/quarry-kb/quarry"
 	"github.com/quarry-kb/quarry/index"
+	"github.com/quarry-kb/quarry/internal/fsx"
 )
 
 // Vector stores a deployment can use (--vector-store).
@@ -162,28 +162,8 @@ func (embeddedBackend) Close() error                            { return nil }
 // writeJSONFile writes v to path atomically (temporary file, sync,
 // rename), so that a crash leaves the old content or the new.
 func writeJSONFile(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return quarry.Errorf(quarry.CodeInternal, "encode %s: %w", filepath.Base(path), err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+	if err := fsx.WriteJSON(path, v); err != nil {
+		return quarry.Errorf(quarry.CodeUnavailable, "%w", err)
 	}
 	return nil
 }

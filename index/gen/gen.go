@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/quarry-kb/quarry"
+	"github.com/quarry-kb/quarry/internal/fsx"
 )
 
 const (
@@ -300,7 +301,7 @@ func (w *Writer) Switch(info Info) (State, error) {
 	if len(s.History) > maxHistoryLen {
 		s.History = s.History[:maxHistoryLen]
 	}
-	if err := writeFileAtomic(filepath.Join(w.d.root, stateFile), s); err != nil {
+	if err := fsx.WriteJSON(filepath.Join(w.d.root, stateFile), s); err != nil {
 		return State{}, err
 	}
 	return s, nil
@@ -351,36 +352,6 @@ func (w *Writer) Prune() (removed []string, err error) {
 	return removed, nil
 }
 
-func writeFileAtomic(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sync %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("replace %s: %w", path, err)
-	}
-	if dir, err := os.Open(filepath.Dir(path)); err == nil {
-		dir.Sync()
-		dir.Close()
-	}
-	return nil
-}
 
 // copyTree copies the regular files and directories under src into dst
 // (hard links are not used: backends may rewrite files in place).
