@@ -18,6 +18,12 @@ import (
 // object into dst, refusing unknown fields. Its errors are coded and name
 // the problem: the caller sees their text.
 func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, dst any) error {
+	return decodeBody(w, r, limit, dst, true)
+}
+
+// decodeBody reads one JSON object into dst; strict refuses unknown
+// fields.
+func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, dst any, strict bool) error {
 	body := bufio.NewReader(http.MaxBytesReader(w, r.Body, limit))
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
@@ -31,7 +37,9 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, dst any) er
 		}
 	}
 	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
+	if strict {
+		dec.DisallowUnknownFields()
+	}
 	if err := dec.Decode(dst); err != nil {
 		return decodeError(err, dst)
 	}

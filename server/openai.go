@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
 	"strings"
 	"sync"
@@ -475,29 +473,7 @@ func openAIErrorBody(err error) openAIErrorJSON {
 // OpenAI clients send parameters (temperature, top_p, user...) that
 // mean nothing to a knowledge base and are ignored.
 func decodeOpenAIJSON(w http.ResponseWriter, r *http.Request, limit int64, dst any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			return quarry.Errorf(quarry.CodeUnsupported, "request body must be JSON (Content-Type: application/json), got Content-Type %q", ct)
-		}
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
-	if err := dec.Decode(dst); err != nil {
-		return decodeError(err, dst)
-	}
-	var extra json.RawMessage
-	switch err := dec.Decode(&extra); {
-	case errors.Is(err, io.EOF):
-		return nil
-	case err == nil:
-		return quarry.Errorf(quarry.CodeInvalid, "request body must hold one JSON object, found more JSON after it")
-	default:
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return decodeError(err, dst)
-		}
-		return quarry.Errorf(quarry.CodeInvalid, "request body must hold one JSON object, found trailing data after it")
-	}
+	return decodeBody(w, r, limit, dst, false)
 }
 
 // chatRequestJSON is the part of an OpenAI chat completion request that
