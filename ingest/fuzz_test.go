@@ -72,6 +72,8 @@ func FuzzParseMarkdown(f *testing.F) {
 		"* [x] task\n  1. nested\n     ```\n     code\n     ```\n",
 		"[ref]: http://x\n\n![img](x.png) <span>raw</span> &amp; &#1234; \\*",
 		"#\n##\n###### \n# #",
+		"| Device | Price |\n|---|--:|\n| Lock L1 | $229 |\n| Bulb | 3.5 W. e.g. |\n\n|  |  |\n|--|--|\n| a | 1 |\n",
+		"| 表头 | 说明 |\n|---|---|\n| 新疆 | 4至7天 |\n| x |\n",
 	)
 }
 
@@ -84,6 +86,8 @@ func FuzzParseHTML(f *testing.F) {
 		"<svg><title>svg title</title></svg><p>中文\n段落</p>",
 		"&lt;&gt;&amp;&#x4e2d; <br><br/> <img alt=picture>",
 		"<template><p>hidden</p></template><noscript>ns</noscript><iframe>if</iframe>",
+		"<table><caption>C</caption><thead><tr><th rowspan=2>A</th><th colspan=2>B</th></tr><tr><th>x<th>y</thead><tbody><tr><td>1<td>2.5 p.m.<td>3</tbody><tfoot><tr><td>t</tfoot></table>",
+		"<table><tr><th colspan=99999999>h</th></tr><tr><td><table><tr><th>n</th></tr><tr><td>in</td></tr></table></td></tr></table><tr><td>stray</td></tr>",
 	)
 }
 

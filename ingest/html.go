@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"strconv"
 	"strings"
 
 	"golang.org/x/net/html"
@@ -90,15 +91,12 @@ func (w *htmlWalker) node(n *html.Node) {
 		}
 		w.b.endParagraph()
 		return
-	case atom.Tr:
-		var cells []string
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			if c.Type == html.ElementNode && (c.DataAtom == atom.Td || c.DataAtom == atom.Th) {
-				cells = append(cells, collapse(textContent(c)))
-			}
-		}
+	case atom.Table:
+		w.table(n)
+		return
+	case atom.Tr: // a row outside a table (the parser puts every row in one)
 		w.b.lineBreak()
-		w.b.write(joinCells(cells))
+		w.b.write(joinCells(rowCells(n).text))
 		w.b.lineBreak()
 		return
 	case atom.Li, atom.Dt, atom.Dd, atom.Caption, atom.Figcaption:
@@ -114,6 +112,109 @@ func (w *htmlWalker) node(n *html.Node) {
 		return
 	}
 	w.children(n) // inline element
+}
+
+// table writes a table. Its header is the rows of its <thead>, else a
+// first row made only of <th> cells; with a header, each body row is
+// written as a sentence that carries the headers (see writeTable). A
+// caption stays a line of its own, before the rows.
+func (w *htmlWalker) table(n *html.Node) {
+	var head, body []htmlRow
+	addRows := func(sec *html.Node, inHead bool) {
+		for r := sec.FirstChild; r != nil; r = r.NextSibling {
+			if r.Type != html.ElementNode || r.DataAtom != atom.Tr {
+				continue
+			}
+			if inHead {
+				head = append(head, rowCells(r))
+			} else {
+				body = append(body, rowCells(r))
+			}
+		}
+	}
+	w.b.endParagraph()
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		if c.Type != html.ElementNode {
+			continue
+		}
+		switch c.DataAtom {
+		case atom.Caption:
+			w.b.lineBreak()
+			w.children(c)
+			w.b.lineBreak()
+		case atom.Thead:
+			addRows(c, true)
+		case atom.Tbody, atom.Tfoot:
+			addRows(c, false)
+		case atom.Tr:
+			body = append(body, rowCells(c))
+		}
+	}
+	w.b.endParagraph()
+	if len(head) == 0 && len(body) > 0 && body[0].allTh {
+		head, body = body[:1], body[1:]
+	}
+	var rows [][]string
+	for _, r := range body {
+		rows = append(rows, r.text)
+	}
+	writeTable(&w.b, mergeHeaderRows(head), rows)
+}
+
+// htmlRow is the text of a table row's cells, a cell spanning n columns
+// repeated n times so that cells line up with their headers.
+type htmlRow struct {
+	text  []string
+	allTh bool // every cell is a <th>
+}
+
+// maxColspan bounds the columns one cell may claim, so that a hostile
+// colspan="1000000" cannot blow up a row.
+const maxColspan = 64
+
+func rowCells(tr *html.Node) htmlRow {
+	row := htmlRow{allTh: true}
+	for c := tr.FirstChild; c != nil; c = c.NextSibling {
+		if c.Type != html.ElementNode || (c.DataAtom != atom.Td && c.DataAtom != atom.Th) {
+			continue
+		}
+		row.allTh = row.allTh && c.DataAtom == atom.Th
+		text := strings.TrimSpace(collapse(textContent(c)))
+		span := 1
+		if v, err := strconv.Atoi(strings.TrimSpace(attr(c, "colspan"))); err == nil && v > 1 {
+			span = min(v, maxColspan)
+		}
+		for range span {
+			row.text = append(row.text, text)
+		}
+	}
+	row.allTh = row.allTh && len(row.text) > 0
+	return row
+}
+
+// mergeHeaderRows turns header rows into one header: a column's header
+// is the distinct texts of its cells, top to bottom, joined with a
+// space ("Price" spanning "Monthly" and "Annual" gives "Price Monthly"
+// and "Price Annual"). It returns nil for no rows.
+func mergeHeaderRows(rows []htmlRow) []string {
+	if len(rows) == 0 {
+		return nil
+	}
+	width := 0
+	for _, r := range rows {
+		width = max(width, len(r.text))
+	}
+	header := make([]string, width)
+	for i := range header {
+		var parts []string
+		for _, r := range rows {
+			if i < len(r.text) && r.text[i] != "" && (len(parts) == 0 || parts[len(parts)-1] != r.text[i]) {
+				parts = append(parts, r.text[i])
+			}
+		}
+		header[i] = strings.Join(parts, " ")
+	}
+	return header
 }
 
 func (w *htmlWalker) children(n *html.Node) {

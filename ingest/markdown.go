@@ -85,15 +85,17 @@ func (w *mdWalker) block(n ast.Node) {
 		w.b.write(htmlFragmentText(raw.String()))
 		w.b.endParagraph()
 	case *east.Table:
+		var rows [][]string
 		for row := n.FirstChild(); row != nil; row = row.NextSibling() {
 			var cells []string
 			for cell := row.FirstChild(); cell != nil; cell = cell.NextSibling() {
 				cells = append(cells, strings.TrimSpace(w.inlineText(cell)))
 			}
-			w.b.write(joinCells(cells))
-			w.b.lineBreak()
+			rows = append(rows, cells)
 		}
-		w.b.endParagraph()
+		// A GFM table's first row is always its header row (goldmark
+		// makes it the TableHeader), but it may be left blank.
+		writeTable(&w.b, rows[0], rows[1:])
 	case *ast.ThematicBreak, *ast.LinkReferenceDefinition:
 		w.b.endParagraph()
 	default: // block quotes, list items and anything else: their children
@@ -174,6 +176,97 @@ func writeJoined(b *strings.Builder, s string) {
 		}
 	}
 	b.WriteString(s)
+}
+
+// writeTable writes a table into b. With a header (at least one header
+// cell holds text), each body row becomes a paragraph of its own, one
+// sentence that carries the headers (see headedRow), so that a row can
+// be quoted without the header line that gives its cells their meaning;
+// the header row itself is not written, its text being in every row.
+// Without a header (nil, or no header cell with text), or without body
+// rows, the rows are written as lines of cells separated by " | ", as
+// they read in the source.
+func writeTable(b *sectionBuilder, header []string, body [][]string) {
+	b.endParagraph()
+	if !anyText(header) || len(body) == 0 {
+		rows := body
+		if header != nil {
+			rows = append([][]string{header}, body...)
+		}
+		for _, row := range rows {
+			if anyText(row) {
+				b.write(joinCells(row))
+				b.lineBreak()
+			}
+		}
+		b.endParagraph()
+		return
+	}
+	for _, row := range body {
+		b.write(headedRow(header, row))
+		b.endParagraph()
+	}
+}
+
+// anyText reports whether a cell of row holds text.
+func anyText(row []string) bool {
+	for _, c := range row {
+		if hasText(c) {
+			return true
+		}
+	}
+	return false
+}
+
+// headedRow renders a table body row as one sentence: its first cell is
+// the row's label, and every other non-empty cell follows as
+// "Header: cell", joined with "; " and ended with a period ("。" for a
+// row in Chinese) unless the last cell already ends a sentence:
+//
+//	Kestrel Smart Lock L1 — Price: $229; Notes: Keypad, 2 physical keys.
+//
+// Header and cell text is kept verbatim (only its white space is
+// collapsed), so that phrases of the source still match. A cell without
+// a header (a row longer than the header) is written bare. ";" is the
+// ASCII one on purpose: the Chinese "；" ends a sentence.
+func headedRow(header, cells []string) string {
+	clean := func(s string) string { return strings.Join(strings.Fields(s), " ") }
+	var label string
+	if len(cells) > 0 {
+		label = clean(cells[0])
+	}
+	var parts []string
+	for i := 1; i < len(cells); i++ {
+		c := clean(cells[i])
+		if c == "" {
+			continue
+		}
+		if i < len(header) {
+			if h := clean(header[i]); h != "" {
+				c = h + ": " + c
+			}
+		}
+		parts = append(parts, c)
+	}
+	row := strings.Join(parts, "; ")
+	switch {
+	case label == "":
+	case row == "":
+		row = label
+	default:
+		row = label + " — " + row
+	}
+	if row == "" {
+		return ""
+	}
+	switch lastRune(row) {
+	case '.', '!', '?', '。', '！', '？', '…':
+		return row
+	}
+	if DetectLang(row) == LangChinese {
+		return row + "。"
+	}
+	return row + "."
 }
 
 func joinCells(cells []string) string {

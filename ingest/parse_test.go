@@ -119,9 +119,9 @@ func TestParseTitleAndHeadings(t *testing.T) {
 			notText: []string{"Menu", "evil", ".a{}", "tmpl"}, wantText: []string{"Real text."},
 		},
 		{
-			name: "html lists and tables are lines", path: "l.html",
+			name: "html list items are lines, table rows carry their headers", path: "l.html",
 			src:      "<ul><li>one</li><li>two</li></ul><table><tr><th>k</th><th>v</th></tr><tr><td>a</td><td>1</td></tr></table>",
-			wantText: []string{"one\ntwo", "k | v\na | 1"},
+			wantText: []string{"one\ntwo", "a — v: 1."}, notText: []string{"k | v"},
 		},
 		{
 			name: "text title line", path: "t.txt",
