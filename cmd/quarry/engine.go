@@ -45,8 +45,6 @@ type engineConfig struct {
 	NewAnswerer func() (generate.Answerer, error)
 	Rewriter    generate.Rewriter
 	NoRewrite   bool
-	ReadOnly    bool
-	LogWriter   *slog.Logger
 	// vectors is where generations keep their vectors; nil means what
 	// each generation recorded (see backendFor).
 	vectors vectorBackend
