@@ -110,6 +110,7 @@ func FuzzParsePDF(f *testing.F) {
 	f.Add(rawPDF("BT /F1 12 Tf [(A) -250 (B)] TJ T* (C) ' 1 2 (D) \" ET"))
 	f.Add(rawPDF("q 1 0 0 1 0 0 cm BT /F1 12 Tf 1 0 0 1 72 700 Tm (x) Tj ET Q Q"))
 	f.Add([]byte("%PDF-1.4\n%%EOF\n"))
+	f.Add(rawPDF(pdfRows([]float64{72, 300, 400}, []string{"Device", "Price", "Notes"}, []string{"Lock", "$229", "2 keys."}, []string{"-", "x", "3.5 p.m."})))
 	// Inputs that send the PDF library into an endless loop are cut off
 	// by the watchdog; a skip is the contract, so they pass.
 	old := pdfTimeout

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/ledongthuc/pdf"
@@ -316,6 +317,14 @@ func pdfTitle(r *pdf.Reader) (title string) {
 type pdfLine struct {
 	y, size float64
 	text    strings.Builder
+	segs    []*pdfSeg // runs of text separated by a gap wider than the font size
+}
+
+// pdfSeg is a run of text on a line that starts at x: a table cell, when
+// the segments of consecutive lines start at the same places.
+type pdfSeg struct {
+	x    float64
+	text strings.Builder
 }
 
 // pdfPageText returns the paragraphs of a page. Glyphs arrive in content
@@ -341,13 +350,20 @@ func pdfPageText(page pdf.Page) (paras []string, firstLine string, err error) {
 			size = 1
 		}
 		if cur == nil || math.Abs(t.Y-cur.y) > size/2 {
-			cur = &pdfLine{y: t.Y, size: size}
+			cur = &pdfLine{y: t.Y, size: size, segs: []*pdfSeg{{x: t.X}}}
 			lines = append(lines, cur)
-		} else if gap := t.X - prevEnd; (gap > size*0.15 || gap < -size) && !strings.HasSuffix(cur.text.String(), " ") && t.S != " " {
-			cur.text.WriteByte(' ')
+		} else {
+			gap := t.X - prevEnd
+			if (gap > size*0.15 || gap < -size) && !strings.HasSuffix(cur.text.String(), " ") && t.S != " " {
+				cur.text.WriteByte(' ')
+			}
+			if gap > size || gap < -size {
+				cur.segs = append(cur.segs, &pdfSeg{x: t.X})
+			}
 		}
 		cur.size = max(cur.size, size)
 		cur.text.WriteString(t.S)
+		cur.segs[len(cur.segs)-1].text.WriteString(t.S)
 		prevEnd = t.X + t.W
 	}
 	// A paragraph gap is a line gap well over the page's usual one (the
@@ -364,13 +380,23 @@ func pdfPageText(page pdf.Page) (paras []string, firstLine string, err error) {
 		median = gaps[(len(gaps)-1)/2]
 	}
 	var para strings.Builder
-	for i, l := range lines {
+	for i := 0; i < len(lines); i++ {
+		l := lines[i]
 		text := cleanLine(l.text.String())
 		if text == "" {
 			continue
 		}
 		if firstLine == "" {
 			firstLine = text
+		}
+		if n := pdfTableLines(lines[i:]); n > 0 {
+			if para.Len() > 0 {
+				paras = append(paras, para.String())
+				para.Reset()
+			}
+			paras = append(paras, pdfTable(lines[i:i+n])...)
+			i += n - 1
+			continue
 		}
 		if i > 0 && para.Len() > 0 {
 			g := lines[i-1].y - l.y
@@ -385,4 +411,97 @@ func pdfPageText(page pdf.Page) (paras []string, firstLine string, err error) {
 		paras = append(paras, para.String())
 	}
 	return paras, firstLine, nil
+}
+
+// PDF table detection. A table is at least pdfTableMinLines consecutive
+// lines, each cut into the same number (two or more) of segments by
+// gaps wider than the font size, whose segments start at the same x
+// (within pdfColumnSlack points) on every line: columns set with tab
+// stops or table cells, which prose (even justified) does not produce.
+// A list whose markers and items are set at two x positions is not a
+// table. Columns that are centred or aligned right, and cells wrapped
+// over several lines, break the pattern; such a table stays as it was.
+const (
+	pdfTableMinLines = 3
+	pdfColumnSlack   = 1.5
+	pdfMaxHeaderCell = 40 // runes; a longer "header" cell is a row of data or prose
+)
+
+// pdfTableLines returns how many of the lines at the start of lines form
+// a table, or 0.
+func pdfTableLines(lines []*pdfLine) int {
+	first := lines[0]
+	if len(first.segs) < 2 {
+		return 0
+	}
+	n := 0
+	for _, l := range lines {
+		if len(l.segs) != len(first.segs) || (n > 0 && l.y >= lines[n-1].y) {
+			break
+		}
+		aligned := true
+		for k, sg := range l.segs {
+			if math.Abs(sg.x-first.segs[k].x) > pdfColumnSlack || cleanLine(sg.text.String()) == "" {
+				aligned = false
+				break
+			}
+		}
+		if !aligned {
+			break
+		}
+		n++
+	}
+	if n < pdfTableMinLines {
+		return 0
+	}
+	for _, l := range lines[:n] {
+		if !isListMarker(cleanLine(l.segs[0].text.String())) {
+			return n
+		}
+	}
+	return 0 // a list: markers ("-", "•", "1.") set at one x, items at another
+}
+
+// isListMarker reports whether a cell is only a list marker: a few
+// characters without a letter.
+func isListMarker(s string) bool {
+	return utf8.RuneCountInString(s) <= 3 && !strings.ContainsFunc(s, unicode.IsLetter)
+}
+
+// pdfTable returns the paragraphs of a table's lines. When the first line
+// reads as a header (every cell short, with a letter and no digit), each
+// further line is a paragraph that carries the headers (headedRow);
+// otherwise the lines are one paragraph of rows with cells separated by
+// " | ", as in other document types.
+func pdfTable(lines []*pdfLine) []string {
+	rows := make([][]string, len(lines))
+	for i, l := range lines {
+		for _, sg := range l.segs {
+			rows[i] = append(rows[i], cleanLine(sg.text.String()))
+		}
+	}
+	if pdfHeaderRow(rows[0]) {
+		var paras []string
+		for _, r := range rows[1:] {
+			paras = append(paras, headedRow(rows[0], r))
+		}
+		return paras
+	}
+	var b strings.Builder
+	for i, r := range rows {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(joinCells(r))
+	}
+	return []string{b.String()}
+}
+
+func pdfHeaderRow(cells []string) bool {
+	for _, c := range cells {
+		if utf8.RuneCountInString(c) > pdfMaxHeaderCell || !strings.ContainsFunc(c, unicode.IsLetter) || strings.ContainsFunc(c, unicode.IsDigit) {
+			return false
+		}
+	}
+	return true
 }

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -112,6 +113,66 @@ func TestTables(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p, err := ParseFile(tt.path, []byte(tt.src))
+			if err != nil {
+				t.Fatalf("ParseFile: %v", err)
+			}
+			if got := sectionTexts(p); got != tt.want {
+				t.Errorf("text =\n%q\nwant\n%q", got, tt.want)
+			}
+		})
+	}
+}
+
+// pdfRows returns a content stream that sets each row's cells at the
+// given x positions, one row every 18 points from the top.
+func pdfRows(xs []float64, rows ...[]string) string {
+	var b strings.Builder
+	b.WriteString("BT /F1 10 Tf ")
+	for i, r := range rows {
+		for k, c := range r {
+			fmt.Fprintf(&b, "1 0 0 1 %g %d Tm (%s) Tj ", xs[k], 700-18*i, c)
+		}
+	}
+	b.WriteString("ET")
+	return b.String()
+}
+
+func TestPDFTables(t *testing.T) {
+	xs := []float64{72, 300, 400}
+	tests := []struct {
+		name    string
+		content string
+		want    string
+	}{
+		{
+			name:    "aligned columns with a header row",
+			content: pdfRows(xs, []string{"Device", "Price", "Notes"}, []string{"Smart Lock L1", "$229", "Keypad, 2 keys"}, []string{"Hub H2", "$129", "Needed for sensors."}),
+			want:    "Smart Lock L1 — Price: $229; Notes: Keypad, 2 keys.\n\nHub H2 — Price: $129; Notes: Needed for sensors.",
+		},
+		{
+			name:    "aligned columns without a header row keep rows as lines",
+			content: pdfRows(xs, []string{"E1", "No power", "Check 2 wires"}, []string{"E2", "Low power", "Add kit"}, []string{"E3", "No heat", "Check W"}),
+			want:    "E1 | No power | Check 2 wires\nE2 | Low power | Add kit\nE3 | No heat | Check W",
+		},
+		{
+			name:    "two aligned lines are not a table",
+			content: pdfRows(xs, []string{"Device", "Price", "Notes"}, []string{"Lock", "$229", "Keypad"}),
+			want:    "Device Price Notes Lock $229 Keypad",
+		},
+		{
+			name:    "a list with markers and items at two x is not a table",
+			content: pdfRows(xs, []string{"-", "Keypad assembly"}, []string{"-", "Latch and strike plate"}, []string{"-", "2 physical keys"}),
+			want:    "- Keypad assembly - Latch and strike plate - 2 physical keys",
+		},
+		{
+			name:    "columns that do not line up are not a table",
+			content: pdfRows(xs, []string{"Device", "Price"}, []string{"Lock", "$229"}) + " " + pdfRows([]float64{72, 350}, nil, nil, []string{"Hub", "$129"}),
+			want:    "Device Price Lock $229 Hub $129",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := ParseFile("t.pdf", rawPDF(tt.content))
 			if err != nil {
 				t.Fatalf("ParseFile: %v", err)
 			}
