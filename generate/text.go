@@ -1,6 +1,7 @@
 package generate
 
 import (
+	"github.com/quarry-kb/quarry/ingest"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -8,30 +9,15 @@ import (
 
 // Languages, as in quarry.Document.Lang and quarry.Answer.Lang.
 const (
-	LangEnglish = "en"
-	LangChinese = "zh"
+	LangEnglish = ingest.LangEnglish
+	LangChinese = ingest.LangChinese
 )
 
-// DetectLang returns LangChinese when Han characters dominate text and
-// LangEnglish otherwise (including for text with no letters at all). A
-// Han character weighs as much as two Latin letters, since a Chinese word
-// is one or two characters and an English one about five letters: "如何申请
+// DetectLang returns the language of a question or text: LangChinese when
+// Han characters dominate, else LangEnglish. It is ingest's detector, so a
+// question and the documents it asks about are classified alike: "如何申请
 // refund" is Chinese, "How do I get a 退款?" English.
-func DetectLang(text string) string {
-	han, latin := 0, 0
-	for _, r := range text {
-		switch {
-		case unicode.Is(unicode.Han, r):
-			han++
-		case unicode.IsLetter(r):
-			latin++
-		}
-	}
-	if han > 0 && 2*han >= latin {
-		return LangChinese
-	}
-	return LangEnglish
-}
+func DetectLang(text string) string { return ingest.DetectLang(text) }
 
 // DontKnow returns the polite "I don't know" given when the knowledge
 // base does not support an answer, in lang (English unless LangChinese).
