@@ -352,7 +352,6 @@ func (w *Writer) Prune() (removed []string, err error) {
 	return removed, nil
 }
 
-
 // copyTree copies the regular files and directories under src into dst
 // (hard links are not used: backends may rewrite files in place).
 func copyTree(src, dst string) error {
