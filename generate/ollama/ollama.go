@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -54,10 +53,9 @@ type Config struct {
 // Client is a generate.Model talking to Ollama. It is safe for
 // concurrent use.
 type Client struct {
-	cfg   Config
-	url   string
-	http  *httpx.Client
-	owned *http.Client
+	cfg  Config
+	url  string
+	http *httpx.Client
 }
 
 var _ generate.Model = (*Client)(nil)
@@ -73,43 +71,15 @@ func New(cfg Config) (*Client, error) {
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = DefaultBaseURL
 	}
-	base, err := checkBaseURL(cfg.BaseURL)
+	u, err := httpx.Endpoint("ollama", cfg.BaseURL, "/api/chat")
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, url: base + "/api/chat"}
-	hc := cfg.HTTPClient
-	if hc == nil {
-		c.owned = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
-		hc = c.owned
-	}
-	c.http = &httpx.Client{
-		Service: "ollama",
-		HTTP:    hc,
-		Timeout: cfg.Timeout,
-		Retry:   httpx.Policy{MaxRetries: cfg.MaxRetries},
-	}
-	return c, nil
-}
-
-func checkBaseURL(raw string) (string, error) {
-	u, err := url.Parse(strings.TrimSpace(raw))
-	if err != nil {
-		return "", quarry.Errorf(quarry.CodeInvalid, "ollama: base URL %q: %w", raw, err)
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", quarry.Errorf(quarry.CodeInvalid, "ollama: base URL %q: want http(s)://host[:port]", raw)
-	}
-	return strings.TrimRight(u.String(), "/"), nil
+	return &Client{cfg: cfg, url: u, http: httpx.New("ollama", cfg.HTTPClient, "", cfg.Timeout, cfg.MaxRetries)}, nil
 }
 
 // Close releases the Client's idle connections.
-func (c *Client) Close() error {
-	if c.owned != nil {
-		c.owned.CloseIdleConnections()
-	}
-	return nil
-}
+func (c *Client) Close() error { return c.http.Close() }
 
 // Model returns the configured model name.
 func (c *Client) Model() string { return c.cfg.Model }

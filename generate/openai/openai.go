@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -59,10 +58,9 @@ type Config struct {
 // Client is a generate.Model talking to an OpenAI-compatible API. It is
 // safe for concurrent use.
 type Client struct {
-	cfg   Config
-	url   string
-	http  *httpx.Client
-	owned *http.Client // closed by Close; nil when the caller gave one
+	cfg  Config
+	url  string
+	http *httpx.Client
 }
 
 var _ generate.Model = (*Client)(nil)
@@ -75,52 +73,18 @@ func New(cfg Config) (*Client, error) {
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = DefaultBaseURL
 	}
-	base, err := checkBaseURL(cfg.BaseURL)
+	u, err := httpx.Endpoint("openai", cfg.BaseURL, "/chat/completions")
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, url: base + "/chat/completions"}
-	hc := cfg.HTTPClient
-	if hc == nil {
-		c.owned = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
-		hc = c.owned
-	}
-	c.http = &httpx.Client{
-		Service: "openai",
-		HTTP:    hc,
-		Secret:  cfg.APIKey,
-		Timeout: cfg.Timeout,
-		Retry:   httpx.Policy{MaxRetries: cfg.MaxRetries},
-	}
-	if cfg.APIKey != "" {
-		c.http.Header = http.Header{"Authorization": {"Bearer " + cfg.APIKey}}
-	}
-	return c, nil
+	return &Client{cfg: cfg, url: u, http: httpx.New("openai", cfg.HTTPClient, cfg.APIKey, cfg.Timeout, cfg.MaxRetries)}, nil
 }
 
 // checkBaseURL validates an API root and returns it without a trailing
 // slash.
-func checkBaseURL(raw string) (string, error) {
-	u, err := url.Parse(strings.TrimSpace(raw))
-	if err != nil {
-		return "", quarry.Errorf(quarry.CodeInvalid, "openai: base URL %q: %w", raw, err)
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", quarry.Errorf(quarry.CodeInvalid, "openai: base URL %q: want http(s)://host[:port]/path", raw)
-	}
-	if u.User != nil {
-		return "", quarry.Errorf(quarry.CodeInvalid, "openai: base URL must not hold credentials; use the API key setting")
-	}
-	return strings.TrimRight(u.String(), "/"), nil
-}
 
 // Close releases the Client's idle connections.
-func (c *Client) Close() error {
-	if c.owned != nil {
-		c.owned.CloseIdleConnections()
-	}
-	return nil
-}
+func (c *Client) Close() error { return c.http.Close() }
 
 // Model returns the configured model name.
 func (c *Client) Model() string { return c.cfg.Model }

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -71,7 +70,6 @@ type Embedder struct {
 	url   string
 	space index.Space
 	http  *httpx.Client
-	owned *http.Client
 }
 
 var _ index.Embedder = (*Embedder)(nil)
@@ -107,30 +105,20 @@ func newEmbedder(cfg Config) (*Embedder, error) {
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = DefaultBaseURL
 	}
-	u, err := url.Parse(strings.TrimSpace(cfg.BaseURL))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, quarry.Errorf(quarry.CodeInvalid, "ollamaembed: base URL %q: want http(s)://host[:port]", cfg.BaseURL)
+	u, err := httpx.Endpoint("ollamaembed", cfg.BaseURL, "/api/embed")
+	if err != nil {
+		return nil, err
 	}
 	e := &Embedder{
 		cfg: cfg,
-		url: strings.TrimRight(u.String(), "/") + "/api/embed",
+		url: u,
 		space: index.Space{
 			Embedder: httpx.SpaceName("ollama", cfg.Model, cfg.QueryPrefix, cfg.PassagePrefix),
 			Dim:      cfg.Dim,
 			Distance: "cosine",
 		},
 	}
-	hc := cfg.HTTPClient
-	if hc == nil {
-		e.owned = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
-		hc = e.owned
-	}
-	e.http = &httpx.Client{
-		Service: "ollamaembed",
-		HTTP:    hc,
-		Timeout: cfg.Timeout,
-		Retry:   httpx.Policy{MaxRetries: cfg.MaxRetries},
-	}
+	e.http = httpx.New("ollamaembed", cfg.HTTPClient, "", cfg.Timeout, cfg.MaxRetries)
 	return e, nil
 }
 
@@ -138,12 +126,7 @@ func newEmbedder(cfg Config) (*Embedder, error) {
 func (e *Embedder) Space() index.Space { return e.space }
 
 // Close releases the Embedder's idle connections.
-func (e *Embedder) Close() error {
-	if e.owned != nil {
-		e.owned.CloseIdleConnections()
-	}
-	return nil
-}
+func (e *Embedder) Close() error { return e.http.Close() }
 
 // EmbedPassages implements index.Embedder.
 func (e *Embedder) EmbedPassages(ctx context.Context, texts []string) ([]index.Vector, error) {

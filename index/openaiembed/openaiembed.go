@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -77,7 +76,6 @@ type Embedder struct {
 	url   string
 	space index.Space
 	http  *httpx.Client
-	owned *http.Client
 }
 
 var _ index.Embedder = (*Embedder)(nil)
@@ -112,9 +110,9 @@ func newEmbedder(cfg Config) (*Embedder, error) {
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = DefaultBaseURL
 	}
-	u, err := url.Parse(strings.TrimSpace(cfg.BaseURL))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
-		return nil, quarry.Errorf(quarry.CodeInvalid, "openaiembed: base URL %q: want http(s)://host[:port]/path without credentials", cfg.BaseURL)
+	u, err := httpx.Endpoint("openaiembed", cfg.BaseURL, "/embeddings")
+	if err != nil {
+		return nil, err
 	}
 	dim := cfg.Dim
 	if dim == 0 {
@@ -122,28 +120,14 @@ func newEmbedder(cfg Config) (*Embedder, error) {
 	}
 	e := &Embedder{
 		cfg: cfg,
-		url: strings.TrimRight(u.String(), "/") + "/embeddings",
+		url: u,
 		space: index.Space{
 			Embedder: httpx.SpaceName("openai", cfg.Model, cfg.QueryPrefix, cfg.PassagePrefix),
 			Dim:      dim,
 			Distance: "cosine",
 		},
 	}
-	hc := cfg.HTTPClient
-	if hc == nil {
-		e.owned = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
-		hc = e.owned
-	}
-	e.http = &httpx.Client{
-		Service: "openaiembed",
-		HTTP:    hc,
-		Secret:  cfg.APIKey,
-		Timeout: cfg.Timeout,
-		Retry:   httpx.Policy{MaxRetries: cfg.MaxRetries},
-	}
-	if cfg.APIKey != "" {
-		e.http.Header = http.Header{"Authorization": {"Bearer " + cfg.APIKey}}
-	}
+	e.http = httpx.New("openaiembed", cfg.HTTPClient, cfg.APIKey, cfg.Timeout, cfg.MaxRetries)
 	return e, nil
 }
 
@@ -166,12 +150,7 @@ func (e *Embedder) probe(ctx context.Context) error {
 func (e *Embedder) Space() index.Space { return e.space }
 
 // Close releases the Embedder's idle connections.
-func (e *Embedder) Close() error {
-	if e.owned != nil {
-		e.owned.CloseIdleConnections()
-	}
-	return nil
-}
+func (e *Embedder) Close() error { return e.http.Close() }
 
 // EmbedPassages implements index.Embedder.
 func (e *Embedder) EmbedPassages(ctx context.Context, texts []string) ([]index.Vector, error) {

@@ -178,6 +178,8 @@ type Client struct {
 	// OnRetry, when set, is told about every retry before its wait
 	// (attempt counts from 1). cmd/quarry may log it; tests count it.
 	OnRetry func(attempt int, wait time.Duration, err error)
+
+	owned *http.Client // made by New; released by Close
 }
 
 // Request is one HTTP call. Body is sent as JSON.
