@@ -404,14 +404,7 @@ func (ps pointsService) Query(_ context.Context, req *qdrant.QueryPoints) (*qdra
 			return nil, unimplemented(fmt.Sprintf("nearest %T", nearest.GetVariant()))
 		}
 	}
-	s := ps.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	col, err := s.resolve(req.GetCollectionName())
-	if err != nil {
-		return nil, err
-	}
-	res, err := col.query(q)
+	res, err := ps.query(req.GetCollectionName(), q)
 	if err != nil {
 		return nil, err
 	}
@@ -435,16 +428,21 @@ func (ps pointsService) Search(_ context.Context, req *qdrant.SearchPoints) (*qd
 	} else {
 		q.dense = nonNil(req.GetVector())
 	}
-	s := ps.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	col, err := s.resolve(req.GetCollectionName())
-	if err != nil {
-		return nil, err
-	}
-	res, err := col.query(q)
+	res, err := ps.query(req.GetCollectionName(), q)
 	if err != nil {
 		return nil, err
 	}
 	return &qdrant.SearchResponse{Result: res}, nil
+}
+
+// query runs q on a collection (or alias) under the server's lock.
+func (ps pointsService) query(name string, q query) ([]*qdrant.ScoredPoint, error) {
+	s := ps.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	col, err := s.resolve(name)
+	if err != nil {
+		return nil, err
+	}
+	return col.query(q)
 }
