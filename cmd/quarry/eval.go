@@ -11,6 +11,7 @@ import (
 	"github.com/quarry-kb/quarry"
 	"github.com/quarry-kb/quarry/eval"
 	"github.com/quarry-kb/quarry/index/gen"
+	"github.com/quarry-kb/quarry/ingest"
 	"github.com/quarry-kb/quarry/retrieve"
 )
 
@@ -40,7 +41,7 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer prov.Close()
-	fs.Visit(func(f *flagT) {
+	fs.Visit(func(f *flag.Flag) {
 		if f.Name == "data" {
 			dataSet = true
 		}
@@ -95,7 +96,7 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 		Modes:   splitList(modes),
 		Answers: e,
 		Progress: func(done, total int) {
-			bar.update(ingestProgress(done, total))
+			bar.update(ingest.Progress{Done: done, Total: total})
 		},
 	})
 	bar.finish()

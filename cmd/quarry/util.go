@@ -1,18 +1,9 @@
 package main
 
 import (
-	"flag"
 	"io/fs"
 	"path/filepath"
-
-	"github.com/quarry-kb/quarry/ingest"
 )
-
-type flagT = flag.Flag
-
-func ingestProgress(done, total int) ingest.Progress {
-	return ingest.Progress{Done: done, Total: total}
-}
 
 // dirSize returns the bytes of the regular files under dir.
 func dirSize(dir string) int64 {
