@@ -127,3 +127,21 @@ func corpusFor(lang string) []quarry.Chunk {
 	}
 	return corpusEN
 }
+
+// corpusVocabulary is the Vocabulary of a corpus: a word is known when
+// its terms (its stem, or the Han character) occur in some chunk's
+// title, heading or text.
+func corpusVocabulary(corpus []quarry.Chunk) *vocab {
+	terms := map[string]bool{}
+	for _, c := range corpus {
+		for t := range termSet(c.Title + "\n" + c.Heading + "\n" + c.Text) {
+			terms[t] = true
+		}
+	}
+	v := &vocab{known: map[string]bool{}}
+	for t := range terms {
+		v.known[t] = true
+	}
+	v.stem = true
+	return v
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -59,40 +60,59 @@ func checkGrounded(t *testing.T, a quarry.Answer, passages []quarry.Passage) {
 }
 
 // TestExtractiveCalibration runs the default answerer over answerable
-// and unanswerable questions in both languages, and checks that the
-// default MinSupport separates them with a margin.
+// and unanswerable questions in both languages, without a vocabulary
+// and with the hand-written corpus's own, and checks that the threshold
+// in effect for each question separates them with a margin.
 func TestExtractiveCalibration(t *testing.T) {
-	e := NewExtractive(Config{})
-	minYes, maxNo := 1.0, 0.0
-	for _, c := range calibration {
-		t.Run(c.question, func(t *testing.T) {
-			passages := retrieveFrom(corpusFor(c.lang), c.question, 8)
-			a, err := e.Answer(context.Background(), c.question, passages, nil)
-			if err != nil {
-				t.Fatal(err)
+	for _, withVocab := range []bool{false, true} {
+		name := "no vocabulary"
+		if withVocab {
+			name = "corpus vocabulary"
+		}
+		t.Run(name, func(t *testing.T) {
+			// The smallest margin of support over the threshold in effect
+			// for an answerable question, and under it for an unanswerable one.
+			yesMargin, noMargin := 1.0, 1.0
+			for _, c := range calibration {
+				t.Run(c.question, func(t *testing.T) {
+					cfg := Config{}
+					threshold := DefaultMinSupportUnknown
+					if withVocab {
+						v := corpusVocabulary(corpusFor(c.lang))
+						cfg.Vocabulary = v
+						if known, _ := v.Known(context.Background(), vocabularyWords(c.question)); !slices.Contains(known, false) {
+							threshold = DefaultMinSupport
+						}
+					}
+					e := NewExtractive(cfg)
+					passages := retrieveFrom(corpusFor(c.lang), c.question, 8)
+					a, err := e.Answer(context.Background(), c.question, passages, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					checkGrounded(t, a, passages)
+					if a.Lang != c.lang {
+						t.Errorf("lang %q, want %q", a.Lang, c.lang)
+					}
+					support := e.compose(c.question, passages, threshold == DefaultMinSupportUnknown).Support
+					if c.answer == "" {
+						noMargin = min(noMargin, threshold-support)
+						if a.Answered || a.Text != DontKnow(c.lang) || len(a.Citations) != 0 {
+							t.Errorf("should abstain (support %.3f, threshold %.2f), answered %q", support, threshold, a.Text)
+						}
+						return
+					}
+					yesMargin = min(yesMargin, support-threshold)
+					if !a.Answered || !strings.Contains(a.Text, c.answer) {
+						t.Errorf("answer %q (support %.3f, threshold %.2f) does not quote %q", a.Text, support, threshold, c.answer)
+					}
+				})
 			}
-			checkGrounded(t, a, passages)
-			if a.Lang != c.lang {
-				t.Errorf("lang %q, want %q", a.Lang, c.lang)
-			}
-			support := e.compose(c.question, passages).Support
-			if c.answer == "" {
-				maxNo = max(maxNo, support)
-				if a.Answered || a.Text != DontKnow(c.lang) || len(a.Citations) != 0 {
-					t.Errorf("should abstain (support %.3f), answered %q", support, a.Text)
-				}
-				return
-			}
-			minYes = min(minYes, support)
-			if !a.Answered || !strings.Contains(a.Text, c.answer) {
-				t.Errorf("answer %q (support %.3f) does not quote %q", a.Text, support, c.answer)
+			t.Logf("margins: answerable %.3f above their threshold, unanswerable %.3f below", yesMargin, noMargin)
+			if yesMargin < 0.03 || noMargin < 0.03 {
+				t.Errorf("a threshold leaves less than 0.03 margin: answerable %.3f above, unanswerable %.3f below", yesMargin, noMargin)
 			}
 		})
-	}
-	t.Logf("support: answerable ≥ %.3f, unanswerable ≤ %.3f, threshold %.2f", minYes, maxNo, DefaultMinSupport)
-	if minYes-DefaultMinSupport < 0.03 || DefaultMinSupport-maxNo < 0.03 {
-		t.Errorf("threshold %.2f leaves less than 0.03 margin: answerable ≥ %.3f, unanswerable ≤ %.3f",
-			DefaultMinSupport, minYes, maxNo)
 	}
 }
 
@@ -321,7 +341,7 @@ func TestExtractiveSentenceRarity(t *testing.T) {
 				}
 				t.Fatalf("ranked %q, want %q first", got, tt.want)
 			}
-			if conf := confidence(cands[0]); conf < DefaultMinSupport {
+			if conf := confidence(cands[0]); conf < DefaultMinSupportUnknown {
 				t.Errorf("confidence %.2f of the answering sentence is below the default threshold", conf)
 			}
 		})
@@ -485,5 +505,133 @@ func BenchmarkExtractiveAnswer(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// vocab is a Vocabulary over a fixed set of words; it records what it is
+// asked and fails with err if set.
+type vocab struct {
+	known map[string]bool
+	asked [][]string
+	err   error
+	short bool // answer one word too few
+	stem  bool // look words up by their terms (see corpusVocabulary)
+}
+
+func (v *vocab) Known(_ context.Context, words []string) ([]bool, error) {
+	v.asked = append(v.asked, words)
+	if v.err != nil {
+		return nil, v.err
+	}
+	out := make([]bool, len(words))
+	for i, w := range words {
+		out[i] = v.known[w]
+		if v.stem {
+			out[i] = true
+			eachTerm(w, func(t string, _ float64) { out[i] = out[i] && v.known[t] })
+		}
+	}
+	if v.short {
+		out = out[1:]
+	}
+	return out, nil
+}
+
+func knownWords(words ...string) map[string]bool {
+	m := map[string]bool{}
+	for _, w := range words {
+		m[w] = true
+	}
+	return m
+}
+
+// TestExtractiveVocabulary checks the two thresholds: a sentence that
+// shares about two fifths of the question is quoted when the knowledge
+// base knows every word of the question, and withheld when the question
+// names something it never mentions, when nobody can tell (no
+// Vocabulary), or when the lookup fails (with a note).
+func TestExtractiveVocabulary(t *testing.T) {
+	en := passagesOf(chunk("d/doorbell", "Doorbell", "", "The doorbell camera sends an alert when it sees a person."))
+	const enQ = "Can the doorbell camera recognise faces of my neighbours?"
+	enWords := []string{"doorbell", "camera", "recognise", "faces", "neighbours"}
+	zh := passagesOf(chunk("cn/lock", "门锁", "", "门锁可以和智能网关联动。"))
+	const zhQ = "门锁可以和小区门禁联动吗？"
+	zhWords := []string{"门", "锁", "小", "区", "禁", "联", "动"}
+	lookupFailed := errors.New("index closed")
+	tests := []struct {
+		name, question string
+		passages       []quarry.Passage
+		v              *vocab // nil: no Vocabulary
+		answered       bool
+		note           string
+		words          []string // what the vocabulary is asked
+	}{
+		{"en, every word known", enQ, en, &vocab{known: knownWords(enWords...)}, true, "", enWords},
+		{"en, a word the knowledge base never uses", enQ, en, &vocab{known: knownWords("doorbell", "camera", "faces", "neighbours")}, false, "", enWords},
+		{"en, no vocabulary", enQ, en, nil, false, "", nil},
+		{"en, lookup fails", enQ, en, &vocab{err: lookupFailed}, false, "index closed", enWords},
+		{"en, lookup answers too few words", enQ, en, &vocab{known: knownWords(enWords...), short: true}, false, "answered 4 words of 5", enWords},
+		{"zh, every character known", zhQ, zh, &vocab{known: knownWords(zhWords...)}, true, "", zhWords},
+		{"zh, 门禁 never mentioned", zhQ, zh, &vocab{known: knownWords("门", "锁", "小", "区", "联", "动")}, false, "", zhWords},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := Config{}
+			if tt.v != nil {
+				cfg.Vocabulary = tt.v
+			}
+			a, err := NewExtractive(cfg).Answer(context.Background(), tt.question, tt.passages, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkGrounded(t, a, tt.passages)
+			if a.Answered != tt.answered {
+				t.Errorf("answered %v, want %v: %q", a.Answered, tt.answered, a.Text)
+			}
+			if tt.answered && !strings.Contains(a.Text, tt.passages[0].Text) {
+				t.Errorf("answer %q does not quote the passage", a.Text)
+			}
+			notes := strings.Join(a.Notes, "\n")
+			if tt.note == "" && notes != "" || !strings.Contains(notes, tt.note) {
+				t.Errorf("notes %q, want %q", notes, tt.note)
+			}
+			if tt.v != nil && (len(tt.v.asked) != 1 || !slices.Equal(tt.v.asked[0], tt.words)) {
+				t.Errorf("vocabulary asked %q, want %q once", tt.v.asked, tt.words)
+			}
+		})
+	}
+}
+
+// A stricter MinSupport is not loosened by MinSupportUnknown, and a
+// negative MinSupport (never abstain) holds for unknown words too. The
+// sentence covers half the question: above MinSupportUnknown.
+func TestExtractiveThresholdOrder(t *testing.T) {
+	passages := passagesOf(chunk("d/cam", "Camera", "", "The outdoor camera works in rain and snow."))
+	const q = "Is the camera waterproof in heavy rain?"
+	for _, tt := range []struct {
+		name     string
+		cfg      Config
+		answered bool
+	}{
+		{"defaults, unknown word", Config{Vocabulary: &vocab{}}, true},
+		{"stricter MinSupport, unknown word", Config{MinSupport: 0.6, Vocabulary: &vocab{}}, false},
+		{"stricter MinSupport, no vocabulary", Config{MinSupport: 0.6}, false},
+		{"never abstain, no vocabulary", Config{MinSupport: -1}, true},
+	} {
+		a, err := NewExtractive(tt.cfg).Answer(context.Background(), q, passages, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Answered != tt.answered {
+			t.Errorf("%s: answered %v, want %v", tt.name, a.Answered, tt.answered)
+		}
+	}
+	never := passagesOf(chunk("d/cam", "Camera", "", "The camera has a status light."))
+	a, err := NewExtractive(Config{MinSupport: -1, Vocabulary: &vocab{}}).Answer(context.Background(), "Does the camera record in heavy rain?", never, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.Answered {
+		t.Error("MinSupport -1 abstained on a question with unknown words")
 	}
 }

@@ -35,6 +35,12 @@ func Terms(text string) []string {
 // eachTerm calls fn for every term occurrence in text with the term's
 // base weight.
 func eachTerm(text string, fn func(term string, base float64)) {
+	eachTermWord(text, func(term, _ string, base float64) { fn(term, base) })
+}
+
+// eachTermWord is eachTerm that also passes the word as the text spells
+// it, lower-cased (for a Han term, the term itself).
+func eachTermWord(text string, fn func(term, word string, base float64)) {
 	var word strings.Builder
 	prev := ""
 	flushWord := func() {
@@ -43,7 +49,7 @@ func eachTerm(text string, fn func(term string, base float64)) {
 			// "how long", "how much": the adverb frames the question.
 			if !(prev == "how" && howFrames[w]) {
 				if t, ok := englishTerm(w); ok {
-					fn(t, weightWord)
+					fn(t, strings.TrimSuffix(strings.TrimRight(w, "'"), "'s"), weightWord)
 				}
 			}
 			prev = w
@@ -64,7 +70,7 @@ func eachTerm(text string, fn func(term string, base float64)) {
 				}
 				j += s2
 			}
-			hanTerms(text[i:j], fn)
+			hanTerms(text[i:j], func(t string, base float64) { fn(t, t, base) })
 			i = j
 			continue
 		case unicode.IsLetter(r) || unicode.IsDigit(r):
@@ -78,6 +84,27 @@ func eachTerm(text string, fn func(term string, base float64)) {
 		i += size
 	}
 	flushWord()
+}
+
+// vocabularyWords returns the distinct words of a question whose absence
+// from a knowledge base says it is about something the knowledge base
+// does not cover: English content words (not numbers) as spelt,
+// lower-cased, and content Han characters. Han bigrams are left out: a
+// bigram across two words ("货以" in 退货以后) is absent from most
+// texts without meaning anything.
+func vocabularyWords(question string) []string {
+	seen := map[string]bool{}
+	var out []string
+	eachTermWord(question, func(term, word string, base float64) {
+		r, _ := utf8.DecodeRuneInString(term)
+		latin := r < utf8.RuneSelf
+		if latin && isDigits(term) || !latin && base != weightHanUnigram || seen[word] {
+			return
+		}
+		seen[word] = true
+		out = append(out, word)
+	})
+	return out
 }
 
 // englishTerm turns one lower-cased word into a term, or reports false

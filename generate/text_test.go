@@ -2,6 +2,7 @@ package generate
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"unicode"
@@ -322,6 +323,24 @@ func TestSynonyms(t *testing.T) {
 		got := containsString(synonymsOf[lexiconTerm(tt.word)], lexiconTerm(tt.synonym))
 		if got != tt.want {
 			t.Errorf("%q ~ %q: %v, want %v", tt.word, tt.synonym, got, tt.want)
+		}
+	}
+}
+
+func TestVocabularyWords(t *testing.T) {
+	tests := []struct {
+		question string
+		want     []string
+	}{
+		{"Can the doorbell recognise my neighbours' faces?", []string{"doorbell", "recognise", "neighbours", "faces"}},
+		{"What's the customer's limit for 2 orders on Wi-Fi?", []string{"customer", "limit", "orders", "wi", "fi"}},
+		{"Does the Hub H2 support 5G? Does the hub...", []string{"hub", "h2", "support", "5g"}},
+		{"退货以后钱多久能退回来？", []string{"退", "货", "后", "钱", "回", "来"}}, // 以, 多久, 能: function words
+		{"How do I do it?", nil},
+	}
+	for _, tt := range tests {
+		if got := vocabularyWords(tt.question); !slices.Equal(got, tt.want) {
+			t.Errorf("vocabularyWords(%q) = %q, want %q", tt.question, got, tt.want)
 		}
 	}
 }

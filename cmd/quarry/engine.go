@@ -138,7 +138,7 @@ func openEngine(ctx context.Context, genName, dir string, cfg engineConfig) (*en
 		return nil, fmt.Errorf("vector store: %w", err)
 	}
 	e.ret = retrieve.New(cfg.Retrieve, e.kw, e.vs, e.emb)
-	ans, err := cfg.answerer()
+	ans, err := cfg.answerer(e.kw)
 	if err != nil {
 		e.kw.Close()
 		e.vs.Close()

@@ -454,11 +454,15 @@ func (pr *providers) Close() error {
 
 // answerer returns the configured answerer: the language model's, or
 // the offline extractive one.
-func (c engineConfig) answerer() (generate.Answerer, error) {
+func (c engineConfig) answerer(vocab generate.Vocabulary) (generate.Answerer, error) {
 	if c.NewAnswerer != nil {
 		return c.NewAnswerer()
 	}
-	return generate.NewExtractive(c.Answer), nil
+	cfg := c.Answer
+	if cfg.Vocabulary == nil {
+		cfg.Vocabulary = vocab // the keyword index knows the knowledge base's words
+	}
+	return generate.NewExtractive(cfg), nil
 }
 
 // asker wraps svc for conversations: follow-up questions are rewritten

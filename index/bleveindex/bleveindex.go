@@ -389,3 +389,54 @@ func (ix *Index) reader() (bindex.IndexReader, error) {
 	}
 	return adv.Reader()
 }
+
+// Known reports, for each word, whether the index holds it: whether any
+// chunk's text, title or heading has a term the word analyses to. A
+// word that analyses to nothing (a stop word, punctuation) is known.
+// Answerers use it to notice a question about something the knowledge
+// base never mentions (see generate.Vocabulary).
+func (ix *Index) Known(ctx context.Context, words []string) ([]bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, ctxError(err)
+	}
+	if err := ix.acquire(); err != nil {
+		return nil, err
+	}
+	defer ix.mu.RUnlock()
+	r, err := ix.reader()
+	if err != nil {
+		return nil, translate("known", err)
+	}
+	defer func() { _ = r.Close() }()
+	out := make([]bool, len(words))
+	for i, w := range words {
+		tokens := ix.terms.Analyze([]byte(w))
+		out[i] = len(tokens) == 0
+		for _, t := range tokens {
+			if out[i] {
+				break
+			}
+			for _, f := range searchFields {
+				n, err := termCount(ctx, r, t.Term, f)
+				if err != nil {
+					return nil, translate("known", err)
+				}
+				if n > 0 {
+					out[i] = true
+					break
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// termCount is the number of live chunks whose field f holds term.
+func termCount(ctx context.Context, r bindex.IndexReader, term []byte, f string) (uint64, error) {
+	tfr, err := r.TermFieldReader(ctx, term, f, false, false, false)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = tfr.Close() }()
+	return tfr.Count(), nil
+}

@@ -613,3 +613,40 @@ func TestConcurrentSearchDuringWrites(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestKnown(t *testing.T) {
+	ix := openTest(t, Config{})
+	ctx := context.Background()
+	a := chunk("policies/returns", 0, "Returns policy", "Refunds are issued within 5 business days.")
+	a.Heading = "Insurance claims"
+	upsert(t, ix, a, zh("cn/invoice", 0, "发票", "电子发票将在3个工作日内发送到您的邮箱。"))
+	words := []string{"refunded", "Returns", "insurance", "weigh", "the", "发", "票", "股", "!!", "INSURED"}
+	want := []bool{true, true, true, false, true, true, true, false, true, true}
+	check := func(want []bool) {
+		t.Helper()
+		got, err := ix.Known(ctx, words)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, w := range words {
+			if got[i] != want[i] {
+				t.Errorf("Known(%q) = %v, want %v", w, got[i], want[i])
+			}
+		}
+	}
+	// Text, title (Returns) and heading (insurance) words are known, in
+	// any form the stemmer maps to the same term; stop words and
+	// punctuation analyse to nothing and count as known.
+	check(want)
+	// Deleting the only chunk that holds a word forgets it.
+	if err := ix.DeleteDocs(ctx, "policies/returns"); err != nil {
+		t.Fatal(err)
+	}
+	check([]bool{false, false, false, false, true, true, true, false, true, false})
+
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := ix.Known(cctx, words); !errors.Is(err, quarry.ErrCanceled) {
+		t.Errorf("Known on a canceled context: %v, want ErrCanceled", err)
+	}
+}
