@@ -54,6 +54,25 @@ func BenchmarkSearch(b *testing.B) {
 	}
 }
 
+// BenchmarkKnown: the vocabulary lookup of an 8-word question (some
+// words unknown) over 5,000 chunks of 150 words.
+func BenchmarkKnown(b *testing.B) {
+	ix := openTest(b, Config{})
+	upsert(b, ix, synthetic(5000, 150, 1)...)
+	questions := make([][]string, 64)
+	for i, c := range synthetic(len(questions), 8, 3) {
+		questions[i] = strings.Fields(c.Text)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if _, err := ix.Known(ctx, questions[i%len(questions)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkSearchSciFact: the SciFact test queries over its 5,183
 // abstracts (skipped without the benchmark data).
 func BenchmarkSearchSciFact(b *testing.B) {
