@@ -96,8 +96,14 @@ func parsePDFGuarded(data []byte) (Parsed, error) {
 	}
 }
 
-// parsePDF extracts one section per page. The title is the document
-// information dictionary's Title, else the first line of text.
+// parsePDF extracts the sections of a PDF: one per page, cut further at
+// headings recognised by their type style (see pdfStyle). The title is
+// the document information dictionary's Title, else the first line of
+// text.
+//
+// It reads in two passes: the lines of every page first, since body size
+// and heading levels are properties of the whole document, then the
+// paragraphs, tables and headings of each page.
 func parsePDF(data []byte) (Parsed, error) {
 	if err := checkXref(data); err != nil {
 		return Parsed{}, quarry.Errorf(quarry.CodeInvalid, "corrupt PDF: %w", err)
@@ -117,23 +123,45 @@ func parsePDF(data []byte) (Parsed, error) {
 	}
 	var p Parsed
 	p.Title = pdfTitle(r)
-	var b sectionBuilder
 	var firstErr error
-	firstLine := ""
+	pageLines := make([][]*pdfLine, len(pages))
+	ok := make([]bool, len(pages))
 	for i, page := range pages {
-		paras, first, err := pdfPageText(page)
+		lines, err := pdfPageLines(page)
 		if err != nil {
 			if firstErr == nil {
 				firstErr = fmt.Errorf("page %d: %w", i+1, err)
 			}
 			continue // one bad page does not lose the others
 		}
+		pageLines[i], ok[i] = lines, true
+	}
+	st := newPDFStyle(pageLines)
+	pageBlocks := make([][]pdfBlock, len(pages))
+	firstLine := ""
+	for i, lines := range pageLines {
+		if !ok[i] {
+			continue
+		}
+		var first string
+		pageBlocks[i], first = st.blocks(lines)
 		if firstLine == "" {
 			firstLine = first
 		}
+	}
+	levels := pdfLevels(pageBlocks)
+	var b sectionBuilder
+	for i, blocks := range pageBlocks {
+		if !ok[i] {
+			continue
+		}
 		b.setPage(i + 1)
-		for _, para := range paras {
-			b.write(para)
+		for _, bl := range blocks {
+			if bl.heading {
+				b.setHeading(levels[bl.style], bl.text)
+				continue
+			}
+			b.write(bl.text)
 			b.endParagraph()
 		}
 	}
@@ -315,9 +343,14 @@ func pdfTitle(r *pdf.Reader) (title string) {
 
 // pdfLine is a line of text on a page.
 type pdfLine struct {
-	y, size float64
+	y, size float64 // size is the largest font size on the line
 	text    strings.Builder
 	segs    []*pdfSeg // runs of text separated by a gap wider than the font size
+
+	// Type style, for heading detection.
+	sizeChars map[float64]int // characters (not spaces) per font size rounded by pdfSizeStep
+	boldChars int             // characters set in a bold face
+	chars     int
 }
 
 // pdfSeg is a run of text on a line that starts at x: a table cell, when
@@ -327,20 +360,40 @@ type pdfSeg struct {
 	text strings.Builder
 }
 
-// pdfPageText returns the paragraphs of a page. Glyphs arrive in content
+// pdfStyleKey is a line's type style: the (rounded) font size that
+// carries most of its characters, and whether all of them are bold.
+type pdfStyleKey struct {
+	size float64
+	bold bool
+}
+
+// style returns the line's type style.
+func (l *pdfLine) style() pdfStyleKey {
+	var k pdfStyleKey
+	n := 0
+	for sz, c := range l.sizeChars {
+		if c > n || c == n && sz < k.size {
+			k.size, n = sz, c
+		}
+	}
+	k.bold = l.chars > 0 && l.boldChars == l.chars
+	return k
+}
+
+// pdfPageLines returns the lines of a page. Glyphs arrive in content
 // stream order, which is reading order for almost every producer; a
 // vertical move starts a new line, a horizontal gap wider than a fraction
-// of the font size is a space, and a line gap clearly wider than the
-// page's usual one starts a new paragraph.
-func pdfPageText(page pdf.Page) (paras []string, firstLine string, err error) {
+// of the font size is a space, and a gap wider than the font size starts
+// a new segment (a possible table cell).
+func pdfPageLines(page pdf.Page) (lines []*pdfLine, err error) {
 	defer func() {
 		if x := recover(); x != nil {
-			paras, firstLine, err = nil, "", fmt.Errorf("%v", x)
+			lines, err = nil, fmt.Errorf("%v", x)
 		}
 	}()
-	var lines []*pdfLine
 	var cur *pdfLine
 	var prevEnd float64
+	lastFont, lastBold := "", false
 	for _, t := range page.Content().Text {
 		if t.S == "" || t.S == "\n" {
 			continue
@@ -365,7 +418,211 @@ func pdfPageText(page pdf.Page) (paras []string, firstLine string, err error) {
 		cur.text.WriteString(t.S)
 		cur.segs[len(cur.segs)-1].text.WriteString(t.S)
 		prevEnd = t.X + t.W
+		if strings.TrimSpace(t.S) != "" {
+			if t.Font != lastFont {
+				lastFont, lastBold = t.Font, isBoldFont(t.Font)
+			}
+			if cur.sizeChars == nil {
+				cur.sizeChars = make(map[float64]int, 1)
+			}
+			cur.sizeChars[roundSize(size)]++
+			cur.chars++
+			if lastBold {
+				cur.boldChars++
+			}
+		}
 	}
+	return lines, nil
+}
+
+// Heading detection. A line is heading-styled when its type is clearly
+// larger than the body's (the size that carries the most characters in
+// the document), or when it is all bold at body size or above while the
+// body is not bold. Consecutive heading-styled lines of one style are
+// one wrapped heading. A heading must be short, hold a letter and not
+// end like a clause that continues; a bold heading at body size, the
+// weakest signal, must also not end like a sentence, must start a block
+// (not finish a sentence of the paragraph above, as the bold last words
+// of a paragraph would) and must not run on into a lower-case line.
+// Text at the same place on several pages in the same style (a running
+// header or footer) is never a heading.
+const (
+	pdfSizeStep        = 0.5  // font sizes are compared rounded to this
+	pdfHeadingRatio    = 1.12 // a heading's size over the body size, at least
+	pdfMaxHeadingRunes = 120
+	pdfMaxHeadingLines = 4
+)
+
+func roundSize(size float64) float64 { return math.Round(size/pdfSizeStep) * pdfSizeStep }
+
+// isBoldFont reports whether a font name (a PostScript name such as
+// "Helvetica-Bold" or "ABCDEF+NotoSans-SemiBold") names a bold face.
+func isBoldFont(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range []string{"bold", "black", "heavy", "semibold", "demi"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// pdfStyle holds the document-wide facts that heading detection needs.
+type pdfStyle struct {
+	body     float64         // rounded body font size; 0 when there is no text
+	bodyBold bool            // most body-size text is bold: bold marks nothing
+	running  map[string]bool // runningKey of lines repeated at the top or bottom of pages
+}
+
+// newPDFStyle measures the body size over all pages' lines and finds the
+// running headers and footers.
+func newPDFStyle(pages [][]*pdfLine) *pdfStyle {
+	chars := map[float64]int{}
+	bold := map[float64]int{}
+	seen := map[string]int{}
+	for _, lines := range pages {
+		for _, l := range lines {
+			for sz, n := range l.sizeChars {
+				chars[sz] += n
+			}
+			if k := l.style(); l.boldChars > 0 {
+				bold[k.size] += l.boldChars
+			}
+		}
+		// A page's first and last lines are where running headers and
+		// footers sit; count each text once per page.
+		page := map[string]bool{}
+		for _, l := range pdfEdgeLines(lines) {
+			page[runningKey(l)] = true
+		}
+		for k := range page {
+			seen[k]++
+		}
+	}
+	st := &pdfStyle{running: map[string]bool{}}
+	n := 0
+	for sz, c := range chars {
+		if c > n || c == n && sz < st.body {
+			st.body, n = sz, c
+		}
+	}
+	st.bodyBold = bold[st.body]*2 > chars[st.body]
+	for k, c := range seen {
+		if c >= 2 {
+			st.running[k] = true
+		}
+	}
+	return st
+}
+
+// pdfEdgeLines returns the first two and last two lines with text of a
+// page (a running header may sit above or below a rule or a logo line).
+func pdfEdgeLines(lines []*pdfLine) []*pdfLine {
+	var text []*pdfLine
+	for _, l := range lines {
+		if l.chars > 0 {
+			text = append(text, l)
+		}
+	}
+	if len(text) <= 4 {
+		return text
+	}
+	return append(text[:2:2], text[len(text)-2:]...)
+}
+
+// runningKey identifies a line's text and style with digits left out, so
+// that "Page 1 of 4" and "Page 2 of 4" match.
+func runningKey(l *pdfLine) string {
+	text := strings.Map(func(r rune) rune {
+		if unicode.IsDigit(r) {
+			return -1
+		}
+		return unicode.ToLower(r)
+	}, cleanLine(l.text.String()))
+	k := l.style()
+	return fmt.Sprintf("%g|%t|%s", k.size, k.bold, cleanLine(text))
+}
+
+// candidate reports whether a line is heading-styled, and its style.
+func (st *pdfStyle) candidate(l *pdfLine) (pdfStyleKey, bool) {
+	if l.chars == 0 || st.body == 0 {
+		return pdfStyleKey{}, false
+	}
+	k := l.style()
+	switch {
+	case k.size >= st.body*pdfHeadingRatio:
+		return k, true
+	case k.bold && !st.bodyBold && k.size >= st.body:
+		return k, true
+	}
+	return pdfStyleKey{}, false
+}
+
+// boldOnly reports whether a heading style is bold at body size (or only
+// a little above it), the weakest heading signal.
+func (st *pdfStyle) boldOnly(k pdfStyleKey) bool { return k.size < st.body*pdfHeadingRatio }
+
+// heading returns how many lines from lines[i] on form a heading, and
+// its text, or 0. fresh tells whether lines[i] starts a block (after a
+// paragraph gap, a heading or a table, or at the top of the page); prev
+// is the text of the paragraph it would otherwise continue.
+func (st *pdfStyle) heading(lines []*pdfLine, i int, fresh bool, prev string) (int, string) {
+	k, ok := st.candidate(lines[i])
+	if !ok || st.running[runningKey(lines[i])] {
+		return 0, ""
+	}
+	var text strings.Builder
+	joinLines(&text, cleanLine(lines[i].text.String()))
+	j := i + 1
+	for ; j < len(lines) && j-i < pdfMaxHeadingLines; j++ {
+		m := lines[j]
+		if mk, ok := st.candidate(m); !ok || mk != k || st.running[runningKey(m)] {
+			break
+		}
+		if g := lines[j-1].y - m.y; g <= 0 || g > 2*max(m.size, lines[j-1].size) {
+			break // a new column or a separate heading
+		}
+		if pdfTableLines(lines[j:]) > 0 {
+			break
+		}
+		joinLines(&text, cleanLine(m.text.String()))
+	}
+	h := text.String()
+	if utf8.RuneCountInString(h) > pdfMaxHeadingRunes || !strings.ContainsFunc(h, unicode.IsLetter) {
+		return 0, ""
+	}
+	last := lastRune(h)
+	if strings.ContainsRune(",;，；、", last) {
+		return 0, ""
+	}
+	if st.boldOnly(k) {
+		if strings.ContainsRune(".!:。！：", last) {
+			return 0, "" // a bold sentence or lead-in, part of the body
+		}
+		if !fresh && prev != "" && !strings.ContainsRune(".!?:。！？：", lastRune(prev)) {
+			return 0, "" // the bold end of the paragraph above
+		}
+		if j < len(lines) {
+			if _, ok := st.candidate(lines[j]); !ok && unicode.IsLower(firstRune(cleanLine(lines[j].text.String()))) {
+				return 0, "" // the bold start of a sentence that runs on
+			}
+		}
+	}
+	return j - i, h
+}
+
+// pdfBlock is a paragraph or a heading of a page.
+type pdfBlock struct {
+	text    string
+	heading bool
+	style   pdfStyleKey // a heading's style, which gives its level
+}
+
+// blocks returns the paragraphs, table rows and headings of a page, and
+// its first line of text. A line gap clearly wider than the page's usual
+// one starts a new paragraph; a heading ends the paragraph before it and
+// is never joined to the one after it, whatever the gaps.
+func (st *pdfStyle) blocks(lines []*pdfLine) (blocks []pdfBlock, firstLine string) {
 	// A paragraph gap is a line gap well over the page's usual one (the
 	// lower median) or over twice the font size.
 	var gaps []float64
@@ -380,6 +637,12 @@ func pdfPageText(page pdf.Page) (paras []string, firstLine string, err error) {
 		median = gaps[(len(gaps)-1)/2]
 	}
 	var para strings.Builder
+	flush := func() {
+		if para.Len() > 0 {
+			blocks = append(blocks, pdfBlock{text: para.String()})
+			para.Reset()
+		}
+	}
 	for i := 0; i < len(lines); i++ {
 		l := lines[i]
 		text := cleanLine(l.text.String())
@@ -390,27 +653,62 @@ func pdfPageText(page pdf.Page) (paras []string, firstLine string, err error) {
 			firstLine = text
 		}
 		if n := pdfTableLines(lines[i:]); n > 0 {
-			if para.Len() > 0 {
-				paras = append(paras, para.String())
-				para.Reset()
+			flush()
+			for _, row := range pdfTable(lines[i : i+n]) {
+				blocks = append(blocks, pdfBlock{text: row})
 			}
-			paras = append(paras, pdfTable(lines[i:i+n])...)
 			i += n - 1
 			continue
 		}
 		if i > 0 && para.Len() > 0 {
 			g := lines[i-1].y - l.y
 			if g < 0 || median > 0 && g > median*1.4 || g > 2*max(l.size, lines[i-1].size) {
-				paras = append(paras, para.String())
-				para.Reset()
+				flush()
 			}
+		}
+		if n, h := st.heading(lines, i, para.Len() == 0, para.String()); n > 0 {
+			flush()
+			blocks = append(blocks, pdfBlock{text: h, heading: true, style: lines[i].style()})
+			i += n - 1
+			continue
 		}
 		joinLines(&para, text)
 	}
-	if para.Len() > 0 {
-		paras = append(paras, para.String())
+	flush()
+	return blocks, firstLine
+}
+
+// pdfLevels numbers the heading styles used in a document: larger sizes
+// first, bold before regular at one size, from level 1.
+func pdfLevels(pages [][]pdfBlock) map[pdfStyleKey]int {
+	var keys []pdfStyleKey
+	for _, blocks := range pages {
+		for _, b := range blocks {
+			if b.heading && !slices.Contains(keys, b.style) {
+				keys = append(keys, b.style)
+			}
+		}
 	}
-	return paras, firstLine, nil
+	slices.SortFunc(keys, func(a, b pdfStyleKey) int {
+		if a.size != b.size {
+			if a.size > b.size {
+				return -1
+			}
+			return 1
+		}
+		switch {
+		case a.bold == b.bold:
+			return 0
+		case a.bold:
+			return -1
+		}
+		return 1
+	})
+	levels := make(map[pdfStyleKey]int, len(keys))
+	for i, k := range keys {
+		levels[k] = i + 1
+	}
+	return levels
 }
 
 // PDF table detection. A table is at least pdfTableMinLines consecutive
