@@ -515,6 +515,17 @@ func newPDFStyle(pages [][]*pdfLine) *pdfStyle {
 	return st
 }
 
+// textLines counts a page's lines with text.
+func textLines(lines []*pdfLine) int {
+	n := 0
+	for _, l := range lines {
+		if l.chars > 0 {
+			n++
+		}
+	}
+	return n
+}
+
 // pdfEdgeLines returns the first two and last two lines with text of a
 // page (a running header may sit above or below a rule or a logo line).
 func pdfEdgeLines(lines []*pdfLine) []*pdfLine {
@@ -643,6 +654,18 @@ func (st *pdfStyle) blocks(lines []*pdfLine) (blocks []pdfBlock, firstLine strin
 			para.Reset()
 		}
 	}
+	// Running headers and footers (the document's name, "Page 2 of 3")
+	// are dropped from a page that has a body besides its edge lines:
+	// they repeat what the title and page number already say, and in a
+	// short section they would outweigh its text in every search.
+	furniture := map[*pdfLine]bool{}
+	if edges := pdfEdgeLines(lines); textLines(lines) > len(edges) {
+		for _, l := range edges {
+			if st.running[runningKey(l)] {
+				furniture[l] = true
+			}
+		}
+	}
 	for i := 0; i < len(lines); i++ {
 		l := lines[i]
 		text := cleanLine(l.text.String())
@@ -651,6 +674,9 @@ func (st *pdfStyle) blocks(lines []*pdfLine) (blocks []pdfBlock, firstLine strin
 		}
 		if firstLine == "" {
 			firstLine = text
+		}
+		if furniture[l] {
+			continue
 		}
 		if n := pdfTableLines(lines[i:]); n > 0 {
 			flush()

@@ -497,3 +497,47 @@ func TestIsBoldFont(t *testing.T) {
 		}
 	}
 }
+
+// Running headers and footers are dropped from pages that have a body
+// besides them, and kept where they are most of the page.
+func TestParsePDFRunningFurniture(t *testing.T) {
+	small := func(s string) styledLine { return styledLine{size: 8, text: s, gap: 2} }
+	page := func(n int, lines ...string) []styledLine {
+		out := []styledLine{small("Kestrel Lock Guide")}
+		for _, l := range lines {
+			out = append(out, gap(body(l)))
+		}
+		return append(out, small(fmt.Sprintf("Kestrel Lock Guide - Page %d of 2", n)))
+	}
+	p, err := ParseFile("lock.pdf", makeStyledPDF(t, [][]styledLine{
+		page(1, "Insert four AA batteries.", "Close the cover.", "Wait for the chime.", "Set a code."),
+		page(2, "Hold the reset button.", "Release it after the beep.", "Add the lock again.", "Test the code."),
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := sectionsString(p.Sections)
+	for _, s := range []string{"Insert four AA batteries.", "Set a code.", "Hold the reset button.", "Test the code."} {
+		if !strings.Contains(got, s) {
+			t.Errorf("body line %q lost:\n%s", s, got)
+		}
+	}
+	if strings.Contains(got, "Kestrel Lock Guide") || strings.Contains(got, "Page 1 of 2") {
+		t.Errorf("running header or footer kept:\n%s", got)
+	}
+	if p.Title != "Kestrel Lock Guide" {
+		t.Errorf("title %q, want the first line (the running header)", p.Title)
+	}
+
+	// Two short pages that are nothing but their repeated lines keep them.
+	p, err = ParseFile("short.pdf", makeStyledPDF(t, [][]styledLine{
+		{small("Notice"), gap(body("Same text on every page."))},
+		{small("Notice"), gap(body("Same text on every page."))},
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sectionsString(p.Sections); strings.Count(got, "Same text on every page.") != 2 {
+		t.Errorf("short pages lost their text:\n%s", got)
+	}
+}
