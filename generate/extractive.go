@@ -20,7 +20,7 @@ const (
 	DefaultMaxSentences      = 3
 	DefaultTopPassages       = 4
 	DefaultMaxAnswerChars    = 800
-	DefaultRankBonus         = 0.05
+	DefaultRankBonus         = 0.2
 )
 
 // contextCredit is the credit a question term gets when it is not in a
@@ -102,8 +102,13 @@ type Config struct {
 	// after the first are only added while they fit. Default 800.
 	MaxAnswerChars int
 	// RankBonus is added to a sentence's score divided by its passage's
-	// 1-based retrieval rank, so that of two equally good sentences the
-	// one the retriever ranked higher wins. Default 0.05.
+	// 1-based retrieval rank, so that of two similar sentences the one
+	// the retriever ranked higher wins: the retriever weighs the whole
+	// passage, title and heading included, and both legs. Default 0.2
+	// (chosen on the odd-numbered sample questions: 0.17 to 0.22 tie;
+	// 0.05 answers one fewer right, 0.3 one fewer). It orders
+	// sentences; whether to abstain is decided on the chosen sentence's
+	// confidence, which holds no rank bonus.
 	RankBonus float64
 }
 

@@ -215,10 +215,10 @@ func TestEndToEnd(t *testing.T) {
 	// The target (issue 2) is 90% accuracy and 80% abstention. The offline
 	// extractive answerer does not reach 90% on this question file yet
 	// (its questions are customer paraphrases; see the notes), so the
-	// accuracy floor here guards the level reached (72.3%) against
+	// accuracy floor here guards the level reached (74.5%) against
 	// regressions. Raise it as the answerer improves; never lower it to
 	// pass.
-	const minAccuracy, targetAccuracy, minAbstention = 0.72, 0.90, 0.80
+	const minAccuracy, targetAccuracy, minAbstention = 0.74, 0.90, 0.80
 	if accuracy < minAccuracy {
 		t.Errorf("answer accuracy %.1f%% < %.0f%% floor (first citation an expected document and the expected phrase in the answer)", 100*accuracy, 100*minAccuracy)
 	} else if accuracy < targetAccuracy {
