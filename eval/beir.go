@@ -1,9 +1,13 @@
-// Package eval measures retrieval quality on datasets in BEIR layout
-// (corpus.jsonl, queries.jsonl, qrels/<split>.tsv, optionally
-// answers.jsonl): nDCG@10, Recall@100 and MRR@10 at document level, answer
-// recall@k, and query latency. `quarry eval` wires it to the real
-// ingestion pipeline and retriever; the package itself only knows the
-// small Searcher interface below.
+// Package eval measures Quarry's quality. Run measures retrieval on
+// datasets in BEIR layout (corpus.jsonl, queries.jsonl, qrels/<split>.tsv,
+// optionally answers.jsonl): nDCG@10, Recall@100 and MRR@10 at document
+// level, answer recall@k, and query latency. Answers measures grounded
+// answers on a question file (the corpora format): the share of
+// answerable questions whose first citation is an expected document and
+// whose answer holds the expected phrase, and the share of unanswerable
+// ones declined. `quarry eval` wires both to the real ingestion pipeline,
+// retriever and answerer; the package itself only knows the small
+// Searcher and Asker interfaces.
 package eval
 
 import (

@@ -1,0 +1,229 @@
+package eval
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/quarry-kb/quarry"
+	"github.com/quarry-kb/quarry/corpora"
+)
+
+// Asker is what an answer evaluation needs from Quarry: the answering
+// service that also serves /v1/ask.
+type Asker interface {
+	Ask(ctx context.Context, req quarry.AskRequest, send func(quarry.Event) error) (quarry.Answer, error)
+}
+
+// AnswerOptions tune an answer evaluation. The zero value asks every
+// question with the service's defaults.
+type AnswerOptions struct {
+	// K is the number of passages to retrieve per question; 0 means the
+	// service's default.
+	K int
+	// Progress, when set, is called after every question.
+	Progress func(done, total int)
+}
+
+// AnswerCounts are the answer figures of a set of questions.
+type AnswerCounts struct {
+	Answerable int `json:"answerable"`
+	// CitedRight counts answerable questions whose first citation is one
+	// of the expected documents.
+	CitedRight int `json:"first_citation_right"`
+	// PhraseRight counts answerable questions that were answered with the
+	// expected phrase in the answer (corpora.ContainsAnswer).
+	PhraseRight int `json:"phrase_right"`
+	// BothRight counts answerable questions right on both counts: the
+	// answer accuracy.
+	BothRight    int `json:"both_right"`
+	Unanswerable int `json:"unanswerable"`
+	// Declined counts unanswerable questions answered "I don't know".
+	Declined int `json:"declined"`
+}
+
+// Accuracy is the share of answerable questions right on both counts
+// (0 when there are none).
+func (c AnswerCounts) Accuracy() float64 { return share(c.BothRight, c.Answerable) }
+
+// DeclineRate is the share of unanswerable questions declined (0 when
+// there are none).
+func (c AnswerCounts) DeclineRate() float64 { return share(c.Declined, c.Unanswerable) }
+
+func (c *AnswerCounts) add(r AnswerResult) {
+	if !r.Answerable {
+		c.Unanswerable++
+		if !r.Answered {
+			c.Declined++
+		}
+		return
+	}
+	c.Answerable++
+	if r.CitedRight {
+		c.CitedRight++
+	}
+	if r.PhraseFound {
+		c.PhraseRight++
+	}
+	if r.CitedRight && r.PhraseFound {
+		c.BothRight++
+	}
+}
+
+func share(a, b int) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// AnswerResult is the outcome of one question.
+type AnswerResult struct {
+	ID         string `json:"id"`
+	Question   string `json:"question"`
+	Lang       string `json:"lang"`
+	Answerable bool   `json:"answerable"`
+	Answered   bool   `json:"answered"`
+	// FirstCitation is the path of the answer's first citation, "" when
+	// it cites nothing.
+	FirstCitation  string   `json:"first_citation"`
+	ExpectedDocs   []string `json:"expected_docs,omitempty"`
+	ExpectedAnswer string   `json:"expected_answer,omitempty"`
+	CitedRight     bool     `json:"first_citation_right"`
+	PhraseFound    bool     `json:"phrase_found"`
+	Answer         string   `json:"answer"`
+}
+
+// Right reports whether the answer is what the question file asks for:
+// for an answerable question, the first citation an expected document
+// and the expected phrase in the answer; for an unanswerable one, "I
+// don't know".
+func (r AnswerResult) Right() bool {
+	if !r.Answerable {
+		return !r.Answered
+	}
+	return r.CitedRight && r.PhraseFound
+}
+
+// String describes the result on one line, for lists of misses.
+func (r AnswerResult) String() string {
+	if !r.Answerable {
+		return fmt.Sprintf("%s %q: unanswerable, answered=%v first citation %q; answer %q",
+			r.ID, r.Question, r.Answered, r.FirstCitation, r.Answer)
+	}
+	return fmt.Sprintf("%s %q: answered=%v first citation %q (want %v), phrase %q found=%v; answer %q",
+		r.ID, r.Question, r.Answered, r.FirstCitation, r.ExpectedDocs, r.ExpectedAnswer, r.PhraseFound, r.Answer)
+}
+
+// ScoreAnswer scores ans as the answer to q. It is the one definition of
+// a right answer: the first citation must be one of q's expected
+// documents, and the answer (an answer, not "I don't know") must contain
+// the expected phrase; an unanswerable question must be declined.
+func ScoreAnswer(q corpora.Question, ans quarry.Answer) AnswerResult {
+	r := AnswerResult{
+		ID: q.ID, Question: q.Question, Lang: q.Lang, Answerable: q.Answerable,
+		Answered: ans.Answered, ExpectedDocs: q.ExpectedDocs, ExpectedAnswer: q.ExpectedAnswer,
+		Answer: ans.Text,
+	}
+	if len(ans.Citations) > 0 {
+		r.FirstCitation = ans.Citations[0].Path
+	}
+	if q.Answerable {
+		r.CitedRight = r.FirstCitation != "" && slices.Contains(q.ExpectedDocs, r.FirstCitation)
+		r.PhraseFound = ans.Answered && corpora.ContainsAnswer(ans.Text, q.ExpectedAnswer)
+	}
+	return r
+}
+
+// AnswerReport is the outcome of an answer evaluation.
+type AnswerReport struct {
+	AnswerCounts
+	Accuracy    float64 `json:"accuracy"`     // BothRight / Answerable
+	DeclineRate float64 `json:"decline_rate"` // Declined / Unanswerable
+	// ByLang holds the counts of each question language.
+	ByLang map[string]*AnswerCounts `json:"by_lang"`
+	// Misses are the questions not answered right, in question order.
+	Misses []AnswerResult `json:"misses"`
+}
+
+// Add counts one scored question.
+func (r *AnswerReport) Add(res AnswerResult) {
+	r.AnswerCounts.add(res)
+	if r.ByLang == nil {
+		r.ByLang = map[string]*AnswerCounts{}
+	}
+	l := r.ByLang[res.Lang]
+	if l == nil {
+		l = &AnswerCounts{}
+		r.ByLang[res.Lang] = l
+	}
+	l.add(res)
+	if !res.Right() {
+		r.Misses = append(r.Misses, res)
+	}
+	r.Accuracy, r.DeclineRate = r.AnswerCounts.Accuracy(), r.AnswerCounts.DeclineRate()
+}
+
+// Answers asks every question through a, one at a time, and scores the
+// answers with ScoreAnswer. An error from a fails the run, naming the
+// question; a cancelled ctx stops it with ctx's error.
+func Answers(ctx context.Context, qs []corpora.Question, a Asker, opts AnswerOptions) (*AnswerReport, error) {
+	if len(qs) == 0 {
+		return nil, quarry.Errorf(quarry.CodeInvalid, "no questions to evaluate")
+	}
+	rep := &AnswerReport{ByLang: map[string]*AnswerCounts{}, Misses: []AnswerResult{}}
+	// Nobody reads the events; send only passes on cancellation, as the
+	// HTTP API's JSON answers do.
+	send := func(quarry.Event) error { return context.Cause(ctx) }
+	for i, q := range qs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		ans, err := a.Ask(ctx, quarry.AskRequest{Question: q.Question, K: opts.K}, send)
+		if err != nil {
+			if cerr := ctx.Err(); cerr != nil {
+				return nil, cerr // the run was cancelled: that is the error
+			}
+			return nil, fmt.Errorf("question %s: %w", q.ID, err)
+		}
+		rep.Add(ScoreAnswer(q, ans))
+		if opts.Progress != nil {
+			opts.Progress(i+1, len(qs))
+		}
+	}
+	return rep, nil
+}
+
+// Table renders the report as a Markdown table: all questions, then
+// each language.
+func (r *AnswerReport) Table() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "answers: %d questions (%d answerable, %d unanswerable)\n\n",
+		r.Answerable+r.Unanswerable, r.Answerable, r.Unanswerable)
+	b.WriteString("| questions | answerable | first citation right | phrase right | both right | unanswerable | declined |\n")
+	b.WriteString("| --- | --- | --- | --- | --- | --- | --- |\n")
+	row := func(name string, c AnswerCounts) {
+		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %d | %s |\n", name, c.Answerable,
+			frac(c.CitedRight, c.Answerable), frac(c.PhraseRight, c.Answerable), frac(c.BothRight, c.Answerable),
+			c.Unanswerable, frac(c.Declined, c.Unanswerable))
+	}
+	row("all", r.AnswerCounts)
+	langs := make([]string, 0, len(r.ByLang))
+	for l := range r.ByLang {
+		langs = append(langs, l)
+	}
+	sort.Strings(langs)
+	for _, l := range langs {
+		row(l, *r.ByLang[l])
+	}
+	return b.String()
+}
+
+func frac(a, b int) string {
+	if b == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%d (%.1f%%)", a, 100*share(a, b))
+}
