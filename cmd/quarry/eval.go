@@ -2,14 +2,19 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	iofs "io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/quarry-kb/quarry"
+	"github.com/quarry-kb/quarry/corpora"
 	"github.com/quarry-kb/quarry/eval"
+	"github.com/quarry-kb/quarry/index"
 	"github.com/quarry-kb/quarry/index/gen"
 	"github.com/quarry-kb/quarry/ingest"
 	"github.com/quarry-kb/quarry/retrieve"
@@ -18,42 +23,65 @@ import (
 func runEval(ctx context.Context, env *Env, args []string) error {
 	var o options
 	var split, modes string
-	var keep bool
-	fs := newFlags(env, "eval", "quarry eval [flags] DATASET_DIR",
-		"Measure retrieval quality on a dataset in BEIR layout (corpus.jsonl, queries.jsonl,\n"+
+	var keep, misses bool
+	fs := newFlags(env, "eval", "quarry eval [flags] DATASET_DIR | QUESTIONS.jsonl | builtin:helpcenter",
+		"Measure retrieval quality (on a BEIR dataset) or answer quality (on a question file).\n\n"+
+			"DATASET_DIR (retrieval quality): a dataset in BEIR layout (corpus.jsonl, queries.jsonl,\n"+
 			"qrels/<split>.tsv, optionally answers.jsonl). The corpus is ingested through the same\n"+
 			"pipeline as real documents into --data (a temporary directory unless given), then every\n"+
 			"judged query runs through the same retriever as /v1/search. Reports nDCG@10, Recall@100\n"+
 			"and MRR@10 for the keyword leg, the vector leg and the hybrid, answer recall@1/@5 when the\n"+
-			"dataset has answers, and query latency.", &o, "chunk", "json")
-	fs.StringVar(&split, "split", "test", "qrels split to evaluate")
-	fs.StringVar(&modes, "modes", "keyword,vector,hybrid", "comma-separated retrieval modes to evaluate")
+			"dataset has answers, and query latency.\n\n"+
+			"QUESTIONS.jsonl or builtin:helpcenter (answer quality): every question of a question file\n"+
+			"(JSON lines: id, question, lang, answerable, expected_docs, expected_answer; the format\n"+
+			"of corpora/helpcenter-questions.jsonl) is answered as /v1/ask answers it, with the\n"+
+			"configured answerer (the offline extractive one, or the language model of --llm-* /\n"+
+			"QUARRY_LLM_*). Reports, overall and by language, the share of answerable questions whose\n"+
+			"first citation is an expected document, whose answer contains the expected phrase, and\n"+
+			"both (the answer accuracy), and the share of unanswerable questions declined. A question\n"+
+			"file is evaluated against the knowledge base already ingested in --data; its\n"+
+			"expected_docs are paths relative to the ingested folder. builtin:helpcenter ingests the\n"+
+			"built-in sample help centre into --data (a temporary directory unless given) and uses\n"+
+			"its question file. --misses lists the questions not answered right.", &o, "chunk", "json")
+	fs.StringVar(&split, "split", "test", "qrels split to evaluate (DATASET_DIR only)")
+	fs.StringVar(&modes, "modes", "keyword,vector,hybrid", "comma-separated retrieval modes to evaluate (DATASET_DIR only)")
 	fs.BoolVar(&keep, "keep", false, "keep the temporary data directory")
+	fs.BoolVar(&misses, "misses", false, "list the questions not answered right, after the table (answer quality only; --json always includes them)")
 	var kn knobs
 	kn.register(fs)
-	pf := providerFlags(fs, env, "embed")
-	dataSet := false
+	pf := providerFlags(fs, env, "llm", "embed")
 	if err := parse(fs, args, 1); err != nil {
 		return err
+	}
+	target := fs.Arg(0)
+	answers, err := isQuestionFile(target)
+	if err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if answers {
+		for _, name := range []string{"split", "modes"} {
+			if set[name] {
+				return quarry.Errorf(quarry.CodeInvalid, "--%s applies to BEIR datasets, not to question files", name)
+			}
+		}
+	} else {
+		// Retrieval quality never asks for an answer: the language model
+		// settings are not read (nor validated).
+		pf.llm = false
 	}
 	prov, err := pf.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer prov.Close()
-	fs.Visit(func(f *flag.Flag) {
-		if f.Name == "data" {
-			dataSet = true
-		}
-	})
-	if env.Getenv("QUARRY_DATA") != "" {
-		dataSet = true
+	// Only a question file evaluates a knowledge base in place; the
+	// others ingest, into a temporary directory unless one is named.
+	if target != builtinHelpCenter && answers {
+		return evalQuestionFile(ctx, env, o, target, misses, prov, kn)
 	}
-	ds, err := eval.Load(fs.Arg(0), split)
-	if err != nil {
-		return err
-	}
-	if !dataSet {
+	if !set["data"] && env.Getenv("QUARRY_DATA") == "" {
 		tmp, err := os.MkdirTemp("", "quarry-eval-")
 		if err != nil {
 			return err
@@ -62,6 +90,180 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 		if !keep {
 			defer os.RemoveAll(tmp)
 		}
+	}
+	if answers {
+		return evalHelpCenter(ctx, env, o, misses, prov, kn)
+	}
+	return evalRetrieval(ctx, env, o, target, split, modes, prov, kn)
+}
+
+// isQuestionFile tells the answer evaluations (builtin:helpcenter or a
+// *.jsonl file) from BEIR dataset directories.
+func isQuestionFile(target string) (bool, error) {
+	if target == builtinHelpCenter {
+		return true, nil
+	}
+	if strings.HasPrefix(target, "builtin:") {
+		return false, quarry.Errorf(quarry.CodeInvalid, "unknown built-in question set %q (there is %s)", target, builtinHelpCenter)
+	}
+	st, err := os.Stat(target)
+	if err != nil {
+		return false, quarry.Errorf(quarry.CodeInvalid, "%s: not a BEIR dataset directory, a question file (*.jsonl) or %s: %w", target, builtinHelpCenter, err)
+	}
+	switch {
+	case st.IsDir():
+		return false, nil
+	case st.Mode().IsRegular() && strings.HasSuffix(strings.ToLower(target), ".jsonl"):
+		return true, nil
+	}
+	return false, quarry.Errorf(quarry.CodeInvalid, "%s: not a BEIR dataset directory, a question file (*.jsonl) or %s", target, builtinHelpCenter)
+}
+
+// evalHelpCenter ingests the sample help centre into o.Data, as quarry
+// demo does, and evaluates the answers to its question file.
+func evalHelpCenter(ctx context.Context, env *Env, o options, misses bool, prov *providers, kn knobs) error {
+	qs, err := corpora.Questions()
+	if err != nil {
+		return err
+	}
+	if err := checkHelpCenterData(o.Data); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stderr, "eval: ingesting the sample help centre into %s\n", o.Data)
+	start := time.Now()
+	sum, err := ingestInto(ctx, env, o, corpora.HelpCenter(), buildOptions{Reason: "eval", Source: builtinHelpCenter, engine: prov.apply(engineConfig{})})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stderr, "eval: ingested %d files into %d chunks in %s\n", sum.Files, sum.Chunks, time.Since(start).Round(time.Millisecond))
+	e, err := openCurrent(o.Data, prov.apply(kn.apply(engineConfig{})))
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	return evalAnswers(ctx, env, o, builtinHelpCenter, qs, e, misses)
+}
+
+// checkHelpCenterData refuses to replace a knowledge base of other
+// documents with the sample help centre: a named --data must be empty or
+// hold the help centre already.
+func checkHelpCenterData(data string) error {
+	d, err := gen.Open(kbRoot(data))
+	if err != nil {
+		return err
+	}
+	s, err := d.State()
+	if errors.Is(err, quarry.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	m, err := index.LoadManifest(filepath.Join(d.Path(s.Current), manifestFile))
+	if err != nil {
+		return err
+	}
+	hc := corpora.HelpCenter()
+	for _, p := range m.Paths() {
+		if _, err := iofs.Stat(hc, p); err != nil {
+			return quarry.Errorf(quarry.CodeConflict,
+				"--data %s holds a knowledge base of other documents (%s); evaluating %s would replace it: name an empty --data, or none for a temporary one",
+				data, p, builtinHelpCenter)
+		}
+	}
+	return nil
+}
+
+// evalQuestionFile evaluates the answers to the questions of path over
+// the knowledge base already in o.Data.
+func evalQuestionFile(ctx context.Context, env *Env, o options, path string, misses bool, prov *providers, kn knobs) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return quarry.Errorf(quarry.CodeInvalid, "question file: %w", err)
+	}
+	qs, err := corpora.ParseQuestions(f)
+	f.Close()
+	if err != nil {
+		return quarry.Errorf(quarry.CodeInvalid, "question file %s: %w", path, err)
+	}
+	if len(qs) == 0 {
+		return quarry.Errorf(quarry.CodeInvalid, "question file %s holds no question", path)
+	}
+	// Look before opening: opening would create the directories.
+	if _, err := os.Stat(kbRoot(o.Data)); err != nil {
+		return quarry.Errorf(quarry.CodeNotFound,
+			"no knowledge base in --data %s to evaluate %s against: ingest the documents its expected_docs refer to first (quarry ingest --data DIR SOURCE_DIR)", o.Data, path)
+	}
+	e, err := openCurrent(o.Data, prov.apply(kn.apply(engineConfig{})))
+	if err != nil {
+		if errors.Is(err, quarry.ErrNotFound) {
+			return quarry.Errorf(quarry.CodeNotFound,
+				"no knowledge base in --data %s to evaluate %s against: ingest the documents its expected_docs refer to first (quarry ingest --data DIR SOURCE_DIR): %w", o.Data, path, err)
+		}
+		return err
+	}
+	defer e.Close()
+	if e.manifest.Empty() {
+		return quarry.Errorf(quarry.CodeNotFound, "the knowledge base in --data %s holds no document to evaluate %s against", o.Data, path)
+	}
+	// A question whose expected documents are not in the knowledge base
+	// can never be right: most likely the paths are relative to another
+	// folder than the one ingested.
+	for _, q := range qs {
+		for _, d := range q.ExpectedDocs {
+			if _, ok := e.manifest.Docs[d]; !ok {
+				return quarry.Errorf(quarry.CodeInvalid,
+					"question file %s: question %s: expected document %q is not in the knowledge base in %s (expected_docs are paths relative to the ingested folder, such as %q)",
+					path, q.ID, d, o.Data, e.manifest.Paths()[0])
+			}
+		}
+	}
+	return evalAnswers(ctx, env, o, path, qs, e, misses)
+}
+
+// answersOutput is the JSON of an answer evaluation.
+type answersOutput struct {
+	Questions string `json:"questions"` // the question file, or builtin:helpcenter
+	*eval.AnswerReport
+	Seconds float64 `json:"seconds"` // wall time of asking every question
+}
+
+func evalAnswers(ctx context.Context, env *Env, o options, name string, qs []corpora.Question, a eval.Asker, misses bool) error {
+	fmt.Fprintf(env.Stderr, "eval: asking %d questions of %s\n", len(qs), name)
+	bar := newProgress(env.Stderr)
+	start := time.Now()
+	rep, err := eval.Answers(ctx, qs, a, eval.AnswerOptions{
+		Progress: func(done, total int) { bar.update(ingest.Progress{Done: done, Total: total}) },
+	})
+	bar.finish()
+	if err != nil {
+		return err
+	}
+	elapsed := time.Since(start)
+	if o.JSON {
+		return writeJSON(env.Stdout, answersOutput{Questions: name, AnswerReport: rep, Seconds: elapsed.Seconds()})
+	}
+	fmt.Fprintf(env.Stdout, "%s\n", name)
+	fmt.Fprint(env.Stdout, rep.Table())
+	fmt.Fprintf(env.Stdout, "\nanswer accuracy %.1f%%, declined %.1f%%; %d questions in %.1f s\n",
+		100*rep.Accuracy, 100*rep.DeclineRate, len(qs), elapsed.Seconds())
+	if misses {
+		fmt.Fprintf(env.Stdout, "\n%d misses:\n", len(rep.Misses))
+		for _, m := range rep.Misses {
+			fmt.Fprintln(env.Stdout, m.String())
+		}
+	} else if len(rep.Misses) > 0 {
+		fmt.Fprintf(env.Stdout, "(%d misses: --misses lists them)\n", len(rep.Misses))
+	}
+	return nil
+}
+
+// evalRetrieval ingests a BEIR dataset into o.Data and measures
+// retrieval on it.
+func evalRetrieval(ctx context.Context, env *Env, o options, dir, split, modes string, prov *providers, kn knobs) error {
+	ds, err := eval.Load(dir, split)
+	if err != nil {
+		return err
 	}
 	progressOut := env.Stderr
 	fmt.Fprintf(progressOut, "eval: %s: %d documents, %d %s queries; ingesting into %s\n", ds.Name, len(ds.Corpus), len(ds.Queries), split, o.Data)

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/quarry-kb/quarry/corpora"
+	"github.com/quarry-kb/quarry/eval"
+)
+
+// answersJSON is what quarry eval --json prints for answer quality.
+type answersJSON struct {
+	Questions string `json:"questions"`
+	eval.AnswerCounts
+	Accuracy    float64                      `json:"accuracy"`
+	DeclineRate float64                      `json:"decline_rate"`
+	ByLang      map[string]eval.AnswerCounts `json:"by_lang"`
+	Misses      []eval.AnswerResult          `json:"misses"`
+	Seconds     float64                      `json:"seconds"`
+}
+
+func decodeAnswers(t *testing.T, out string) answersJSON {
+	t.Helper()
+	var r answersJSON
+	dec := json.NewDecoder(strings.NewReader(out))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		t.Fatalf("decode report: %v\n%s", err, out)
+	}
+	return r
+}
+
+// checkConsistent checks that a report's counts add up.
+func checkConsistent(t *testing.T, r answersJSON) {
+	t.Helper()
+	c := r.AnswerCounts
+	if c.BothRight > c.CitedRight || c.BothRight > c.PhraseRight || c.CitedRight > c.Answerable || c.PhraseRight > c.Answerable || c.Declined > c.Unanswerable {
+		t.Errorf("counts do not add up: %+v", c)
+	}
+	var sum eval.AnswerCounts
+	for _, l := range r.ByLang {
+		sum.Answerable += l.Answerable
+		sum.CitedRight += l.CitedRight
+		sum.PhraseRight += l.PhraseRight
+		sum.BothRight += l.BothRight
+		sum.Unanswerable += l.Unanswerable
+		sum.Declined += l.Declined
+	}
+	if sum != c {
+		t.Errorf("languages add up to %+v, not %+v", sum, c)
+	}
+	if want := c.Answerable - c.BothRight + c.Unanswerable - c.Declined; len(r.Misses) != want {
+		t.Errorf("%d misses listed, want %d", len(r.Misses), want)
+	}
+	for _, m := range r.Misses {
+		if m.ID == "" || m.Question == "" || (m.Answerable && m.CitedRight && m.PhraseFound) || (!m.Answerable && !m.Answered) {
+			t.Errorf("a right answer or an empty entry listed as a miss: %+v", m)
+		}
+	}
+	if want := float64(c.BothRight) / float64(c.Answerable); r.Accuracy != want {
+		t.Errorf("accuracy %v, want %v", r.Accuracy, want)
+	}
+}
+
+// TestEvalAnswers runs quarry eval builtin:helpcenter, then the same
+// questions as a question file against the knowledge base it left.
+func TestEvalAnswers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("ingests the whole sample corpus; skipped with -short")
+	}
+	out, errOut, code := runCLI(t, "eval", "builtin:helpcenter", "--json")
+	if code != 0 {
+		t.Fatalf("quarry eval builtin:helpcenter exited %d:\n%s", code, errOut)
+	}
+	r := decodeAnswers(t, out)
+	if r.Questions != builtinHelpCenter || r.Answerable != 137 || r.Unanswerable != 19 {
+		t.Errorf("questions %q: %d answerable, %d unanswerable; want builtin:helpcenter, 137 and 19", r.Questions, r.Answerable, r.Unanswerable)
+	}
+	if r.ByLang["en"].Answerable == 0 || r.ByLang["zh"].Answerable == 0 || len(r.ByLang) != 2 {
+		t.Errorf("by language: %+v", r.ByLang)
+	}
+	checkConsistent(t, r)
+	// The floors of TestEndToEnd, which asks the same questions over HTTP.
+	if r.Accuracy < 0.74 || r.DeclineRate < 0.80 {
+		t.Errorf("accuracy %.3f, declined %.3f: below the end-to-end floors 0.74 / 0.80", r.Accuracy, r.DeclineRate)
+	}
+
+	// The help centre ingested into a named --data, in text mode.
+	data := t.TempDir()
+	out, errOut, code = runCLI(t, "eval", "--data", data, "--misses", "builtin:helpcenter")
+	if code != 0 {
+		t.Fatalf("quarry eval --data exited %d:\n%s", code, errOut)
+	}
+	for _, want := range []string{"| all | 137 |", "| en |", "| zh |", "answer accuracy", "misses:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("text output lacks %q:\n%s", want, out)
+		}
+	}
+	if got := strings.Count(out, "\n"+r.Misses[0].ID+" "); got != 1 {
+		t.Errorf("miss %s listed %d times with --misses:\n%s", r.Misses[0].ID, got, out)
+	}
+
+	// The same questions as a question file over that knowledge base:
+	// the same figures.
+	qs, err := corpora.Questions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	qfile := filepath.Join(t.TempDir(), "questions.jsonl")
+	writeQuestions(t, qfile, qs)
+	out, errOut, code = runCLI(t, "eval", "--data", data, "--json", qfile)
+	if code != 0 {
+		t.Fatalf("quarry eval QUESTIONS.jsonl exited %d:\n%s", code, errOut)
+	}
+	f := decodeAnswers(t, out)
+	checkConsistent(t, f)
+	if f.AnswerCounts != r.AnswerCounts || f.Questions != qfile {
+		t.Errorf("question file over the ingested help centre: %s %+v; builtin:helpcenter: %+v", f.Questions, f.AnswerCounts, r.AnswerCounts)
+	}
+
+	// Expected documents that the knowledge base lacks: paths relative
+	// to another folder.
+	moved := append([]corpora.Question(nil), qs[:3]...)
+	for i := range moved {
+		docs := make([]string, len(moved[i].ExpectedDocs))
+		for j, d := range moved[i].ExpectedDocs {
+			docs[j] = "helpcenter/" + d
+		}
+		moved[i].ExpectedDocs = docs
+	}
+	writeQuestions(t, qfile, moved)
+	_, errOut, code = runCLI(t, "eval", "--data", data, qfile)
+	if code != 1 || !strings.Contains(errOut, "is not in the knowledge base") || !strings.Contains(errOut, moved[0].ID) {
+		t.Errorf("expected docs outside the knowledge base: exit %d\n%s", code, errOut)
+	}
+}
+
+func writeQuestions(t *testing.T, path string, qs []corpora.Question) {
+	t.Helper()
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	for _, q := range qs {
+		if err := enc.Encode(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestEvalAnswersErrors(t *testing.T) {
+	dir := t.TempDir()
+	qfile := filepath.Join(dir, "questions.jsonl")
+	writeQuestions(t, qfile, []corpora.Question{{ID: "q1", Question: "How long do refunds take?", Lang: "en", Answerable: true,
+		ExpectedDocs: []string{"a.md"}, ExpectedAnswer: "30 days"}})
+	bad := filepath.Join(dir, "bad.jsonl")
+	if err := os.WriteFile(bad, []byte(`{"id": "q1", "question": "x", "lang": "fr"}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	txt := filepath.Join(dir, "questions.txt")
+	if err := os.WriteFile(txt, []byte("hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "no-such-data")
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"empty data", []string{"eval", "--data", t.TempDir(), qfile}, 1, "no knowledge base in --data"},
+		{"missing data", []string{"eval", "--data", missing, qfile}, 1, "no knowledge base in --data"},
+		{"bad question file", []string{"eval", "--data", t.TempDir(), bad}, 1, "line 1"},
+		{"not a question file", []string{"eval", "--data", t.TempDir(), txt}, 1, "question file (*.jsonl)"},
+		{"no such file", []string{"eval", filepath.Join(dir, "nope.jsonl")}, 1, "not a BEIR dataset directory"},
+		{"unknown builtin", []string{"eval", "builtin:nope"}, 1, "unknown built-in"},
+		{"split with questions", []string{"eval", "--split", "train", qfile}, 1, "--split applies to BEIR datasets"},
+		{"help", []string{"eval", "--help"}, 0, "builtin:helpcenter"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errOut, code := runCLI(t, tc.args...)
+			if code != tc.code || !strings.Contains(out+errOut, tc.want) {
+				t.Errorf("exit %d (want %d), output lacks %q?\n%s%s", code, tc.code, tc.want, out, errOut)
+			}
+		})
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Errorf("evaluating against a missing --data created %s", missing)
+	}
+}
+
+// TestEvalHelpCenterKeepsOtherData: builtin:helpcenter refuses a --data
+// that holds another knowledge base, and leaves it as it was.
+func TestEvalHelpCenterKeepsOtherData(t *testing.T) {
+	src, data := t.TempDir(), t.TempDir()
+	writeFiles(t, src, map[string]string{"a.md": "# Returns\n\nYou can return any item within 30 days of delivery for a full refund.\n"})
+	if out, errOut, code := runCLI(t, "ingest", "--data", data, src); code != 0 {
+		t.Fatalf("ingest exited %d:\n%s%s", code, out, errOut)
+	}
+	_, errOut, code := runCLI(t, "eval", "--data", data, "builtin:helpcenter")
+	if code != 1 || !strings.Contains(errOut, "holds a knowledge base of other documents") {
+		t.Errorf("exit %d:\n%s", code, errOut)
+	}
+	out, errOut, code := runCLI(t, "search", "--data", data, "return within 30 days")
+	if code != 0 || !strings.Contains(out, "a.md") {
+		t.Errorf("the knowledge base was changed: exit %d\n%s%s", code, out, errOut)
+	}
+}
