@@ -211,3 +211,64 @@ func TestEvalHelpCenterKeepsOtherData(t *testing.T) {
 		t.Errorf("the knowledge base was changed: exit %d\n%s%s", code, out, errOut)
 	}
 }
+
+// TestEvalAnswersWithLLM: with QUARRY_LLM_* set, quarry eval measures the
+// language model's answers: one grounded prompt per question.
+func TestEvalAnswersWithLLM(t *testing.T) {
+	model := newFakeModel(t)
+	src := helpCenterSubset(t, "returns", "billing")
+	data := t.TempDir()
+	if out, errOut, code := provCLI(t, nil, "ingest", "--data", data, src); code != 0 {
+		t.Fatalf("ingest: %d\n%s%s", code, out, errOut)
+	}
+	all, err := corpora.Questions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var qs []corpora.Question
+	var answerable int
+	for _, q := range all {
+		inSubset := true
+		for _, d := range q.ExpectedDocs {
+			inSubset = inSubset && (strings.HasPrefix(d, "returns/") || strings.HasPrefix(d, "billing/"))
+		}
+		if q.Answerable && inSubset && answerable < 2 {
+			qs, answerable = append(qs, q), answerable+1
+		} else if !q.Answerable && q.ID == "en-na-01" {
+			qs = append(qs, q)
+		}
+	}
+	if len(qs) != 3 {
+		t.Fatalf("picked %d questions", len(qs))
+	}
+	qfile := filepath.Join(t.TempDir(), "q.jsonl")
+	writeQuestions(t, qfile, qs)
+	vars := map[string]string{
+		"QUARRY_LLM_PROVIDER": "openai",
+		"QUARRY_LLM_BASE_URL": model.URL + "/v1",
+		"QUARRY_LLM_MODEL":    "gpt-test",
+	}
+	out, errOut, code := provCLI(t, vars, "eval", "--data", data, "--json", qfile)
+	if code != 0 {
+		t.Fatalf("eval: %d\n%s%s", code, out, errOut)
+	}
+	r := decodeAnswers(t, out)
+	checkConsistent(t, r)
+	if r.Answerable != 2 || r.Unanswerable != 1 {
+		t.Errorf("counts %+v", r.AnswerCounts)
+	}
+	if _, _, passages := model.snapshot(); len(passages) != len(qs) {
+		t.Errorf("the model wrote %d grounded answers, want one per question (%d)", len(passages), len(qs))
+	}
+	// The fake model answers everything from passage [1]: the unanswerable
+	// question is answered, in the model's words.
+	var na *eval.AnswerResult
+	for i, m := range r.Misses {
+		if m.ID == "en-na-01" {
+			na = &r.Misses[i]
+		}
+	}
+	if na == nil || !na.Answered || !strings.HasSuffix(na.Answer, "[1]") || r.Declined != 0 {
+		t.Errorf("unanswerable question: %+v; want the fake model's answer, citing [1]", na)
+	}
+}
