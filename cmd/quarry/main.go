@@ -42,7 +42,7 @@ func commands() []command {
 		{"reindex", "quarry reindex [flags] [SOURCE_DIR]", "rebuild the index from scratch into a new generation and switch to it", runReindex},
 		{"rollback", "quarry rollback [flags]", "switch serving back to the previous generation", runRollback},
 		{"healthcheck", "quarry healthcheck [flags]", "check that a server answers /healthz (for container health checks)", runHealthcheck},
-		{"eval", "quarry eval [flags] DATASET_DIR", "measure retrieval quality on a BEIR-layout dataset", runEval},
+		{"eval", "quarry eval [flags] DATASET_DIR | QUESTIONS.jsonl | builtin:helpcenter", "measure retrieval (BEIR dataset) or answer quality (question file)", runEval},
 	}
 }
 
