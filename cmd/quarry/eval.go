@@ -8,6 +8,7 @@ import (
 	iofs "io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -24,6 +25,7 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 	var o options
 	var split, modes string
 	var keep, misses bool
+	var ids string
 	fs := newFlags(env, "eval", "quarry eval [flags] DATASET_DIR | QUESTIONS.jsonl | builtin:helpcenter",
 		"Measure retrieval quality (on a BEIR dataset) or answer quality (on a question file).\n\n"+
 			"DATASET_DIR (retrieval quality): a dataset in BEIR layout (corpus.jsonl, queries.jsonl,\n"+
@@ -46,6 +48,7 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(&split, "split", "test", "qrels split to evaluate (DATASET_DIR only)")
 	fs.StringVar(&modes, "modes", "keyword,vector,hybrid", "comma-separated retrieval modes to evaluate (DATASET_DIR only)")
 	fs.BoolVar(&keep, "keep", false, "keep the temporary data directory")
+	fs.StringVar(&ids, "ids", "", "evaluate only the questions whose id matches this regular expression, e.g. '[13579]$' (answer quality only)")
 	fs.BoolVar(&misses, "misses", false, "list the questions not answered right, after the table (answer quality only; --json always includes them)")
 	var kn knobs
 	kn.register(fs)
@@ -60,13 +63,20 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var only *regexp.Regexp
 	if answers {
 		for _, name := range []string{"split", "modes"} {
 			if set[name] {
 				return quarry.Errorf(quarry.CodeInvalid, "--%s applies to BEIR datasets, not to question files", name)
 			}
 		}
+		if only, err = regexp.Compile(ids); err != nil {
+			return quarry.Errorf(quarry.CodeInvalid, "--ids: %w", err)
+		}
 	} else {
+		if set["ids"] {
+			return quarry.Errorf(quarry.CodeInvalid, "--ids applies to question files, not to BEIR datasets")
+		}
 		// Retrieval quality never asks for an answer: the language model
 		// settings are not read (nor validated).
 		pf.llm = false
@@ -79,7 +89,7 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 	// Only a question file evaluates a knowledge base in place; the
 	// others ingest, into a temporary directory unless one is named.
 	if target != builtinHelpCenter && answers {
-		return evalQuestionFile(ctx, env, o, target, misses, prov, kn)
+		return evalQuestionFile(ctx, env, o, target, only, misses, prov, kn)
 	}
 	if !set["data"] && env.Getenv("QUARRY_DATA") == "" {
 		tmp, err := os.MkdirTemp("", "quarry-eval-")
@@ -92,7 +102,7 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 		}
 	}
 	if answers {
-		return evalHelpCenter(ctx, env, o, misses, prov, kn)
+		return evalHelpCenter(ctx, env, o, only, misses, prov, kn)
 	}
 	return evalRetrieval(ctx, env, o, target, split, modes, prov, kn)
 }
@@ -121,10 +131,13 @@ func isQuestionFile(target string) (bool, error) {
 
 // evalHelpCenter ingests the sample help centre into o.Data, as quarry
 // demo does, and evaluates the answers to its question file.
-func evalHelpCenter(ctx context.Context, env *Env, o options, misses bool, prov *providers, kn knobs) error {
+func evalHelpCenter(ctx context.Context, env *Env, o options, only *regexp.Regexp, misses bool, prov *providers, kn knobs) error {
 	qs, err := corpora.Questions()
 	if err != nil {
 		return err
+	}
+	if qs = selectQuestions(qs, only); len(qs) == 0 {
+		return quarry.Errorf(quarry.CodeInvalid, "--ids %s matches no question of %s", only, builtinHelpCenter)
 	}
 	if err := checkHelpCenterData(o.Data); err != nil {
 		return err
@@ -176,7 +189,7 @@ func checkHelpCenterData(data string) error {
 
 // evalQuestionFile evaluates the answers to the questions of path over
 // the knowledge base already in o.Data.
-func evalQuestionFile(ctx context.Context, env *Env, o options, path string, misses bool, prov *providers, kn knobs) error {
+func evalQuestionFile(ctx context.Context, env *Env, o options, path string, only *regexp.Regexp, misses bool, prov *providers, kn knobs) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return quarry.Errorf(quarry.CodeInvalid, "question file: %w", err)
@@ -188,6 +201,9 @@ func evalQuestionFile(ctx context.Context, env *Env, o options, path string, mis
 	}
 	if len(qs) == 0 {
 		return quarry.Errorf(quarry.CodeInvalid, "question file %s holds no question", path)
+	}
+	if qs = selectQuestions(qs, only); len(qs) == 0 {
+		return quarry.Errorf(quarry.CodeInvalid, "--ids %s matches no question of %s", only, path)
 	}
 	// Look before opening: opening would create the directories.
 	if _, err := os.Stat(kbRoot(o.Data)); err != nil {
@@ -219,6 +235,17 @@ func evalQuestionFile(ctx context.Context, env *Env, o options, path string, mis
 		}
 	}
 	return evalAnswers(ctx, env, o, path, qs, e, misses)
+}
+
+// selectQuestions keeps the questions whose id only matches.
+func selectQuestions(qs []corpora.Question, only *regexp.Regexp) []corpora.Question {
+	var out []corpora.Question
+	for _, q := range qs {
+		if only.MatchString(q.ID) {
+			out = append(out, q)
+		}
+	}
+	return out
 }
 
 // answersOutput is the JSON of an answer evaluation.
@@ -347,6 +374,9 @@ type knobs struct {
 	k1, b                 float64
 	titleBoost, headBoost float64
 	candidates            int
+	// The offline answerer's (see generate.Config).
+	minSupport, minSupportUnknown, rankBonus float64
+	topPassages                              int
 }
 
 func (k *knobs) register(fs *flag.FlagSet) {
@@ -358,6 +388,10 @@ func (k *knobs) register(fs *flag.FlagSet) {
 	fs.Float64Var(&k.titleBoost, "title-boost", 0, "tuning: BM25F weight of the title field (negative to leave it out)")
 	fs.Float64Var(&k.headBoost, "heading-boost", 0, "tuning: BM25F weight of the heading field (negative to leave it out)")
 	fs.IntVar(&k.candidates, "candidates", 0, "tuning: hits fetched from each leg before fusion")
+	fs.Float64Var(&k.minSupport, "min-support", 0, "tuning: the offline answerer's MinSupport (confidence needed to answer when every question word is in the knowledge base)")
+	fs.Float64Var(&k.minSupportUnknown, "min-support-unknown", 0, "tuning: the offline answerer's MinSupportUnknown (when a question word is not)")
+	fs.Float64Var(&k.rankBonus, "rank-bonus", 0, "tuning: the offline answerer's RankBonus")
+	fs.IntVar(&k.topPassages, "top-passages", 0, "tuning: how many passages the offline answerer quotes from")
 }
 
 func (k knobs) apply(cfg engineConfig) engineConfig {
@@ -369,5 +403,9 @@ func (k knobs) apply(cfg engineConfig) engineConfig {
 	cfg.Keyword.B = k.b
 	cfg.Keyword.TitleBoost = k.titleBoost
 	cfg.Keyword.HeadingBoost = k.headBoost
+	cfg.Answer.MinSupport = k.minSupport
+	cfg.Answer.MinSupportUnknown = k.minSupportUnknown
+	cfg.Answer.RankBonus = k.rankBonus
+	cfg.Answer.TopPassages = k.topPassages
 	return cfg
 }

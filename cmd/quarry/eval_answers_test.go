@@ -272,3 +272,65 @@ func TestEvalAnswersWithLLM(t *testing.T) {
 		t.Errorf("unanswerable question: %+v; want the fake model's answer, citing [1]", na)
 	}
 }
+
+// TestEvalAnswersSubsetAndKnobs: --ids evaluates part of the questions
+// (the tuning half, say), and the answerer's tuning flags reach it.
+func TestEvalAnswersSubsetAndKnobs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("ingests the whole sample corpus; skipped with -short")
+	}
+	data := t.TempDir()
+	out, errOut, code := runCLI(t, "eval", "--data", data, "builtin:helpcenter", "--ids", "[13579]$", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, errOut)
+	}
+	odd := decodeAnswers(t, out)
+	checkConsistent(t, odd)
+	all, err := corpora.Questions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wantAnswerable, wantUnanswerable int
+	for _, q := range all {
+		if n := q.ID[len(q.ID)-1]; (n-'0')%2 == 1 {
+			if q.Answerable {
+				wantAnswerable++
+			} else {
+				wantUnanswerable++
+			}
+		}
+	}
+	if odd.Answerable != wantAnswerable || odd.Unanswerable != wantUnanswerable {
+		t.Errorf("--ids [13579]$: %d answerable, %d unanswerable; want %d and %d", odd.Answerable, odd.Unanswerable, wantAnswerable, wantUnanswerable)
+	}
+	for _, m := range odd.Misses {
+		if n := m.ID[len(m.ID)-1]; (n-'0')%2 != 1 {
+			t.Errorf("question %s is not selected by --ids [13579]$", m.ID)
+		}
+	}
+
+	// An answerer that asks for more confidence than any sentence has
+	// declines everything; the same knowledge base, evaluated again.
+	out, errOut, code = runCLI(t, "eval", "--data", data, "builtin:helpcenter", "--ids", "[13579]$", "--json",
+		"--min-support", "5", "--min-support-unknown", "5")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, errOut)
+	}
+	strict := decodeAnswers(t, out)
+	if strict.BothRight != 0 || strict.Declined != strict.Unanswerable || odd.BothRight == 0 {
+		t.Errorf("--min-support 5: %d right, %d of %d declined (defaults: %d right)", strict.BothRight, strict.Declined, strict.Unanswerable, odd.BothRight)
+	}
+
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--ids", "("}, "--ids"},
+		{[]string{"--ids", "^nope$"}, "matches no question"},
+	} {
+		_, errOut, code := runCLI(t, append([]string{"eval", "builtin:helpcenter"}, tt.args...)...)
+		if code == 0 || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%v: exit %d, stderr %q, want an error with %q", tt.args, code, errOut, tt.want)
+		}
+	}
+}
