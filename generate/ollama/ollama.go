@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -158,16 +157,9 @@ func (c *Client) Chat(ctx context.Context, req generate.ChatRequest, onDelta fun
 }
 
 func (c *Client) readWhole(ctx context.Context, resp *http.Response) (generate.ChatResponse, error) {
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
-	if err != nil {
-		return generate.ChatResponse{}, c.http.ReadError(ctx, resp, err, false)
-	}
-	if len(b) > maxResponse {
-		return generate.ChatResponse{}, c.http.Malformed(fmt.Errorf("response over %d bytes", maxResponse))
-	}
 	var v chatResponse
-	if err := json.Unmarshal(b, &v); err != nil {
-		return generate.ChatResponse{}, c.http.Malformed(err)
+	if err := c.http.ReadJSON(ctx, resp, maxResponse, &v); err != nil {
+		return generate.ChatResponse{}, err
 	}
 	if v.Error != "" {
 		return generate.ChatResponse{}, quarry.Errorf(quarry.CodeUnavailable, "ollama: %s", v.Error)

@@ -9,7 +9,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -168,16 +167,9 @@ func (e *Embedder) embed(ctx context.Context, batch []string) ([][]float32, erro
 	}
 	var out [][]float32
 	err = e.http.Do(ctx, httpx.Request{URL: e.url, Body: raw}, func(resp *http.Response) error {
-		b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
-		if err != nil {
-			return e.http.ReadError(ctx, resp, err, false)
-		}
-		if len(b) > maxResponse {
-			return e.http.Malformed(fmt.Errorf("response over %d bytes", maxResponse))
-		}
 		var v embedResponse
-		if err := json.Unmarshal(b, &v); err != nil {
-			return e.http.Malformed(err)
+		if err := e.http.ReadJSON(ctx, resp, maxResponse, &v); err != nil {
+			return err
 		}
 		if v.Error != "" {
 			return quarry.Errorf(quarry.CodeUnavailable, "ollamaembed: %s", v.Error)

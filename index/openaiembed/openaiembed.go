@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -200,16 +199,9 @@ func (e *Embedder) embed(ctx context.Context, batch []string) ([][]float32, erro
 	}
 	var out [][]float32
 	err = e.http.Do(ctx, httpx.Request{URL: e.url, Body: raw}, func(resp *http.Response) error {
-		b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
-		if err != nil {
-			return e.http.ReadError(ctx, resp, err, false)
-		}
-		if len(b) > maxResponse {
-			return e.http.Malformed(fmt.Errorf("response over %d bytes", maxResponse))
-		}
 		var v embedResponse
-		if err := json.Unmarshal(b, &v); err != nil {
-			return e.http.Malformed(err)
+		if err := e.http.ReadJSON(ctx, resp, maxResponse, &v); err != nil {
+			return err
 		}
 		out, err = inOrder(v, len(batch))
 		if err != nil {

@@ -13,6 +13,7 @@ package httpx
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -379,6 +380,24 @@ func (c *Client) timeout() time.Duration {
 		return DefaultTimeout
 	}
 	return c.Timeout
+}
+
+// ReadJSON reads a whole (not streamed) response body of at most limit
+// bytes and decodes it into v. A failure to read is classified by
+// ReadError; a longer body, or one that is not JSON of v's shape, is
+// Malformed.
+func (c *Client) ReadJSON(ctx context.Context, resp *http.Response, limit int64, v any) error {
+	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return c.ReadError(ctx, resp, err, false)
+	}
+	if int64(len(b)) > limit {
+		return c.Malformed(fmt.Errorf("response over %d bytes", limit))
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return c.Malformed(err)
+	}
+	return nil
 }
 
 // Malformed returns the error for a response body that is not what the
