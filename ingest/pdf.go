@@ -472,6 +472,11 @@ type pdfStyle struct {
 	body     float64         // rounded body font size; 0 when there is no text
 	bodyBold bool            // most body-size text is bold: bold marks nothing
 	running  map[string]bool // runningKey of lines repeated at the top or bottom of pages
+	// furniture are the running header and footer lines left out of the
+	// text: those of pages that have a body besides their edge lines.
+	// They repeat what the title and page number already say, and in a
+	// short section they would outweigh its text in every search.
+	furniture map[*pdfLine]bool
 }
 
 // newPDFStyle measures the body size over all pages' lines and finds the
@@ -492,14 +497,15 @@ func newPDFStyle(pages [][]*pdfLine) *pdfStyle {
 		// A page's first and last lines are where running headers and
 		// footers sit; count each text once per page.
 		page := map[string]bool{}
-		for _, l := range pdfEdgeLines(lines) {
+		edges, _ := pdfEdgeLines(lines)
+		for _, l := range edges {
 			page[runningKey(l)] = true
 		}
 		for k := range page {
 			seen[k]++
 		}
 	}
-	st := &pdfStyle{running: map[string]bool{}}
+	st := &pdfStyle{running: map[string]bool{}, furniture: map[*pdfLine]bool{}}
 	n := 0
 	for sz, c := range chars {
 		if c > n || c == n && sz < st.body {
@@ -512,23 +518,22 @@ func newPDFStyle(pages [][]*pdfLine) *pdfStyle {
 			st.running[k] = true
 		}
 	}
+	for _, lines := range pages {
+		if edges, inner := pdfEdgeLines(lines); inner {
+			for _, l := range edges {
+				if st.running[runningKey(l)] {
+					st.furniture[l] = true
+				}
+			}
+		}
+	}
 	return st
 }
 
-// textLines counts a page's lines with text.
-func textLines(lines []*pdfLine) int {
-	n := 0
-	for _, l := range lines {
-		if l.chars > 0 {
-			n++
-		}
-	}
-	return n
-}
-
 // pdfEdgeLines returns the first two and last two lines with text of a
-// page (a running header may sit above or below a rule or a logo line).
-func pdfEdgeLines(lines []*pdfLine) []*pdfLine {
+// page (a running header may sit above or below a rule or a logo line),
+// and whether the page has lines with text besides them.
+func pdfEdgeLines(lines []*pdfLine) (edges []*pdfLine, inner bool) {
 	var text []*pdfLine
 	for _, l := range lines {
 		if l.chars > 0 {
@@ -536,9 +541,9 @@ func pdfEdgeLines(lines []*pdfLine) []*pdfLine {
 		}
 	}
 	if len(text) <= 4 {
-		return text
+		return text, false
 	}
-	return append(text[:2:2], text[len(text)-2:]...)
+	return append(text[:2:2], text[len(text)-2:]...), true
 }
 
 // runningKey identifies a line's text and style with digits left out, so
@@ -654,18 +659,6 @@ func (st *pdfStyle) blocks(lines []*pdfLine) (blocks []pdfBlock, firstLine strin
 			para.Reset()
 		}
 	}
-	// Running headers and footers (the document's name, "Page 2 of 3")
-	// are dropped from a page that has a body besides its edge lines:
-	// they repeat what the title and page number already say, and in a
-	// short section they would outweigh its text in every search.
-	furniture := map[*pdfLine]bool{}
-	if edges := pdfEdgeLines(lines); textLines(lines) > len(edges) {
-		for _, l := range edges {
-			if st.running[runningKey(l)] {
-				furniture[l] = true
-			}
-		}
-	}
 	for i := 0; i < len(lines); i++ {
 		l := lines[i]
 		text := cleanLine(l.text.String())
@@ -675,7 +668,7 @@ func (st *pdfStyle) blocks(lines []*pdfLine) (blocks []pdfBlock, firstLine strin
 		if firstLine == "" {
 			firstLine = text
 		}
-		if furniture[l] {
+		if st.furniture[l] {
 			continue
 		}
 		if n := pdfTableLines(lines[i:]); n > 0 {
