@@ -224,15 +224,6 @@ func (h *httpAsker) Ask(ctx context.Context, req quarry.AskRequest, _ func(quarr
 
 func pct(a, b int) float64 { return 100 * float64(a) / float64(b) }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // writeFiles writes a folder of documents.
 func writeFiles(t *testing.T, dir string, files map[string]string) {
 	t.Helper()

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -96,7 +97,7 @@ func TestOpenAIClient(t *testing.T) {
 	}
 	t.Logf("non-streaming answer: %q", run.NonStreaming.Content)
 
-	if !contains(run.Models, "default") {
+	if !slices.Contains(run.Models, "default") {
 		t.Errorf("models %v: want default", run.Models)
 	}
 	for name, m := range map[string]clientMode{"non-streaming": run.NonStreaming, "streaming": run.Streaming} {

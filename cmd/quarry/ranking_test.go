@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -53,7 +54,7 @@ func TestRankingGolden(t *testing.T) {
 				}
 				n++
 				for i, p := range res.Passages {
-					if contains(q.ExpectedDocs, p.Path) {
+					if slices.Contains(q.ExpectedDocs, p.Path) {
 						if i == 0 {
 							r1++
 						}
