@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -208,7 +207,7 @@ func (s *Server) streamCompletion(w http.ResponseWriter, r *http.Request, asker 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
-	st := &chunkStream{w: w, rc: http.NewResponseController(w), cancel: cancel, head: head}
+	st := &chunkStream{sseStream: newSSEStream(w, cancel), head: head}
 	defer st.close()
 	send := func(ev quarry.Event) error {
 		if ctx.Err() != nil {
@@ -255,18 +254,9 @@ type chunkHead struct {
 // chunkStream writes chat.completion.chunk events. Its methods are safe
 // for concurrent use, since an Asker may send from its own goroutines.
 type chunkStream struct {
-	w      http.ResponseWriter
-	rc     *http.ResponseController
-	cancel context.CancelCauseFunc
-	head   chunkHead
-
-	mu      sync.Mutex
-	started bool   // headers and the role chunk are out
-	done    bool   // the Asker sent done: nothing may follow
-	closed  bool   // Ask returned
-	err     error  // the first write error; the stream is dead
-	sent    string // the content sent so far
-	buf     []byte
+	sseStream // started: headers and the role chunk are out
+	head      chunkHead
+	sent      string // the content sent so far
 }
 
 func (st *chunkStream) chunk(delta deltaJSON, finish *string) chunkJSON {
@@ -317,34 +307,6 @@ func (st *chunkStream) contentLocked(text string) error {
 	return nil
 }
 
-func (st *chunkStream) usableLocked(what string) error {
-	switch {
-	case st.closed:
-		return errStreamClosed
-	case st.done:
-		return quarry.Errorf(quarry.CodeInternal, "%s event sent after done", what)
-	}
-	return st.err
-}
-
-func (st *chunkStream) markDone() error {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.closed {
-		return errStreamClosed
-	}
-	st.done = true
-	return st.err
-}
-
-// close stops further sends and reports whether the stream has opened.
-func (st *chunkStream) close() (started bool) {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	st.closed = true
-	return st.started
-}
-
 // finish writes, after close, the rest of the answer text (all of it
 // for an Asker that streamed none), the final chunk, the usage chunk if
 // asked for, and [DONE].
@@ -376,7 +338,7 @@ func (st *chunkStream) finish(ans quarry.Answer, extra quarryExtraJSON, includeU
 			return
 		}
 	}
-	_ = st.writeRawLocked([]byte("data: [DONE]\n\n"))
+	_ = st.writeRawLocked([]byte("data: [DONE]\n\n"), "chunk")
 }
 
 // final writes an error body as the last event, after close.
@@ -399,34 +361,7 @@ func (st *chunkStream) writeLocked(v any) error {
 	st.buf = append(st.buf[:0], "data: "...)
 	st.buf = append(st.buf, data...)
 	st.buf = append(st.buf, '\n')
-	return st.writeRawLocked(st.buf)
-}
-
-func (st *chunkStream) writeRawLocked(p []byte) error {
-	if st.err != nil {
-		return st.err
-	}
-	if !st.started {
-		h := st.w.Header()
-		h.Set("Content-Type", "text/event-stream")
-		h.Set("Cache-Control", "no-cache")
-		h.Set("X-Accel-Buffering", "no")
-		h.Del("Content-Length")
-		st.w.WriteHeader(http.StatusOK)
-		st.started = true
-	}
-	_, err := st.w.Write(p)
-	if err == nil {
-		if ferr := st.rc.Flush(); ferr != nil && !errors.Is(ferr, http.ErrNotSupported) {
-			err = ferr
-		}
-	}
-	if err != nil {
-		st.err = quarry.Errorf(quarry.CodeCanceled, "write chunk: %w", err)
-		st.cancel(st.err)
-		return st.err
-	}
-	return nil
+	return st.writeRawLocked(st.buf, "chunk")
 }
 
 // failOpenAI answers r with err in OpenAI's error shape.

@@ -28,7 +28,7 @@ func (s *Server) streamAnswer(w http.ResponseWriter, r *http.Request, asker Aske
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
-	st := &eventStream{w: w, rc: http.NewResponseController(w), cancel: cancel}
+	st := &eventStream{newSSEStream(w, cancel)}
 	// Sends from goroutines the Asker leaves behind (even after a panic)
 	// must never touch a finished response.
 	defer st.close()
@@ -74,9 +74,12 @@ func (s *Server) streamAnswer(w http.ResponseWriter, r *http.Request, asker Aske
 // response is finished and must not be written to.
 var errStreamClosed = quarry.Errorf(quarry.CodeInternal, "event sent after Ask returned")
 
-// eventStream writes SSE events. Its methods are safe for concurrent use,
-// since an Asker may send from its own goroutines.
-type eventStream struct {
+// sseStream is what both streaming APIs share: a response that opens on
+// its first write, whose life is Asker sending, then done, then Ask
+// returned (closed), and that dies on the first failed write. Its
+// methods are safe for concurrent use, since an Asker may send from its
+// own goroutines; the ...Locked ones expect mu held.
+type sseStream struct {
 	w      http.ResponseWriter
 	rc     *http.ResponseController
 	cancel context.CancelCauseFunc
@@ -89,23 +92,23 @@ type eventStream struct {
 	buf     []byte
 }
 
-func (st *eventStream) send(name string, v any) error {
-	data, err := marshal(v)
-	if err != nil {
-		return quarry.Errorf(quarry.CodeInternal, "encode %s event: %w", name, err)
-	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
+func newSSEStream(w http.ResponseWriter, cancel context.CancelCauseFunc) sseStream {
+	return sseStream{w: w, rc: http.NewResponseController(w), cancel: cancel}
+}
+
+// usableLocked reports why an event named what may not be sent now, or
+// the stream's write error.
+func (st *sseStream) usableLocked(what string) error {
 	switch {
 	case st.closed:
 		return errStreamClosed
 	case st.done:
-		return quarry.Errorf(quarry.CodeInternal, "%s event sent after done", name)
+		return quarry.Errorf(quarry.CodeInternal, "%s event sent after done", what)
 	}
-	return st.writeLocked(name, data)
+	return st.err
 }
 
-func (st *eventStream) markDone() error {
+func (st *sseStream) markDone() error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.closed {
@@ -116,11 +119,60 @@ func (st *eventStream) markDone() error {
 }
 
 // close stops further sends and reports whether the stream has opened.
-func (st *eventStream) close() (started bool) {
+func (st *sseStream) close() (started bool) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.closed = true
 	return st.started
+}
+
+// writeRawLocked writes p (whole events), sending the headers first if
+// they are not out, and flushes. A failure kills the stream: it is
+// recorded, cancels the request's work, and every later write returns
+// it. what names the event in that error.
+func (st *sseStream) writeRawLocked(p []byte, what string) error {
+	if st.err != nil {
+		return st.err
+	}
+	if !st.started {
+		h := st.w.Header()
+		h.Set("Content-Type", "text/event-stream")
+		h.Set("Cache-Control", "no-cache")
+		h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+		h.Del("Content-Length")
+		st.w.WriteHeader(http.StatusOK)
+		st.started = true
+	}
+	_, err := st.w.Write(p)
+	if err == nil {
+		if ferr := st.rc.Flush(); ferr != nil && !errors.Is(ferr, http.ErrNotSupported) {
+			err = ferr
+		}
+	}
+	if err != nil {
+		st.err = quarry.Errorf(quarry.CodeCanceled, "write %s: %w", what, err)
+		st.cancel(st.err)
+		return st.err
+	}
+	return nil
+}
+
+// eventStream writes the SSE events of /v1/ask.
+type eventStream struct {
+	sseStream
+}
+
+func (st *eventStream) send(name string, v any) error {
+	data, err := marshal(v)
+	if err != nil {
+		return quarry.Errorf(quarry.CodeInternal, "encode %s event: %w", name, err)
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if err := st.usableLocked(name); err != nil {
+		return err
+	}
+	return st.writeLocked(name, data)
 }
 
 // final writes the last event, after close.
@@ -139,15 +191,6 @@ func (st *eventStream) writeLocked(name string, data []byte) error {
 	if st.err != nil {
 		return st.err
 	}
-	if !st.started {
-		h := st.w.Header()
-		h.Set("Content-Type", "text/event-stream")
-		h.Set("Cache-Control", "no-cache")
-		h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
-		h.Del("Content-Length")
-		st.w.WriteHeader(http.StatusOK)
-		st.started = true
-	}
 	// data is one line of JSON ending in "\n" (JSON escapes newlines in
 	// strings), so one data line suffices; the blank line ends the event.
 	st.buf = append(st.buf[:0], "event: "...)
@@ -155,18 +198,7 @@ func (st *eventStream) writeLocked(name string, data []byte) error {
 	st.buf = append(st.buf, "\ndata: "...)
 	st.buf = append(st.buf, data...)
 	st.buf = append(st.buf, '\n')
-	_, err := st.w.Write(st.buf)
-	if err == nil {
-		if ferr := st.rc.Flush(); ferr != nil && !errors.Is(ferr, http.ErrNotSupported) {
-			err = ferr
-		}
-	}
-	if err != nil {
-		st.err = quarry.Errorf(quarry.CodeCanceled, "write %s event: %w", name, err)
-		st.cancel(st.err)
-		return st.err
-	}
-	return nil
+	return st.writeRawLocked(st.buf, name+" event")
 }
 
 // validEventName accepts the names an SSE event line can carry safely.
