@@ -21,6 +21,10 @@ const (
 	CodeTimeout     Code = "timeout"     // a deadline passed
 	CodeCanceled    Code = "canceled"    // the caller went away
 	CodeInternal    Code = "internal"    // a bug or an unexpected failure
+
+	CodeUnauthenticated Code = "unauthenticated" // no API key, or one that is unknown, revoked or expired
+	CodeForbidden       Code = "forbidden"       // the key lacks a scope, a knowledge base or the origin the request needs
+	CodeRateLimited     Code = "rate_limited"    // too many requests; retry after a while
 )
 
 // Error is an error with a Code. Match codes with errors.Is against the
@@ -60,6 +64,10 @@ var (
 	ErrTimeout     = &Error{Code: CodeTimeout}
 	ErrCanceled    = &Error{Code: CodeCanceled}
 	ErrInternal    = &Error{Code: CodeInternal}
+
+	ErrUnauthenticated = &Error{Code: CodeUnauthenticated}
+	ErrForbidden       = &Error{Code: CodeForbidden}
+	ErrRateLimited     = &Error{Code: CodeRateLimited}
 )
 
 // Errorf returns an *Error with the given code; format may use %w to

@@ -33,6 +33,12 @@ func statusOf(code quarry.Code) int {
 		return http.StatusGatewayTimeout
 	case quarry.CodeCanceled:
 		return StatusClientClosedRequest
+	case quarry.CodeUnauthenticated:
+		return http.StatusUnauthorized
+	case quarry.CodeForbidden:
+		return http.StatusForbidden
+	case quarry.CodeRateLimited:
+		return http.StatusTooManyRequests
 	}
 	return http.StatusInternalServerError
 }

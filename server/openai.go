@@ -385,8 +385,9 @@ type openAIErrorDetail struct {
 }
 
 // openAIErrorBody returns what a caller may see of err, in OpenAI's
-// shape: the caller's mistakes are "invalid_request_error", the rest
-// "server_error"; the code is the quarry code (or OpenAI's
+// shape: the caller's mistakes are "invalid_request_error", refused keys
+// "authentication_error" (401) or "permission_error" (403), limits
+// "rate_limit_error", the rest "server_error"; the code is the quarry code (or OpenAI's
 // "model_not_found").
 func openAIErrorBody(err error) openAIErrorJSON {
 	code := quarry.ErrorCode(err)
@@ -394,6 +395,12 @@ func openAIErrorBody(err error) openAIErrorJSON {
 	switch code {
 	case quarry.CodeInvalid, quarry.CodeNotFound, quarry.CodeConflict, quarry.CodeTooLarge, quarry.CodeUnsupported:
 		d.Type = "invalid_request_error"
+	case quarry.CodeUnauthenticated:
+		d.Type = "authentication_error"
+	case quarry.CodeForbidden:
+		d.Type = "permission_error"
+	case quarry.CodeRateLimited:
+		d.Type = "rate_limit_error"
 	}
 	var mnf modelNotFound
 	if errors.As(err, &mnf) {

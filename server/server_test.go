@@ -379,6 +379,7 @@ func TestStatusOf(t *testing.T) {
 		{quarry.CodeInvalid, 400}, {quarry.CodeNotFound, 404}, {quarry.CodeConflict, 409},
 		{quarry.CodeTooLarge, 413}, {quarry.CodeUnsupported, 415}, {quarry.CodeUnavailable, 503},
 		{quarry.CodeTimeout, 504}, {quarry.CodeCanceled, 499}, {quarry.CodeInternal, 500},
+		{quarry.CodeUnauthenticated, 401}, {quarry.CodeForbidden, 403}, {quarry.CodeRateLimited, 429},
 		{"", 500}, {"something_new", 500},
 	}
 	for _, tt := range tests {
