@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/quarry-kb/quarry"
+	"github.com/quarry-kb/quarry/auth"
 )
 
 // The OpenAI-compatible endpoint: POST /v1/chat/completions and
@@ -90,14 +91,22 @@ func (s *Server) openAIRoutes(r chi.Router) {
 	r.Get("/v1/models", func(w http.ResponseWriter, r *http.Request) {
 		list := modelListJSON{Object: "list", Data: []modelJSON{}}
 		for _, kb := range s.knowledgeBases() {
+			if s.allowKB(r, kb, "") != nil {
+				continue // only the knowledge bases the caller's key may use
+			}
 			list.Data = append(list.Data, modelJSON{ID: kb, Object: "model", Created: created, OwnedBy: "quarry"})
 		}
 		s.writeJSON(w, r, http.StatusOK, list)
 	})
 	r.Get("/v1/models/{model}", func(w http.ResponseWriter, r *http.Request) {
 		id := chi.URLParam(r, "model")
-		if _, ok := s.knowledgeBase(id); !ok {
+		kb, ok := s.knowledgeBase(id)
+		if !ok {
 			s.failOpenAI(w, r, errUnknownModel(id))
+			return
+		}
+		if err := s.allowKB(r, kb, ""); err != nil {
+			s.failOpenAI(w, r, err)
 			return
 		}
 		s.writeJSON(w, r, http.StatusOK, modelJSON{ID: id, Object: "model", Created: created, OwnedBy: "quarry"})
@@ -134,6 +143,10 @@ func (s *Server) handleChatCompletions(w http.ResponseWriter, r *http.Request) {
 	kb, ok := s.knowledgeBase(in.Model)
 	if !ok {
 		s.failOpenAI(w, r, errUnknownModel(in.Model))
+		return
+	}
+	if err := s.allowKB(r, kb, auth.ScopeAsk); err != nil {
+		s.failOpenAI(w, r, err)
 		return
 	}
 	r = r.WithContext(context.WithValue(r.Context(), knowledgeBaseKey{}, kb))

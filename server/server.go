@@ -92,6 +92,17 @@ type Config struct {
 	// Admin, when set, serves GET /v1/admin/status and
 	// POST /v1/admin/reindex (see admin.go).
 	Admin Admin
+
+	// Keys, when set, guards every /v1 route with API keys (see
+	// guard.go) and lets the origins of origin-bound keys in (CORS).
+	// Nil serves without authentication.
+	Keys Keys
+	// RateLimit bounds requests per key and per client address when
+	// Keys is set.
+	RateLimit RateLimit
+	// Audit, when set, records admin actions (whoever asked, whatever
+	// the outcome) and serves GET /v1/kb/{kb}/admin/audit.
+	Audit AuditLog
 }
 
 // Server is Quarry's HTTP API. Create it with New; serve Handler with
@@ -103,6 +114,7 @@ type Server struct {
 	mux      *chi.Mux
 	handler  http.Handler
 	draining atomic.Bool
+	guard    *guard
 
 	// onShutdown, when set (by tests), is called once Serve has started
 	// shutting down.
@@ -120,6 +132,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, quarry.Errorf(quarry.CodeInvalid, "server: StreamTimeout must not be negative, got %s", cfg.StreamTimeout)
 	case cfg.ShutdownTimeout < 0:
 		return nil, quarry.Errorf(quarry.CodeInvalid, "server: ShutdownTimeout must not be negative, got %s", cfg.ShutdownTimeout)
+	case cfg.RateLimit.Window < 0:
+		return nil, quarry.Errorf(quarry.CodeInvalid, "server: RateLimit.Window must not be negative, got %s", cfg.RateLimit.Window)
 	case cfg.MaxK < 0:
 		return nil, quarry.Errorf(quarry.CodeInvalid, "server: MaxK must not be negative, got %d", cfg.MaxK)
 	case cfg.Resolve == nil && cfg.Searcher == nil && cfg.Asker == nil:
@@ -157,6 +171,7 @@ func New(cfg Config) (*Server, error) {
 		static := Backend{Searcher: cfg.Searcher, Asker: cfg.Asker}
 		s.resolve = func(*http.Request) (Backend, error) { return static, nil }
 	}
+	s.guard = s.newGuard()
 	s.routes()
 	return s, nil
 }
@@ -164,17 +179,24 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) routes() {
 	r := chi.NewRouter()
 	r.Use(withRequestID, s.accessLog, s.recoverer)
+	if s.cfg.Keys != nil {
+		r.Use(s.corsHandler())
+	}
 	r.NotFound(s.notFound)
 	r.MethodNotAllowed(s.methodNotAllowed)
 
 	r.Get("/healthz", s.handleHealth)
 	r.Get("/readyz", s.handleReady)
 	r.Group(func(r chi.Router) {
+		r.Use(s.authenticate)
 		r.Use(s.cfg.Middleware...)
 		r.Post("/v1/search", s.handleSearch)
 		r.Post("/v1/ask", s.handleAsk)
 		s.openAIRoutes(r)
 		s.adminRoutes(r)
+		if s.cfg.Audit != nil {
+			r.Get("/v1/kb/{kb}/admin/audit", s.handleAudit)
+		}
 	})
 	s.mux = r
 	s.handler = r
