@@ -110,7 +110,11 @@ type Answer struct {
 	Lang      string     `json:"lang"`
 	Citations []Citation `json:"citations"`
 	Passages  []Passage  `json:"-"`
-	Notes     []string   `json:"notes,omitempty"`
+	// Query is the standalone question retrieval searched for when it
+	// differs from the one asked (a follow-up rewritten from the
+	// conversation); "" otherwise.
+	Query string   `json:"query,omitempty"`
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Citation ties the marker [N] in an answer to the passage it cites.

@@ -87,6 +87,7 @@ func (c Conversation) Ask(ctx context.Context, req quarry.AskRequest, send func(
 			if ev.Type == quarry.EventDone && ev.Answer != nil {
 				a := *ev.Answer
 				a.Notes = appendNote(a.Notes, note)
+				a.Query = standalone
 				ev.Answer = &a
 			}
 			return next(ev)
@@ -97,6 +98,7 @@ func (c Conversation) Ask(ctx context.Context, req quarry.AskRequest, send func(
 		return quarry.Answer{}, err
 	}
 	ans.Notes = appendNote(ans.Notes, note)
+	ans.Query = standalone
 	return ans, nil
 }
 
