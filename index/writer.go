@@ -3,6 +3,7 @@ package index
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,9 +16,8 @@ import (
 
 // Writer defaults.
 const (
-	DefaultBatchSize   = 64
-	DefaultConcurrency = 2
-	DefaultSaveEvery   = 32
+	DefaultBatchSize = 64
+	DefaultSaveEvery = 32
 )
 
 // WriterConfig configures a Writer. Zero numeric fields mean defaults.
@@ -29,8 +29,12 @@ type WriterConfig struct {
 	// the manifest in memory only (tests, throwaway indexes).
 	ManifestPath string
 	BatchSize    int // texts per EmbedPassages call; 0 means 64
-	Concurrency  int // EmbedPassages calls in flight; 0 means 2
-	SaveEvery    int // documents put or removed between manifest saves; 0 means 32
+	// Concurrency is the most EmbedPassages calls in flight; 0 means
+	// GOMAXPROCS (at least 2). Remote embedders bound their own requests
+	// too; the offline one computes on the caller's goroutine, so this is
+	// what spreads it over the cores.
+	Concurrency int
+	SaveEvery   int // documents put or removed between manifest saves; 0 means 32
 }
 
 // Writer keeps a keyword index, a vector store and the manifest in step,
@@ -75,7 +79,7 @@ func NewWriter(cfg WriterConfig) (*Writer, error) {
 		space: cfg.Embedder.Space(),
 		path:  cfg.ManifestPath,
 		batch: cmpOr(cfg.BatchSize, DefaultBatchSize),
-		conc:  cmpOr(cfg.Concurrency, DefaultConcurrency),
+		conc:  cmpOr(cfg.Concurrency, max(2, runtime.GOMAXPROCS(0))),
 		every: cmpOr(cfg.SaveEvery, DefaultSaveEvery),
 		man:   NewManifest(),
 	}
@@ -148,56 +152,137 @@ func (w *Writer) Documents() []ManifestDoc {
 func (w *Writer) EmbeddedChunks() int64 { return w.embedded.Load() }
 
 // Put indexes a document: it embeds the chunk texts (in batches, with
-// bounded concurrency), deletes the document's old chunks from both
-// indexes, upserts the new ones into both and records the document in
-// the manifest. If embedding fails nothing has changed; if a later step
-// fails the document is dropped from the manifest, so the next sync
-// indexes it again from scratch.
+// bounded concurrency), replaces the document's old chunks in both
+// indexes with the new ones and records the document in the manifest.
+// If embedding fails nothing has changed; if a later step fails the
+// document is dropped from the manifest, so the next sync indexes it
+// again from scratch.
 func (w *Writer) Put(ctx context.Context, doc quarry.Document, chunks []quarry.Chunk) error {
-	if doc.Path == "" || doc.ID == "" {
-		return quarry.Errorf(quarry.CodeInvalid, "put document: path and id are required")
+	return w.PutBatch(ctx, []quarry.Document{doc}, [][]quarry.Chunk{chunks})
+}
+
+// PutBatch indexes many documents at once, docs[i] with chunks[i], as Put
+// would each, but with one write to each index for the whole batch: the
+// chunk texts of every document are embedded together (on all cores for
+// an embedder that computes locally), then each index replaces the
+// documents' old chunks with the new ones in a single write (an index
+// that implements Replace, as bleveindex and memvec do, makes it atomic
+// and crash-safe for the whole batch: one segment and one sync instead
+// of two per document). If embedding fails nothing has changed; if a
+// write fails, every document of the batch is dropped from the manifest,
+// so the next sync indexes them again.
+func (w *Writer) PutBatch(ctx context.Context, docs []quarry.Document, chunks [][]quarry.Chunk) error {
+	if len(docs) != len(chunks) {
+		return quarry.Errorf(quarry.CodeInvalid, "put batch: %d documents but %d chunk lists", len(docs), len(chunks))
 	}
-	texts := make([]string, len(chunks))
-	for i, c := range chunks {
-		if c.DocID != doc.ID {
-			return quarry.Errorf(quarry.CodeInvalid, "put %s: chunk %s belongs to document %q, not %q", doc.Path, c.ID, c.DocID, doc.ID)
+	if len(docs) == 0 {
+		return nil
+	}
+	n := 0
+	for i, doc := range docs {
+		if doc.Path == "" || doc.ID == "" {
+			return quarry.Errorf(quarry.CodeInvalid, "put document: path and id are required")
 		}
-		texts[i] = EmbedText(c)
+		for _, c := range chunks[i] {
+			if c.DocID != doc.ID {
+				return quarry.Errorf(quarry.CodeInvalid, "put %s: chunk %s belongs to document %q, not %q", doc.Path, c.ID, c.DocID, doc.ID)
+			}
+		}
+		n += len(chunks[i])
+	}
+	all := make([]quarry.Chunk, 0, n)
+	texts := make([]string, 0, n)
+	for _, cs := range chunks {
+		for _, c := range cs {
+			all = append(all, c)
+			texts = append(texts, EmbedText(c))
+		}
 	}
 	vecs, err := w.embed(ctx, texts)
 	if err != nil {
-		return fmt.Errorf("put %s: %w", doc.Path, err)
+		return fmt.Errorf("put %s: %w", batchName(docs), err)
 	}
-	recs := make([]Record, len(chunks))
-	for i, c := range chunks {
+	recs := make([]Record, len(all))
+	for i, c := range all {
 		recs[i] = Record{Chunk: c, Vector: vecs[i]}
 	}
-	if err := w.replace(ctx, doc.ID, chunks, recs); err != nil {
-		w.forget(doc.Path)
-		return fmt.Errorf("put %s: %w", doc.Path, err)
+	ids := make([]string, 0, len(docs)+1)
+	w.mu.Lock()
+	for _, doc := range docs {
+		ids = append(ids, doc.ID)
+		if old, ok := w.man.Docs[doc.Path]; ok && old.DocID != doc.ID {
+			ids = append(ids, old.DocID)
+		}
 	}
-	return w.record(doc.Path, ManifestDoc{
-		DocID: doc.ID, Path: doc.Path, Title: doc.Title, Type: doc.Type, Lang: doc.Lang,
-		Hash: doc.Hash, Size: doc.Size, Chunks: len(chunks), Updated: time.Now().UTC(),
-	})
+	w.mu.Unlock()
+	if err := w.replace(ctx, ids, all, recs); err != nil {
+		for _, doc := range docs {
+			w.forget(doc.Path)
+		}
+		return fmt.Errorf("put %s: %w", batchName(docs), err)
+	}
+	now := time.Now().UTC()
+	w.mu.Lock()
+	for i, doc := range docs {
+		w.man.Docs[doc.Path] = ManifestDoc{
+			DocID: doc.ID, Path: doc.Path, Title: doc.Title, Type: doc.Type, Lang: doc.Lang,
+			Hash: doc.Hash, Size: doc.Size, Chunks: len(chunks[i]), Updated: now,
+		}
+	}
+	w.dirty = true
+	w.mu.Unlock()
+	return w.maybeSave(len(docs))
 }
 
-// replace swaps a document's chunks in both indexes.
-func (w *Writer) replace(ctx context.Context, docID string, chunks []quarry.Chunk, recs []Record) error {
-	if err := w.kw.DeleteDocs(ctx, docID); err != nil {
-		return fmt.Errorf("keyword index: delete old chunks: %w", err)
+// batchName names a batch of documents in an error: its only path, or
+// how many there are and the first path.
+func batchName(docs []quarry.Document) string {
+	if len(docs) == 1 {
+		return docs[0].Path
 	}
-	if err := w.vec.DeleteDocs(ctx, docID); err != nil {
-		return fmt.Errorf("vector store: delete old chunks: %w", err)
+	return fmt.Sprintf("%d documents (%s, ...)", len(docs), docs[0].Path)
+}
+
+// Replacers are indexes that swap documents' chunks in one write;
+// bleveindex and memvec are. Others get a delete, then an upsert.
+type (
+	keywordReplacer interface {
+		Replace(ctx context.Context, docIDs []string, chunks []quarry.Chunk) error
 	}
-	if len(chunks) == 0 {
+	vectorReplacer interface {
+		Replace(ctx context.Context, docIDs []string, recs []Record) error
+	}
+)
+
+// replace swaps documents' chunks in both indexes.
+func (w *Writer) replace(ctx context.Context, docIDs []string, chunks []quarry.Chunk, recs []Record) error {
+	if r, ok := w.kw.(keywordReplacer); ok {
+		if err := r.Replace(ctx, docIDs, chunks); err != nil {
+			return fmt.Errorf("keyword index: %w", err)
+		}
+	} else {
+		if err := w.kw.DeleteDocs(ctx, docIDs...); err != nil {
+			return fmt.Errorf("keyword index: delete old chunks: %w", err)
+		}
+		if len(chunks) > 0 {
+			if err := w.kw.Upsert(ctx, chunks); err != nil {
+				return fmt.Errorf("keyword index: %w", err)
+			}
+		}
+	}
+	if r, ok := w.vec.(vectorReplacer); ok {
+		if err := r.Replace(ctx, docIDs, recs); err != nil {
+			return fmt.Errorf("vector store: %w", err)
+		}
 		return nil
 	}
-	if err := w.kw.Upsert(ctx, chunks); err != nil {
-		return fmt.Errorf("keyword index: %w", err)
+	if err := w.vec.DeleteDocs(ctx, docIDs...); err != nil {
+		return fmt.Errorf("vector store: delete old chunks: %w", err)
 	}
-	if err := w.vec.Upsert(ctx, recs); err != nil {
-		return fmt.Errorf("vector store: %w", err)
+	if len(recs) > 0 {
+		if err := w.vec.Upsert(ctx, recs); err != nil {
+			return fmt.Errorf("vector store: %w", err)
+		}
 	}
 	return nil
 }
@@ -245,15 +330,7 @@ func (w *Writer) Remove(ctx context.Context, path string) error {
 		return fmt.Errorf("remove %s: vector store: %w", path, err)
 	}
 	w.forget(path)
-	return w.maybeSave()
-}
-
-func (w *Writer) record(path string, d ManifestDoc) error {
-	w.mu.Lock()
-	w.man.Docs[path] = d
-	w.dirty = true
-	w.mu.Unlock()
-	return w.maybeSave()
+	return w.maybeSave(1)
 }
 
 func (w *Writer) forget(path string) {
@@ -265,12 +342,12 @@ func (w *Writer) forget(path string) {
 	}
 }
 
-// maybeSave saves the manifest every SaveEvery changes, so that a crash
-// in a long sync loses little work.
-func (w *Writer) maybeSave() error {
+// maybeSave saves the manifest once every SaveEvery changes (n changes
+// were just made), so that a crash in a long sync loses little work.
+func (w *Writer) maybeSave(n int) error {
 	w.mu.Lock()
-	w.ops++
-	due := w.ops%w.every == 0
+	due := (w.ops+n)/w.every > w.ops/w.every
+	w.ops += n
 	w.mu.Unlock()
 	if !due {
 		return nil

@@ -49,6 +49,7 @@ type Options struct {
 	Progress    func(Progress) // called after each file, from one goroutine; may be nil
 	MaxFileSize int64          // larger files are skipped; 0 means 64 MiB
 	Workers     int            // files parsed at once; 0 means runtime.NumCPU()
+	BatchChunks int            // chunks per batch to a BatchSink; 0 means DefaultBatchChunks
 }
 
 // Progress reports how far a sync has got.
@@ -250,31 +251,15 @@ type outcome struct {
 }
 
 // process parses files in parallel and applies the outcomes to sink in
-// one goroutine, in the order they finish.
+// the order they finish, in batches (see applyAll).
 func process(ctx context.Context, fsys fs.FS, files []file, known map[string]string,
 	chunker *Chunker, opts Options, sink Sink, sum *Summary) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	results := make(chan outcome)
+	// Buffered, so that workers go on parsing while a batch is written.
+	results := make(chan outcome, 2*opts.Workers)
 	applied := make(chan error, 1)
-	go func() {
-		var err error
-		done := 0
-		for o := range results {
-			if err != nil {
-				continue // drain, so that workers do not block
-			}
-			if err = apply(ctx, o, known, sink, sum); err != nil {
-				cancel(err)
-				continue
-			}
-			done++
-			if opts.Progress != nil {
-				opts.Progress(Progress{Done: done, Total: len(files), Path: o.path})
-			}
-		}
-		applied <- err
-	}()
+	go func() { applied <- applyAll(ctx, cancel, results, len(files), known, opts, sink, sum) }()
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(opts.Workers)
@@ -369,12 +354,7 @@ func apply(ctx context.Context, o outcome, known map[string]string, sink Sink, s
 		if err := sink.Put(ctx, o.doc, o.chunks); err != nil {
 			return fmt.Errorf("sync: put %s: %w", o.path, err)
 		}
-		if o.added {
-			sum.Added++
-		} else {
-			sum.Updated++
-		}
-		sum.Chunks += len(o.chunks)
+		count(o, sum)
 	}
 	return nil
 }

@@ -43,7 +43,7 @@ func (brokenRootFS) Open(name string) (fs.File, error) {
 	return nil, &fs.PathError{Op: "open", Path: name, Err: errors.New("transport endpoint is not connected")}
 }
 
-// failingStore fails upserts from the failAt-th on.
+// failingStore fails upserts from the failAt-th on (1: every one).
 type failingStore struct {
 	index.VectorStore
 	upserts *atomic.Int32
@@ -76,7 +76,9 @@ func TestRebuildFailures(t *testing.T) {
 		{"the vector store fails", storeEmbedded, func(string, *qdranttest.Server) serveHooks {
 			var n atomic.Int32
 			return serveHooks{engine: engineConfig{wrapVectors: func(vs index.VectorStore) index.VectorStore {
-				return failingStore{VectorStore: vs, upserts: &n, failAt: 3}
+				// Sync writes its documents in batches: this small
+				// corpus is one batch, so the first upsert fails.
+				return failingStore{VectorStore: vs, upserts: &n, failAt: 1}
 			}}}
 		}, "the vector store went away"},
 		{"qdrant fails upserts", storeQdrant, func(_ string, fake *qdranttest.Server) serveHooks {

@@ -371,6 +371,91 @@ func TestIncrementalStatisticsMatchRebuild(t *testing.T) {
 	}
 }
 
+// Replace swaps documents' chunks in one batch; the statistics after it
+// equal those of an index built from the result alone, and the index is
+// never seen without either version (readers run during replaces).
+func TestReplace(t *testing.T) {
+	ctx := context.Background()
+	a := openTest(t, Config{BatchSize: 2}) // Replace ignores the batch size
+	upsert(t, a, helpCentre...)
+	upsert(t, a, chunk("refund", 1, "", "A second refund chunk that Replace must remove."))
+	next := []quarry.Chunk{
+		chunk("refund", 0, "Refunds", "Refunds take 5 business days; store credit is instant."),
+		chunk("extra", 0, "Extra", "An extra chunk about refunds and shipping."),
+		chunk("extra", 1, "", "Another extra chunk with no title at all, about orders."),
+		chunk("warranty", 0, "Warranty", "Warranty repairs are free for two years."),
+	}
+	if err := a.Replace(ctx, []string{"refund", "shipping", "warranty", "unknown"}, next); err != nil {
+		t.Fatal(err)
+	}
+	var final []quarry.Chunk
+	for _, c := range helpCentre {
+		if c.DocID != "refund" && c.DocID != "shipping" && c.DocID != "warranty" {
+			final = append(final, c)
+		}
+	}
+	final = append(final, next...)
+	b := openTest(t, Config{})
+	upsert(t, b, final...)
+	if na, _ := a.Count(ctx); na != len(final) {
+		t.Errorf("Count = %d after Replace, want %d", na, len(final))
+	}
+	for _, q := range []string{"refunds", "orders shipping", "extra chunk title", "warranty repairs", "second refund chunk"} {
+		ha, err := a.Search(ctx, q, 20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hb, err := b.Search(ctx, q, 20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ha) != len(hb) {
+			t.Fatalf("%q: %d hits after Replace, %d rebuilt", q, len(ha), len(hb))
+		}
+		for i := range ha {
+			if ha[i].Chunk.ID != hb[i].Chunk.ID || !approxEqual(ha[i].Score, hb[i].Score) {
+				t.Errorf("%q: hit %d is %s %v after Replace, %s %v rebuilt", q, i, ha[i].Chunk.ID, ha[i].Score, hb[i].Chunk.ID, hb[i].Score)
+			}
+		}
+	}
+
+	// Readers never see a document without chunks while it is replaced.
+	upsert(t, a, chunk("lampdoc", 1, "", "lamp version zero"))
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if got := query(t, a, "lamp", 10); len(got) != 1 {
+				t.Errorf("during replaces: %v, want exactly one lamp chunk", got)
+				return
+			}
+		}
+	})
+	for i := range 20 {
+		c := chunk("lampdoc", i%2, "", fmt.Sprintf("lamp version %d", i))
+		if err := a.Replace(ctx, []string{"lampdoc"}, []quarry.Chunk{c}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(done)
+	wg.Wait()
+
+	if err := a.Replace(ctx, []string{""}, nil); !errors.Is(err, quarry.ErrInvalid) {
+		t.Errorf("empty document id: err = %v, want ErrInvalid", err)
+	}
+	if err := a.Replace(ctx, []string{"lampdoc"}, []quarry.Chunk{{DocID: "x"}}); !errors.Is(err, quarry.ErrInvalid) {
+		t.Errorf("chunk without id: err = %v, want ErrInvalid", err)
+	}
+	if got := query(t, a, "lamp", 10); len(got) != 1 {
+		t.Errorf("a rejected Replace changed the index: %v", got)
+	}
+}
+
 func approxEqual(a, b float64) bool {
 	d := a - b
 	return d < 1e-9 && d > -1e-9

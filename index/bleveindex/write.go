@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime"
+	"sync"
 
 	bindex "github.com/blevesearch/bleve_index_api"
 
@@ -24,26 +26,10 @@ var storedFields = []string{
 // batch fails, the batches before it stay written (Upsert is idempotent,
 // so retrying the call is safe).
 func (ix *Index) Upsert(ctx context.Context, chunks []quarry.Chunk) error {
-	for i, c := range chunks {
-		if err := checkChunk(c); err != nil {
-			return quarry.Errorf(quarry.CodeInvalid, "bleveindex: upsert: chunk %d (%q): %w", i, c.ID, err)
-		}
+	list, err := distinctChunks("upsert", chunks)
+	if err != nil || len(list) == 0 {
+		return err
 	}
-	// Last one wins, in first-seen order.
-	at := make(map[string]int, len(chunks))
-	list := make([]quarry.Chunk, 0, len(chunks))
-	for _, c := range chunks {
-		if i, ok := at[c.ID]; ok {
-			list[i] = c
-			continue
-		}
-		at[c.ID] = len(list)
-		list = append(list, c)
-	}
-	if len(list) == 0 {
-		return nil
-	}
-
 	if err := ix.acquire(); err != nil {
 		return err
 	}
@@ -56,11 +42,66 @@ func (ix *Index) Upsert(ctx context.Context, chunks []quarry.Chunk) error {
 			return ctxError(err)
 		}
 		end := min(start+ix.cfg.BatchSize, len(list))
-		if err := ix.upsertBatch(list[start:end]); err != nil {
+		if err := ix.write(ctx, nil, list[start:end]); err != nil {
 			return translate("upsert", err)
 		}
 	}
 	return nil
+}
+
+// Replace removes every chunk of the documents docIDs and adds chunks
+// (as Upsert would), all in one bleve batch whatever its size: a search
+// sees the index before or after it, and a crash keeps one or the other.
+// It is how an index writer swaps many documents at once, with one
+// segment and one sync instead of two per document. Chunks are checked
+// as Upsert checks them, before anything is written.
+func (ix *Index) Replace(ctx context.Context, docIDs []string, chunks []quarry.Chunk) error {
+	for _, id := range docIDs {
+		if id == "" {
+			return quarry.Errorf(quarry.CodeInvalid, "bleveindex: replace: empty document id")
+		}
+	}
+	list, err := distinctChunks("replace", chunks)
+	if err != nil {
+		return err
+	}
+	if len(list) == 0 && len(docIDs) == 0 {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return ctxError(err)
+	}
+	if err := ix.acquire(); err != nil {
+		return err
+	}
+	defer ix.mu.RUnlock()
+	ix.writeMu.Lock()
+	defer ix.writeMu.Unlock()
+	if err := ix.write(ctx, docIDs, list); err != nil {
+		return translate("replace", err)
+	}
+	return nil
+}
+
+// distinctChunks checks chunks and keeps the last chunk of each ID, in
+// first-seen order.
+func distinctChunks(op string, chunks []quarry.Chunk) ([]quarry.Chunk, error) {
+	for i, c := range chunks {
+		if err := checkChunk(c); err != nil {
+			return nil, quarry.Errorf(quarry.CodeInvalid, "bleveindex: %s: chunk %d (%q): %w", op, i, c.ID, err)
+		}
+	}
+	at := make(map[string]int, len(chunks))
+	list := make([]quarry.Chunk, 0, len(chunks))
+	for _, c := range chunks {
+		if i, ok := at[c.ID]; ok {
+			list[i] = c
+			continue
+		}
+		at[c.ID] = len(list)
+		list = append(list, c)
+	}
+	return list, nil
 }
 
 func checkChunk(c quarry.Chunk) error {
@@ -79,9 +120,10 @@ func checkChunk(c quarry.Chunk) error {
 	return nil
 }
 
-// upsertBatch writes chunks (distinct IDs) and the statistics updated
-// for them in one bleve batch. The caller holds writeMu.
-func (ix *Index) upsertBatch(chunks []quarry.Chunk) error {
+// write deletes the chunks of docIDs and indexes chunks (distinct IDs),
+// with the statistics updated for both, in one bleve batch. The caller
+// holds writeMu.
+func (ix *Index) write(ctx context.Context, docIDs []string, chunks []quarry.Chunk) error {
 	r, err := ix.reader()
 	if err != nil {
 		return err
@@ -91,20 +133,33 @@ func (ix *Index) upsertBatch(chunks []quarry.Chunk) error {
 	if err != nil {
 		return err
 	}
-	var dv bindex.DocValueReader
 	n, err := r.DocCount()
 	if err != nil {
 		return err
 	}
+	var dv bindex.DocValueReader
+	var victims []victim
 	if n > 0 {
 		if dv, err = r.DocValueReader([]string{fieldLens}); err != nil {
 			return err
 		}
+		if victims, err = docChunks(ctx, r, dv, docIDs); err != nil {
+			return err
+		}
 	}
+	// Field lengths take an analysis of each chunk: spread it over the
+	// cores, as bleve spreads its own analysis of the batch.
+	lens := ix.lengthsAll(chunks)
 
 	b := ix.idx.NewBatch()
-	for _, c := range chunks {
-		if dv != nil {
+	gone := make(map[string]bool, len(victims))
+	for _, v := range victims {
+		b.Delete(v.id)
+		st.add(v.lens, -1)
+		gone[v.id] = true
+	}
+	for i, c := range chunks {
+		if dv != nil && !gone[c.ID] {
 			id, err := r.InternalID(c.ID)
 			if err != nil {
 				return err
@@ -117,9 +172,8 @@ func (ix *Index) upsertBatch(chunks []quarry.Chunk) error {
 				st.add(old, -1)
 			}
 		}
-		l := ix.lengths(c)
-		st.add(l, +1)
-		if err := b.Index(c.ID, document(c, l)); err != nil {
+		st.add(lens[i], +1)
+		if err := b.Index(c.ID, document(c, lens[i])); err != nil {
 			return fmt.Errorf("chunk %q: %w", c.ID, err)
 		}
 	}
@@ -129,6 +183,31 @@ func (ix *Index) upsertBatch(chunks []quarry.Chunk) error {
 	}
 	b.SetInternal(statsKey, sb)
 	return ix.idx.Batch(b)
+}
+
+// lengthsAll returns the field lengths of each chunk, computed on up to
+// GOMAXPROCS goroutines for a large batch.
+func (ix *Index) lengthsAll(chunks []quarry.Chunk) []lengths {
+	out := make([]lengths, len(chunks))
+	workers := min(runtime.GOMAXPROCS(0), len(chunks)/64)
+	if workers <= 1 {
+		for i, c := range chunks {
+			out[i] = ix.lengths(c)
+		}
+		return out
+	}
+	var wg sync.WaitGroup
+	per := (len(chunks) + workers - 1) / workers
+	for start := 0; start < len(chunks); start += per {
+		end := min(start+per, len(chunks))
+		wg.Go(func() {
+			for i := start; i < end; i++ {
+				out[i] = ix.lengths(chunks[i])
+			}
+		})
+	}
+	wg.Wait()
+	return out
 }
 
 // lengths analyses a chunk's searchable fields as bleve will, to keep
@@ -220,12 +299,55 @@ func (ix *Index) DeleteDocs(ctx context.Context, docIDs ...string) error {
 	return nil
 }
 
-func (ix *Index) deleteDocs(ctx context.Context, docIDs []string) error {
-	type victim struct {
-		id   string
-		lens lengths
-	}
+// victim is an indexed chunk about to be deleted, with its field
+// lengths (to take them out of the statistics).
+type victim struct {
+	id   string
+	lens lengths
+}
+
+// docChunks lists the chunks of the documents docIDs.
+func docChunks(ctx context.Context, r bindex.IndexReader, dv bindex.DocValueReader, docIDs []string) ([]victim, error) {
 	var victims []victim
+	seen := make(map[string]bool, len(docIDs))
+	for _, docID := range docIDs {
+		if seen[docID] {
+			continue
+		}
+		seen[docID] = true
+		tfr, err := r.TermFieldReader(ctx, []byte(docID), fieldDocID, false, false, false)
+		if err != nil {
+			return nil, err
+		}
+		for {
+			d, err := tfr.Next(nil)
+			if err != nil {
+				_ = tfr.Close()
+				return nil, err
+			}
+			if d == nil {
+				break
+			}
+			ext, err := r.ExternalID(d.ID)
+			if err != nil {
+				_ = tfr.Close()
+				return nil, err
+			}
+			l, err := storedLengths(dv, d.ID)
+			if err != nil {
+				_ = tfr.Close()
+				return nil, fmt.Errorf("chunk %q: %w", ext, err)
+			}
+			victims = append(victims, victim{ext, l})
+		}
+		if err := tfr.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return victims, nil
+}
+
+func (ix *Index) deleteDocs(ctx context.Context, docIDs []string) error {
 	r, err := ix.reader()
 	if err != nil {
 		return err
@@ -239,40 +361,9 @@ func (ix *Index) deleteDocs(ctx context.Context, docIDs []string) error {
 	if err != nil {
 		return err
 	}
-	seen := make(map[string]bool, len(docIDs))
-	for _, docID := range docIDs {
-		if seen[docID] {
-			continue
-		}
-		seen[docID] = true
-		tfr, err := r.TermFieldReader(ctx, []byte(docID), fieldDocID, false, false, false)
-		if err != nil {
-			return err
-		}
-		for {
-			d, err := tfr.Next(nil)
-			if err != nil {
-				_ = tfr.Close()
-				return err
-			}
-			if d == nil {
-				break
-			}
-			ext, err := r.ExternalID(d.ID)
-			if err != nil {
-				_ = tfr.Close()
-				return err
-			}
-			l, err := storedLengths(dv, d.ID)
-			if err != nil {
-				_ = tfr.Close()
-				return fmt.Errorf("chunk %q: %w", ext, err)
-			}
-			victims = append(victims, victim{ext, l})
-		}
-		if err := tfr.Close(); err != nil {
-			return err
-		}
+	victims, err := docChunks(ctx, r, dv, docIDs)
+	if err != nil {
+		return err
 	}
 
 	for start := 0; start < len(victims); start += ix.cfg.BatchSize {

@@ -96,9 +96,10 @@ type Store struct {
 // posting lists the points having one sparse index nonzero, in slot
 // order. live counts the entries whose point is alive: the n of IDF.
 type posting struct {
-	slots []uint32
-	vals  []float32
-	live  int
+	slots  []uint32
+	vals   []float32
+	live   int
+	cursor int // used by eachStored
 }
 
 // Open opens the store in dir, creating it if needed, for vectors of
@@ -221,12 +222,7 @@ func (s *Store) DeleteDocs(ctx context.Context, docIDs ...string) error {
 	if err := s.usable(ctx, "delete"); err != nil {
 		return err
 	}
-	var known []string
-	for _, id := range docIDs {
-		if len(s.byDoc[id]) > 0 && !slices.Contains(known, id) {
-			known = append(known, id)
-		}
-	}
+	known := s.knownDocs(docIDs)
 	if len(known) == 0 {
 		return nil
 	}
@@ -238,6 +234,63 @@ func (s *Store) DeleteDocs(ctx context.Context, docIDs ...string) error {
 	s.deleteDocs(known)
 	s.afterWrite()
 	return nil
+}
+
+// Replace removes every chunk of docIDs and adds recs as one write:
+// readers see the store before it or after it, and the log holds it as
+// one frame, so a crash keeps all of it or none. It is how an index
+// writer swaps many documents' chunks at once. recs are validated before
+// anything changes, as Upsert does.
+func (s *Store) Replace(ctx context.Context, docIDs []string, recs []index.Record) error {
+	if err := ctxErr(ctx, "replace"); err != nil {
+		return err
+	}
+	prep := make([]prepared, len(recs))
+	for i, r := range recs {
+		if i%1024 == 1023 {
+			if err := ctxErr(ctx, "replace"); err != nil {
+				return err
+			}
+		}
+		p, err := s.prepareRecord(r)
+		if err != nil {
+			return quarry.Errorf(quarry.ErrorCode(err), "memvec: replace: record %d (chunk %q): %w", i, r.Chunk.ID, err)
+		}
+		prep[i] = p
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.usable(ctx, "replace"); err != nil {
+		return err
+	}
+	known := s.knownDocs(docIDs)
+	if len(known) == 0 && len(prep) == 0 {
+		return nil
+	}
+	if s.disk != nil {
+		if err := s.disk.logReplace(s, known, prep); err != nil {
+			return err
+		}
+	}
+	s.deleteDocs(known)
+	for i := range prep {
+		s.insert(&prep[i])
+	}
+	s.afterWrite()
+	return nil
+}
+
+// knownDocs returns the distinct ids of docIDs that have chunks stored.
+func (s *Store) knownDocs(docIDs []string) []string {
+	var known []string
+	seen := make(map[string]bool, len(docIDs))
+	for _, id := range docIDs {
+		if len(s.byDoc[id]) > 0 && !seen[id] {
+			seen[id] = true
+			known = append(known, id)
+		}
+	}
+	return known
 }
 
 // Count returns the number of chunks stored.

@@ -46,8 +46,9 @@ const (
 
 // Log operations.
 const (
-	opUpsert byte = 1
-	opDelete byte = 2
+	opUpsert  byte = 1
+	opDelete  byte = 2
+	opReplace byte = 3 // a delete of documents and an upsert, applied together
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -246,12 +247,8 @@ func (d *disk) writeSnapshot(s *Store, gen uint64) (err error) {
 		return ioErr("write snapshot", err)
 	}
 	var rec, lenBuf []byte
-	for slot := range s.chunks {
-		if !s.alive[slot] {
-			continue
-		}
-		p := s.stored(uint32(slot))
-		rec = encodeRecord(rec[:0], &p, s.space.Sparse)
+	err = s.eachStored(func(p *prepared) error {
+		rec = encodeRecord(rec[:0], p, s.space.Sparse)
 		lenBuf = binary.AppendUvarint(lenBuf[:0], uint64(len(rec)))
 		if _, err := w.Write(lenBuf); err != nil {
 			return ioErr("write snapshot", err)
@@ -259,6 +256,10 @@ func (d *disk) writeSnapshot(s *Store, gen uint64) (err error) {
 		if _, err := w.Write(rec); err != nil {
 			return ioErr("write snapshot", err)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if _, err := bw.Write(binary.LittleEndian.AppendUint32(nil, h.Sum32())); err != nil {
 		return ioErr("write snapshot", err)
@@ -278,22 +279,46 @@ func (d *disk) writeSnapshot(s *Store, gen uint64) (err error) {
 	return syncDir(d.dir)
 }
 
-// stored returns a live point in prepared form.
-func (s *Store) stored(slot uint32) prepared {
-	p := prepared{chunk: s.chunks[slot]}
-	if !s.space.Sparse {
-		dim := s.space.Dim
-		p.dense = s.slab[int(slot)*dim : int(slot+1)*dim]
-		return p
+// eachStored calls fn with every live point in slot order, in prepared
+// form (valid only during the call). A sparse point's values live in
+// the posting lists of its indices; since both the points and every
+// posting list are in slot order, one cursor per posting list finds
+// them all in a single pass, instead of a search of a posting list for
+// every value. The caller holds the write lock (the cursors are shared).
+func (s *Store) eachStored(fn func(*prepared) error) error {
+	if s.space.Sparse {
+		for _, pl := range s.post {
+			pl.cursor = 0
+		}
 	}
-	p.idx = s.spIdx[slot]
-	p.vals = make([]float32, len(p.idx))
-	for i, ix := range p.idx {
-		pl := s.post[ix]
-		j, _ := slices.BinarySearch(pl.slots, slot)
-		p.vals[i] = pl.vals[j]
+	var vals []float32
+	dim := s.space.Dim
+	for slot := range s.chunks {
+		if !s.alive[slot] {
+			continue
+		}
+		p := prepared{chunk: s.chunks[slot]}
+		if !s.space.Sparse {
+			p.dense = s.slab[slot*dim : (slot+1)*dim]
+		} else {
+			p.idx = s.spIdx[slot]
+			vals = vals[:0]
+			for _, ix := range p.idx {
+				pl := s.post[ix]
+				j := pl.cursor
+				for pl.slots[j] < uint32(slot) { // tombstones
+					j++
+				}
+				vals = append(vals, pl.vals[j])
+				pl.cursor = j + 1
+			}
+			p.vals = vals
+		}
+		if err := fn(&p); err != nil {
+			return err
+		}
 	}
-	return p
+	return nil
 }
 
 func syncDir(dir string) error {
@@ -405,11 +430,13 @@ type logOp struct {
 	deletes []string
 }
 
+// apply applies a frame: its deletes, then its upserts (a frame of
+// opUpsert or opDelete has only one of the two).
 func (op logOp) apply(s *Store) {
+	s.deleteDocs(op.deletes)
 	for i := range op.upserts {
 		s.insert(&op.upserts[i])
 	}
-	s.deleteDocs(op.deletes)
 	s.afterWrite()
 }
 
@@ -439,24 +466,37 @@ func replayFrames(data []byte, apply func(logOp), sp index.Space) int64 {
 }
 
 func (d *disk) logUpsert(s *Store, recs []prepared) error {
-	b := d.frameStart(opUpsert)
-	b = binary.AppendUvarint(b, uint64(len(recs)))
-	var rec []byte
-	for i := range recs {
-		rec = encodeRecord(rec[:0], &recs[i], s.space.Sparse)
-		b = binary.AppendUvarint(b, uint64(len(rec)))
-		b = append(b, rec...)
-	}
-	return d.appendFrame(b)
+	return d.appendFrame(appendRecords(d.frameStart(opUpsert), recs, s.space.Sparse))
 }
 
 func (d *disk) logDelete(_ *Store, docIDs []string) error {
-	b := d.frameStart(opDelete)
+	return d.appendFrame(appendDocIDs(d.frameStart(opDelete), docIDs))
+}
+
+// logReplace logs a delete and an upsert as one frame, so that a crash
+// keeps both or neither.
+func (d *disk) logReplace(s *Store, docIDs []string, recs []prepared) error {
+	b := appendDocIDs(d.frameStart(opReplace), docIDs)
+	return d.appendFrame(appendRecords(b, recs, s.space.Sparse))
+}
+
+func appendRecords(b []byte, recs []prepared, sparse bool) []byte {
+	b = binary.AppendUvarint(b, uint64(len(recs)))
+	var rec []byte
+	for i := range recs {
+		rec = encodeRecord(rec[:0], &recs[i], sparse)
+		b = binary.AppendUvarint(b, uint64(len(rec)))
+		b = append(b, rec...)
+	}
+	return b
+}
+
+func appendDocIDs(b []byte, docIDs []string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(docIDs)))
 	for _, id := range docIDs {
 		b = appendString(b, id)
 	}
-	return d.appendFrame(b)
+	return b
 }
 
 func (d *disk) frameStart(op byte) []byte {
@@ -692,23 +732,40 @@ func decodeOp(payload []byte, sp index.Space) (logOp, error) {
 		return logOp{}, errShort
 	}
 	var op logOp
-	switch payload[0] {
-	case opUpsert:
+	records := func(n uint64) error {
 		op.upserts = make([]prepared, 0, n)
 		for range n {
 			raw := d.bytes(d.uvarint())
 			if d.err != nil {
-				return logOp{}, d.err
+				return d.err
 			}
 			p, err := decodeRecord(raw, sp)
 			if err != nil {
-				return logOp{}, err
+				return err
 			}
 			op.upserts = append(op.upserts, p)
+		}
+		return nil
+	}
+	switch payload[0] {
+	case opUpsert:
+		if err := records(n); err != nil {
+			return logOp{}, err
 		}
 	case opDelete:
 		for range n {
 			op.deletes = append(op.deletes, d.str())
+		}
+	case opReplace:
+		for range n {
+			op.deletes = append(op.deletes, d.str())
+		}
+		m := d.uvarint()
+		if m > uint64(len(d.b)) {
+			return logOp{}, errShort
+		}
+		if err := records(m); err != nil {
+			return logOp{}, err
 		}
 	default:
 		return logOp{}, fmt.Errorf("unknown log op %d", payload[0])

@@ -435,3 +435,64 @@ func TestClosed(t *testing.T) {
 		t.Errorf("Search after Close = %v, want ErrUnavailable", err)
 	}
 }
+
+// Replace swaps documents' chunks as one frame of the log: after a crash
+// the log replays it whole, and a torn Replace frame is dropped whole
+// (the documents keep their old chunks; none is half replaced).
+func TestReplaceIsOneFrame(t *testing.T) {
+	ctx := context.Background()
+	for _, sp := range []index.Space{denseSpace, sparseSpace} {
+		t.Run(sp.Embedder, func(t *testing.T) {
+			dir := t.TempDir()
+			s := mustOpen(t, dir, sp, Config{})
+			mustUpsert(t, s, batch(sp, "a", 4)...)
+			mustUpsert(t, s, batch(sp, "b", 3)...)
+			if err := s.Checkpoint(); err != nil {
+				t.Fatal(err)
+			}
+			before := everything(t, s)
+			// a gets 2 new chunks, b goes, c arrives; "nobody" is unknown.
+			recs := append(batch(sp, "a", 2), batch(sp, "c", 3)...)
+			recs[0].Vector = testRecord(sp, "z", 9).Vector
+			if err := s.Replace(ctx, []string{"a", "b", "c", "nobody"}, recs); err != nil {
+				t.Fatal(err)
+			}
+			if st := s.Stats(); st.Points != 5 {
+				t.Fatalf("after Replace: %d points, want 5", st.Points)
+			}
+			want := everything(t, s)
+			logged := s.Stats().LogBytes
+			crash(s)
+
+			s = mustOpen(t, dir, sp, Config{})
+			if got := everything(t, s); !reflect.DeepEqual(got, want) {
+				t.Fatalf("after crash:\n got %v\nwant %v", got, want)
+			}
+			crash(s)
+
+			// Tear the frame: everything after the header but one byte.
+			path := filepath.Join(dir, logName)
+			if err := os.Truncate(path, logHeaderLen+logged-1); err != nil {
+				t.Fatal(err)
+			}
+			s = mustOpen(t, dir, sp, Config{})
+			defer s.Close()
+			if got := everything(t, s); !reflect.DeepEqual(got, before) {
+				t.Fatalf("after a torn Replace:\n got %v\nwant the state before it %v", got, before)
+			}
+		})
+	}
+}
+
+func TestReplaceValidatesFirst(t *testing.T) {
+	s := mustOpen(t, "", denseSpace, Config{})
+	mustUpsert(t, s, batch(denseSpace, "a", 2)...)
+	bad := batch(denseSpace, "b", 2)
+	bad[1].Vector = index.Vector{Dense: []float32{1, 2}}
+	if err := s.Replace(context.Background(), []string{"a"}, bad); err == nil {
+		t.Fatal("Replace took a vector of the wrong dimension")
+	}
+	if st := s.Stats(); st.Points != 2 {
+		t.Errorf("a rejected Replace changed the store: %d points, want 2", st.Points)
+	}
+}
