@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // options are the settings shared by subcommands. Every flag has an
@@ -31,6 +32,12 @@ type options struct {
 	// Rebuild gate (group "gate").
 	GateQuestions string
 	GateMargin    float64
+
+	// API keys and limits of serve (registered with "addr").
+	InsecureNoAuth bool
+	RateLimitKey   int // requests per minute per key; 0 default, negative none
+	RateLimitAddr  int // requests per minute per client address
+	RateWindow     time.Duration
 }
 
 // newFlags returns a flag set for a subcommand with the shared flags
@@ -60,6 +67,12 @@ func newFlags(env *Env, name, usageLine, summary string, o *options, which ...st
 		// demo ingests and serves, so it takes the vector store flags.
 		which = append(which, "vectors")
 	}
+	dur := func(def time.Duration, key string) time.Duration {
+		if v, err := time.ParseDuration(env.Getenv(key)); err == nil && v > 0 {
+			return v
+		}
+		return def
+	}
 	boolean := func(key string) bool {
 		b, _ := strconv.ParseBool(env.Getenv(key))
 		return b
@@ -67,7 +80,11 @@ func newFlags(env *Env, name, usageLine, summary string, o *options, which ...st
 	for _, w := range which {
 		switch w {
 		case "addr":
-			fs.StringVar(&o.Addr, "addr", str("127.0.0.1:8080", "QUARRY_ADDR"), "HOST:PORT to listen on (env QUARRY_ADDR)")
+			fs.StringVar(&o.Addr, "addr", str("127.0.0.1:8080", "QUARRY_ADDR"), "HOST:PORT to listen on (env QUARRY_ADDR); on an address other than loopback an admin API key must exist (quarry keys create)")
+			fs.BoolVar(&o.InsecureNoAuth, "insecure-no-auth", boolean("QUARRY_INSECURE_NO_AUTH"), "serve without API keys on any address: anyone who can reach the server may use every route (env QUARRY_INSECURE_NO_AUTH)")
+			fs.IntVar(&o.RateLimitKey, "rate-limit", num(0, "QUARRY_RATE_LIMIT"), "requests one API key may make per --rate-window, 0 for the default of 600, -1 for no limit (env QUARRY_RATE_LIMIT)")
+			fs.IntVar(&o.RateLimitAddr, "rate-limit-addr", num(0, "QUARRY_RATE_LIMIT_ADDR"), "requests one client address may make per --rate-window once keys exist, refused ones included; 0 for the default of 1200, -1 for no limit (env QUARRY_RATE_LIMIT_ADDR)")
+			fs.DurationVar(&o.RateWindow, "rate-window", dur(time.Minute, "QUARRY_RATE_WINDOW"), "the sliding window of the rate limits (env QUARRY_RATE_WINDOW)")
 		case "chunk":
 			fs.IntVar(&o.ChunkSize, "chunk-size", num(0, "QUARRY_CHUNK_SIZE"), "chunk size in tokens, 0 for the default of 512 (env QUARRY_CHUNK_SIZE)")
 			fs.IntVar(&o.ChunkOverlap, "chunk-overlap", num(0, "QUARRY_CHUNK_OVERLAP"), "overlap between chunks in tokens, 0 for the default of 32 (env QUARRY_CHUNK_OVERLAP)")

@@ -41,6 +41,7 @@ func commands() []command {
 		{"search", "quarry search [flags] \"query\"", "show the passages that best match a query", runSearch},
 		{"reindex", "quarry reindex [flags] [SOURCE_DIR]", "rebuild the index from scratch into a new generation and switch to it", runReindex},
 		{"rollback", "quarry rollback [flags]", "switch serving back to the previous generation", runRollback},
+		{"keys", "quarry keys create|list|revoke [flags]", "manage the API keys of the HTTP API (scopes, knowledge base, origin, expiry)", runKeys},
 		{"healthcheck", "quarry healthcheck [flags]", "check that a server answers /healthz (for container health checks)", runHealthcheck},
 		{"eval", "quarry eval [flags] DATASET_DIR | QUESTIONS.jsonl | builtin:helpcenter", "measure retrieval (BEIR dataset) or answer quality (question file)", runEval},
 	}

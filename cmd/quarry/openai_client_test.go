@@ -45,6 +45,14 @@ func needOpenAIClient(t *testing.T) (node, dir string) {
 
 // clientRun is what tests/openai-client/run.mjs prints.
 type clientRun struct {
+	Refused *struct {
+		Status              int    `json:"status"`
+		AuthenticationError bool   `json:"authenticationError"`
+		PermissionError     bool   `json:"permissionError"`
+		Code                string `json:"code"`
+		Type                string `json:"type"`
+		Message             string `json:"message"`
+	} `json:"refused"`
 	Models       []string   `json:"models"`
 	NonStreaming clientMode `json:"nonStreaming"`
 	Streaming    clientMode `json:"streaming"`
@@ -79,22 +87,8 @@ func TestOpenAIClient(t *testing.T) {
 	data := t.TempDir()
 	p := startServer(t, "demo", "--data", data, "--addr", "127.0.0.1:0", "--log-level", "warn")
 
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
 	const question = "How long do refunds take?"
-	cmd := exec.CommandContext(ctx, node, "run.mjs", question)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "QUARRY_BASE_URL=http://"+p.addr)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("node run.mjs: %v\n%s\n%s", err, out, stderr.String())
-	}
-	var run clientRun
-	if err := json.Unmarshal(out, &run); err != nil {
-		t.Fatalf("run.mjs output: %v\n%s", err, out)
-	}
+	run := runClient(t, node, dir, p.addr, question, "")
 	t.Logf("non-streaming answer: %q", run.NonStreaming.Content)
 
 	if !slices.Contains(run.Models, "default") {
@@ -134,6 +128,74 @@ func TestOpenAIClient(t *testing.T) {
 	}
 	if u := run.UnknownModel; !u.NotFoundError || u.Status != 404 || u.Code != "model_not_found" || u.Type != "invalid_request_error" {
 		t.Errorf("unknown model: %+v", u)
+	}
+}
+
+// runClient runs tests/openai-client/run.mjs against the server at addr,
+// with apiKey as the client's key when it is not empty.
+func runClient(t *testing.T, node, dir, addr, question, apiKey string) clientRun {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "run.mjs", question)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "QUARRY_BASE_URL=http://"+addr)
+	if apiKey != "" {
+		cmd.Env = append(cmd.Env, "QUARRY_API_KEY="+apiKey)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node run.mjs: %v\n%s\n%s", err, out, stderr.String())
+	}
+	var run clientRun
+	if err := json.Unmarshal(out, &run); err != nil {
+		t.Fatalf("run.mjs output: %v\n%s", err, out)
+	}
+	return run
+}
+
+// TestOpenAIClientWithKeys: once API keys exist, the official client
+// works with a scoped key as its apiKey (and sees only its knowledge
+// base), and without one gets a clean 401 AuthenticationError.
+func TestOpenAIClientWithKeys(t *testing.T) {
+	node, dir := needOpenAIClient(t)
+	data := t.TempDir()
+	src := t.TempDir()
+	writeFiles(t, src, map[string]string{
+		"refunds.md":  "# Refunds\n\nRefunds take five business days to reach your card once the return is received.\n",
+		"shipping.md": "# Shipping\n\nOrders ship within two days from our warehouse.\n",
+	})
+	if _, errOut, code := runCLI(t, "ingest", "--data", data, src); code != 0 {
+		t.Fatalf("ingest: %s", errOut)
+	}
+	key, errOut, code := runCLI(t, "keys", "create", "--data", data, "--kb", "default", "--scope", "ask", "--name", "openai-client")
+	if code != 0 {
+		t.Fatalf("keys create: %s", errOut)
+	}
+	key = strings.TrimSpace(key)
+	p := startServer(t, "serve", "--data", data, "--addr", "127.0.0.1:0", "--log-level", "warn")
+
+	run := runClient(t, node, dir, p.addr, "How long do refunds take?", key)
+	if run.Refused != nil {
+		t.Fatalf("refused with a scoped key: %+v", run.Refused)
+	}
+	if !slices.Equal(run.Models, []string{"default"}) {
+		t.Errorf("models %v: want [default]", run.Models)
+	}
+	for name, m := range map[string]clientMode{"non-streaming": run.NonStreaming, "streaming": run.Streaming} {
+		if m.Role != "assistant" || m.FinishReason != "stop" || !strings.Contains(m.Content, "five business days") {
+			t.Errorf("%s: %+v", name, m)
+		}
+	}
+
+	run = runClient(t, node, dir, p.addr, "How long do refunds take?", "")
+	if r := run.Refused; r == nil || r.Status != 401 || !r.AuthenticationError || r.Code != "unauthenticated" || r.Type != "authentication_error" {
+		t.Fatalf("without a key: %+v, want a 401 AuthenticationError", r)
+	}
+	if strings.Contains(run.Refused.Message, key[len("qk_"):]) {
+		t.Error("the error shows the key")
 	}
 }
 

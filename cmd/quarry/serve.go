@@ -54,6 +54,10 @@ type serveHooks struct {
 
 func serveWith(ctx context.Context, env *Env, o options, hooks serveHooks) error {
 	log := newLogger(env.Stderr, o.LogLevel)
+	keys, audit, limits, err := authSetup(o, log)
+	if err != nil {
+		return err
+	}
 	cfg := hooks.engine
 	if cfg.vectors == nil {
 		vb, err := newBackend(env, o)
@@ -93,6 +97,8 @@ func serveWith(ctx context.Context, env *Env, o options, hooks serveHooks) error
 		Ready:   h.ready,
 		Logger:  log,
 		Admin:   rb,
+		// API keys, rate limits and the audit log (keys.go)
+		Keys: keys, Audit: audit, RateLimit: limits,
 		// chat completion usage, in the tokens chunk sizes are counted in
 		CountTokens: ingest.CountTokens,
 	})

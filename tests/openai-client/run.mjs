@@ -4,6 +4,7 @@
 //
 //   QUARRY_BASE_URL=http://127.0.0.1:8080 node run.mjs ["question"]
 //
+// QUARRY_API_KEY, when set, is sent as the API key (Authorization: Bearer).
 // It lists the models, asks the question without and with streaming
 // (async iteration over chat.completion.chunk events), and checks that
 // an unknown model is reported as OpenAI's 404 model_not_found error.
@@ -36,7 +37,24 @@ const messages = [
 
 const out = { baseURL, model, question };
 
-const models = await client.models.list();
+// A refused API key (401, 403) is reported, not thrown: the test asserts
+// that the client sees a clean OpenAI error.
+let models;
+try {
+  models = await client.models.list();
+} catch (err) {
+  if (!(err instanceof OpenAI.APIError) || !err.status) throw err;
+  out.refused = {
+    status: err.status,
+    authenticationError: err instanceof OpenAI.AuthenticationError,
+    permissionError: err instanceof OpenAI.PermissionDeniedError,
+    code: err.code ?? null,
+    type: err.type ?? null,
+    message: err.message ?? String(err),
+  };
+  console.log(JSON.stringify(out, null, 2));
+  process.exit(0);
+}
 out.models = [];
 for await (const m of models) out.models.push(m.id);
 

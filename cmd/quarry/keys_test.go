@@ -1,0 +1,330 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/quarry-kb/quarry/auth"
+)
+
+// keyedData is a data directory with a small ingested folder.
+func keyedData(t *testing.T) string {
+	t.Helper()
+	data, src := t.TempDir(), t.TempDir()
+	writeFiles(t, src, map[string]string{
+		"refunds.md":  "# Refunds\n\nRefunds take five business days to reach your card once the return is received.\n",
+		"shipping.md": "# Shipping\n\nOrders ship within two days from our warehouse.\n",
+	})
+	if _, errOut, code := runCLI(t, "ingest", "--data", data, src); code != 0 {
+		t.Fatalf("ingest: %s", errOut)
+	}
+	return data
+}
+
+// createKey runs quarry keys create and returns the key it printed.
+func createKey(t *testing.T, data string, args ...string) string {
+	t.Helper()
+	out, errOut, code := runCLI(t, append([]string{"keys", "create", "--data", data}, args...)...)
+	if code != 0 {
+		t.Fatalf("keys create %v: %d %s", args, code, errOut)
+	}
+	key := strings.TrimSpace(out)
+	if !strings.HasPrefix(key, auth.Prefix) || strings.Contains(key, "\n") {
+		t.Fatalf("keys create printed %q: want the key alone", out)
+	}
+	return key
+}
+
+// call makes one request to a running server and returns status,
+// headers and body.
+func call(t *testing.T, p *quarryProc, method, path, body string, headers ...string) (int, http.Header, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, "http://"+p.addr+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i+1] != "" {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, b
+}
+
+func errorCode(b []byte) string {
+	var e struct {
+		Error struct{ Code, Message string }
+	}
+	json.Unmarshal(b, &e)
+	return e.Error.Code
+}
+
+// TestAPIKeys runs a real server over HTTP: open on loopback before any
+// key exists, then every scope allowed and refused, 401 against 403,
+// origin-bound keys, revocation within a second, the audit log, and the
+// key file holding no key.
+func TestAPIKeys(t *testing.T) {
+	data := keyedData(t)
+	p := startServer(t, "serve", "--data", data, "--addr", "127.0.0.1:0", "--log-level", "warn")
+	const search, ask = `{"query": "refunds"}`, `{"question": "How long do refunds take?"}`
+
+	// No key yet, on loopback: everything works as before.
+	for _, tt := range []struct{ method, path, body string }{
+		{"POST", "/v1/search", search}, {"POST", "/v1/ask", ask}, {"GET", "/v1/admin/status", ""}, {"GET", "/v1/models", ""},
+	} {
+		if code, _, b := call(t, p, tt.method, tt.path, tt.body); code != 200 {
+			t.Fatalf("%s %s without keys: %d %s", tt.method, tt.path, code, b)
+		}
+	}
+
+	admin := createKey(t, data, "--kb", "*", "--scope", "admin", "--name", "ops")
+	askKey := createKey(t, data, "--kb", "default", "--scope", "ask")
+	searchKey := createKey(t, data, "--kb", "default", "--scope", "search", "--expires", "90d")
+	both := createKey(t, data, "--kb", "default", "--scope", "ask,search")
+	other := createKey(t, data, "--kb", "shop", "--scope", "ask", "--scope", "search", "--scope", "admin")
+	widget := createKey(t, data, "--kb", "default", "--scope", "ask", "--origin", "https://shop.example", "--name", "widget")
+
+	// The running server picks the keys up: no key is now refused.
+	waitUntil(t, time.Second, "the server to require keys", func() bool {
+		code, _, _ := call(t, p, "POST", "/v1/search", search)
+		return code == 401
+	})
+
+	bearer := func(k string) string { return "Bearer " + k }
+	tests := []struct {
+		name, method, path, body, key, origin string
+		status                                int
+		says                                  string
+	}{
+		{"no key", "POST", "/v1/ask", ask, "", "", 401, "missing API key"},
+		{"wrong key", "POST", "/v1/ask", ask, auth.Prefix + "x", "", 401, "invalid API key"},
+		{"ask scope asks", "POST", "/v1/ask", ask, askKey, "", 200, ""},
+		{"ask scope searches", "POST", "/v1/search", search, askKey, "", 403, `scope "search"`},
+		{"search scope searches", "POST", "/v1/search", search, searchKey, "", 200, ""},
+		{"search scope asks", "POST", "/v1/ask", ask, searchKey, "", 403, `scope "ask"`},
+		{"ask scope chats", "POST", "/v1/chat/completions", `{"model": "default", "messages": [{"role": "user", "content": "How long do refunds take?"}]}`, askKey, "", 200, ""},
+		{"search scope chats", "POST", "/v1/chat/completions", `{"model": "default", "messages": [{"role": "user", "content": "refunds?"}]}`, searchKey, "", 403, `scope "ask"`},
+		{"admin scope status", "GET", "/v1/admin/status", "", admin, "", 200, ""},
+		{"ask scope status", "GET", "/v1/admin/status", "", askKey, "", 403, `scope "admin"`},
+		{"ask scope reindex", "POST", "/v1/admin/reindex", "", both, "", 403, `scope "admin"`},
+		{"other kb's key", "POST", "/v1/ask", ask, other, "", 403, `knowledge base "default"`},
+		{"other kb's admin", "POST", "/v1/admin/reindex", "", other, "", 403, `knowledge base "default"`},
+		{"widget from its origin", "POST", "/v1/ask", ask, widget, "https://shop.example", 200, ""},
+		{"widget from another origin", "POST", "/v1/ask", ask, widget, "https://evil.example", 403, "origin https://shop.example"},
+		{"widget without origin", "POST", "/v1/ask", ask, widget, "", 403, "no Origin header"},
+		{"health stays open", "GET", "/healthz", "", "", "", 200, ""},
+		{"readiness stays open", "GET", "/readyz", "", "", "", 200, ""},
+		{"admin scope reindex", "POST", "/v1/admin/reindex", "", admin, "", 202, ""},
+	}
+	for _, tt := range tests {
+		key := ""
+		if tt.key != "" {
+			key = bearer(tt.key)
+		}
+		code, _, b := call(t, p, tt.method, tt.path, tt.body, "Authorization", key, "Origin", tt.origin)
+		if code != tt.status {
+			t.Errorf("%s: %d, want %d: %s", tt.name, code, tt.status, b)
+			continue
+		}
+		var e struct{ Error struct{ Message string } }
+		json.Unmarshal(b, &e)
+		if tt.says != "" && !strings.Contains(e.Error.Message, tt.says) {
+			t.Errorf("%s: %s: want it to say %s", tt.name, b, tt.says)
+		}
+		if tt.key != "" && bytes.Contains(b, []byte(tt.key[len(auth.Prefix):])) {
+			t.Errorf("%s: the response holds the key", tt.name)
+		}
+	}
+
+	// Revocation: refused within a second by the running server.
+	out, _, code := runCLI(t, "keys", "list", "--data", data, "--json")
+	var keys []struct{ ID, Name, State string }
+	if code != 0 || json.Unmarshal([]byte(out), &keys) != nil || len(keys) != 6 {
+		t.Fatalf("keys list: %d %s", code, out)
+	}
+	askID := keys[1].ID
+	if _, errOut, code := runCLI(t, "keys", "revoke", "--data", data, askID); code != 0 {
+		t.Fatalf("revoke: %s", errOut)
+	}
+	waitUntil(t, time.Second, "the revoked key to be refused", func() bool {
+		code, _, _ := call(t, p, "POST", "/v1/ask", ask, "Authorization", bearer(askKey))
+		return code == 401
+	})
+	if code, _, b := call(t, p, "POST", "/v1/ask", ask, "Authorization", bearer(askKey)); code != 401 || !strings.Contains(string(b), "revoked") {
+		t.Errorf("revoked key: %d %s", code, b)
+	}
+
+	// The audit log: the keys created and revoked on the command line,
+	// the rebuild started and the ones refused, with key ids.
+	waitUntil(t, 30*time.Second, "the rebuild to finish", func() bool {
+		_, _, b := call(t, p, "GET", "/v1/admin/status", "", "Authorization", bearer(admin))
+		return !strings.Contains(string(b), `"running":true`)
+	})
+	code, _, b := call(t, p, "GET", "/v1/kb/default/admin/audit", "", "Authorization", bearer(admin))
+	var audit struct{ Events []auth.Event }
+	if code != 200 || json.Unmarshal(b, &audit) != nil {
+		t.Fatalf("audit: %d %s", code, b)
+	}
+	count := map[string]int{}
+	for _, e := range audit.Events {
+		count[e.Action+" "+e.Outcome+" "+e.Actor]++
+		if e.Time.IsZero() || (e.Actor == "key" && e.KeyID == "") {
+			t.Errorf("audit event %+v", e)
+		}
+	}
+	want := map[string]int{
+		"key.create ok cli": 4, // the four keys for default (the * and shop keys are in their own logs)
+		"key.revoke ok cli": 1, "reindex ok key": 1, "reindex denied key": 2,
+	}
+	for k, n := range want {
+		if count[k] != n {
+			t.Errorf("audit: %d × %q, want %d (all: %v)", count[k], k, n, count)
+		}
+	}
+	if code, _, _ := call(t, p, "GET", "/v1/kb/default/admin/audit", "", "Authorization", bearer(both)); code != 403 {
+		t.Errorf("audit with a key without admin: %d", code)
+	}
+
+	// At rest: the key file holds hashes, not keys.
+	raw, err := os.ReadFile(filepath.Join(data, auth.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{admin, askKey, searchKey, both, other, widget} {
+		if bytes.Contains(raw, []byte(k[len(auth.Prefix):len(auth.Prefix)+12])) {
+			t.Errorf("key file holds a key in clear")
+		}
+		if !bytes.Contains(raw, []byte(auth.Hash(k))) {
+			t.Errorf("key file lacks a key's hash")
+		}
+	}
+	auditRaw, _ := os.ReadFile(filepath.Join(data, auth.AuditFileName))
+	for _, k := range []string{admin, askKey, widget} {
+		if bytes.Contains(auditRaw, []byte(k[len(auth.Prefix):])) {
+			t.Errorf("audit log holds a key")
+		}
+	}
+}
+
+// TestRateLimitOverHTTP: a key over its limit gets 429 with Retry-After
+// and a JSON error, then is served again once the window has passed.
+func TestRateLimitOverHTTP(t *testing.T) {
+	data := keyedData(t)
+	key := createKey(t, data, "--kb", "default", "--scope", "search")
+	p := startServer(t, "serve", "--data", data, "--addr", "127.0.0.1:0", "--log-level", "warn",
+		"--rate-limit", "3", "--rate-window", "1s")
+	const search = `{"query": "refunds"}`
+	for i := range 3 {
+		if code, _, b := call(t, p, "POST", "/v1/search", search, "Authorization", "Bearer "+key); code != 200 {
+			t.Fatalf("request %d: %d %s", i, code, b)
+		}
+	}
+	code, h, b := call(t, p, "POST", "/v1/search", search, "Authorization", "Bearer "+key)
+	if code != 429 || errorCode(b) != "rate_limited" {
+		t.Fatalf("over the limit: %d %s", code, b)
+	}
+	if n, err := strconv.Atoi(h.Get("Retry-After")); err != nil || n < 1 {
+		t.Errorf("Retry-After %q", h.Get("Retry-After"))
+	}
+	waitUntil(t, 5*time.Second, "the limit to recover", func() bool {
+		code, _, _ := call(t, p, "POST", "/v1/search", search, "Authorization", "Bearer "+key)
+		return code == 200
+	})
+}
+
+// TestServeRefusesToBeExposed: on an address other than loopback, serve
+// refuses to start without an admin key, saying how to create one;
+// --insecure-no-auth overrides it with a warning; an admin key lets it
+// start, with keys required.
+func TestServeRefusesToBeExposed(t *testing.T) {
+	data := keyedData(t)
+	_, errOut, code := runCLI(t, "serve", "--data", data, "--addr", "0.0.0.0:0")
+	if code != 1 || !strings.Contains(errOut, "quarry keys create") || !strings.Contains(errOut, "--scope admin") {
+		t.Fatalf("serve on 0.0.0.0 without keys: exit %d\n%s", code, errOut)
+	}
+	createKey(t, data, "--kb", "default", "--scope", "ask")
+	if _, errOut, code := runCLI(t, "serve", "--data", data, "--addr", "0.0.0.0:0"); code != 1 || !strings.Contains(errOut, "admin API key") {
+		t.Fatalf("serve on 0.0.0.0 with keys but no admin key: exit %d\n%s", code, errOut)
+	}
+
+	p := startServer(t, "serve", "--data", data, "--addr", "0.0.0.0:0", "--insecure-no-auth", "--log-level", "warn")
+	if !strings.Contains(p.stderr.String(), "WITHOUT authentication") {
+		t.Errorf("--insecure-no-auth without a warning:\n%s", p.stderr)
+	}
+	addr := p.addr
+	p.addr = "127.0.0.1" + addr[strings.LastIndex(addr, ":"):]
+	if code, _, b := call(t, p, "POST", "/v1/search", `{"query": "refunds"}`); code != 200 {
+		t.Errorf("insecure server: %d %s", code, b)
+	}
+	p.stop()
+
+	admin := createKey(t, data, "--kb", "*", "--scope", "admin")
+	p = startServer(t, "serve", "--data", data, "--addr", "0.0.0.0:0", "--log-level", "warn")
+	p.addr = "127.0.0.1" + p.addr[strings.LastIndex(p.addr, ":"):]
+	if code, _, _ := call(t, p, "GET", "/v1/admin/status", ""); code != 401 {
+		t.Errorf("exposed server without a key: %d", code)
+	}
+	if code, _, _ := call(t, p, "GET", "/v1/admin/status", "", "Authorization", "Bearer "+admin); code != 200 {
+		t.Errorf("exposed server with the admin key: %d", code)
+	}
+}
+
+func TestKeysCLI(t *testing.T) {
+	data := t.TempDir()
+	for _, args := range [][]string{
+		{"keys", "create", "--data", data, "--scope", "ask"},                     // no --kb
+		{"keys", "create", "--data", data, "--kb", "default"},                    // no scope
+		{"keys", "create", "--data", data, "--kb", "default", "--scope", "root"}, // unknown scope
+		{"keys", "create", "--data", data, "--kb", "Bad Name", "--scope", "ask"}, // bad kb
+		{"keys", "create", "--data", data, "--kb", "default", "--scope", "ask", "--expires", "x"},
+		{"keys", "create", "--data", data, "--kb", "default", "--scope", "admin", "--origin", "https://shop.example"},
+		{"keys", "revoke", "--data", data, "k_nope"},
+	} {
+		out, errOut, code := runCLI(t, args...)
+		if code == 0 || out != "" {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q: want a failure and nothing printed", args, code, out, errOut)
+		}
+	}
+	if _, _, code := runCLI(t, "keys", "frobnicate"); code != 2 {
+		t.Errorf("unknown subcommand: exit %d", code)
+	}
+	out, _, code := runCLI(t, "keys", "list", "--data", data)
+	if code != 0 || !strings.Contains(out, "No API keys") {
+		t.Errorf("list with no keys: %d %q", code, out)
+	}
+	createKey(t, data, "--kb", "default", "--scope", "ask", "--name", "support-bot", "--expires", "2w")
+	out, _, _ = runCLI(t, "keys", "list", "--data", data)
+	if !strings.Contains(out, "support-bot") || !strings.Contains(out, "active") || strings.Contains(out, auth.Prefix) {
+		t.Errorf("list:\n%s", out)
+	}
+}
+
+func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not happen within %v", what, within)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
