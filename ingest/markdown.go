@@ -8,20 +8,24 @@ import (
 	"github.com/yuin/goldmark/ast"
 	"github.com/yuin/goldmark/extension"
 	east "github.com/yuin/goldmark/extension/ast"
+	"github.com/yuin/goldmark/parser"
 	"github.com/yuin/goldmark/text"
 	"github.com/yuin/goldmark/util"
 )
 
 // markdown parses GFM (tables, strikethrough, task lists, autolinks).
 // goldmark.Markdown is safe for concurrent use once built.
-var markdown = goldmark.New(goldmark.WithExtensions(extension.GFM))
+// Wiki-links and embeds are parsed too (see mddialect.go).
+var markdown = goldmark.New(goldmark.WithExtensions(extension.GFM),
+	goldmark.WithParserOptions(parser.WithInlineParsers(util.Prioritized(wikiLinkParser{}, 199))))
 
 // parseMarkdown turns Markdown into sections, one per ATX or setext
 // heading. The title is front matter's "title:", else the first level-1
-// heading.
+// heading. The dialects of mddialect.go (wiki-links, callouts,
+// admonitions, MDX) are read as their text.
 func parseMarkdown(src string) Parsed {
 	body, fmTitle := splitFrontMatter(src)
-	source := []byte(body)
+	source := []byte(preprocessMarkdown(body))
 	doc := markdown.Parser().Parse(text.NewReader(source))
 	w := mdWalker{src: source}
 	w.blocks(doc)
@@ -98,6 +102,13 @@ func (w *mdWalker) block(n ast.Node) {
 		writeTable(&w.b, rows[0], rows[1:])
 	case *ast.ThematicBreak, *ast.LinkReferenceDefinition:
 		w.b.endParagraph()
+	case *ast.Blockquote:
+		if title, ok := w.callout(n); ok {
+			w.writeCallout(n, title)
+			return
+		}
+		w.blocks(n)
+		w.b.endParagraph()
 	default: // block quotes, list items and anything else: their children
 		w.blocks(n)
 		w.b.endParagraph()
@@ -133,30 +144,41 @@ func (w *mdWalker) inlineText(n ast.Node) string {
 
 func (w *mdWalker) inline(b *strings.Builder, n ast.Node) {
 	for c := n.FirstChild(); c != nil; c = c.NextSibling() {
-		switch c := c.(type) {
-		case *ast.Text:
-			v := c.Value(w.src)
-			if !c.IsRaw() {
-				v = util.ResolveEntityNames(util.ResolveNumericReferences(util.UnescapePunctuations(v)))
-			}
-			writeJoined(b, string(v))
-			switch {
-			case c.HardLineBreak():
-				b.WriteByte('\n')
-			case c.SoftLineBreak():
-				b.WriteByte(' ') // re-joined without a space between CJK by softJoin below
-			}
-		case *ast.String:
-			writeJoined(b, string(c.Value))
-		case *ast.AutoLink:
-			writeJoined(b, string(c.Label(w.src)))
-		case *ast.RawHTML:
-			// inline tags carry no text of their own
-		case *east.TaskCheckBox:
-			// "[ ]" / "[x]" markers are not prose
-		default: // emphasis, links, images (alt text), code spans...
-			w.inline(b, c)
+		w.inlineNode(b, c)
+	}
+}
+
+// inlineNode writes the plain text of one inline node.
+func (w *mdWalker) inlineNode(b *strings.Builder, c ast.Node) {
+	switch c := c.(type) {
+	case *wikiLink:
+		writeJoined(b, c.Label) // "" for an embed
+	case *ast.Image:
+		if alt := w.inlineText(c); !slugAlt(alt) {
+			writeJoined(b, alt)
 		}
+	case *ast.Text:
+		v := c.Value(w.src)
+		if !c.IsRaw() {
+			v = util.ResolveEntityNames(util.ResolveNumericReferences(util.UnescapePunctuations(v)))
+		}
+		writeJoined(b, string(v))
+		switch {
+		case c.HardLineBreak():
+			b.WriteByte('\n')
+		case c.SoftLineBreak():
+			b.WriteByte(' ') // re-joined without a space between CJK by softJoin below
+		}
+	case *ast.String:
+		writeJoined(b, string(c.Value))
+	case *ast.AutoLink:
+		writeJoined(b, string(c.Label(w.src)))
+	case *ast.RawHTML:
+		// inline tags carry no text of their own
+	case *east.TaskCheckBox:
+		// "[ ]" / "[x]" markers are not prose
+	default: // emphasis, links, images (alt text), code spans...
+		w.inline(b, c)
 	}
 }
 

@@ -40,7 +40,7 @@ type Section struct {
 // or "" when Quarry does not handle it.
 func TypeOf(name string) string {
 	switch strings.ToLower(path.Ext(name)) {
-	case ".md", ".markdown":
+	case ".md", ".markdown", ".mdx":
 		return TypeMarkdown
 	case ".html", ".htm":
 		return TypeHTML
@@ -222,6 +222,25 @@ func (b *sectionBuilder) lineBreak() {
 	if b.para.Len() > 0 && !strings.HasSuffix(b.para.String(), "\n") {
 		b.para.WriteByte('\n')
 	}
+}
+
+// reopen continues the last paragraph of the section, on a new line,
+// when no paragraph is open: what is written next belongs to it (a
+// callout to the paragraph it annotates). With no paragraph before it
+// in the section, it does nothing.
+func (b *sectionBuilder) reopen() {
+	if b.para.Len() > 0 || b.text.Len() == 0 {
+		return
+	}
+	t := b.text.String()
+	keep, last := "", t // the whole text is one paragraph
+	if i := strings.LastIndex(t, "\n\n"); i >= 0 {
+		keep, last = t[:i], t[i+2:]
+	}
+	b.text.Reset()
+	b.text.WriteString(keep)
+	b.para.WriteString(last)
+	b.para.WriteByte('\n')
 }
 
 // endParagraph closes the current paragraph.
