@@ -18,7 +18,7 @@ func (s staticRetriever) Search(context.Context, quarry.SearchRequest) (quarry.S
 func ExampleService_Ask() {
 	r := staticRetriever{{Chunk: quarry.Chunk{
 		ID: "returns/refunds#0", DocID: "returns/refunds", Path: "returns/refunds.md", Title: "Refunds",
-		Text: "Refunds to credit cards appear within 5 business days. Contact your bank if they do not.",
+		Text: "Refunds to credit cards appear within 5 business days.\n\nContact your bank if they do not.",
 	}}}
 	svc := generate.NewService(r, nil, generate.ServiceConfig{}) // nil: the Extractive answerer
 	ctx := context.Background()

@@ -125,7 +125,7 @@ func passagesOf(chunks ...quarry.Chunk) []quarry.Passage {
 }
 
 func TestExtractiveAnswer(t *testing.T) {
-	cards := chunk("returns/cards", "Refunds", "Cards", "Refunds to credit cards appear within 5 business days. Contact your bank if they do not.")
+	cards := chunk("returns/cards", "Refunds", "Cards", "Refunds to credit cards appear within 5 business days.\n\nContact your bank if they do not.")
 	paypal := chunk("returns/paypal", "Refunds", "PayPal", "Refunds to PayPal arrive within 3 days.")
 	tests := []struct {
 		name     string
@@ -163,13 +163,13 @@ func TestExtractiveAnswer(t *testing.T) {
 			name:     "an extra sentence that shares the question's words is quoted in text order",
 			question: "How do I pair the hub with Apple Home?",
 			passages: passagesOf(chunk("d/hub", "Hub", "Matter", "Open Hub settings > Matter > Pair to show a setup code. In the Apple Home app, tap Add accessory and scan the hub's setup code to pair.")),
-			want:     "Open Hub settings > Matter > Pair to show a setup code. [1] In the Apple Home app, tap Add accessory and scan the hub's setup code to pair. [1]",
+			want:     "Open Hub settings > Matter > Pair to show a setup code. In the Apple Home app, tap Add accessory and scan the hub's setup code to pair. [1]",
 			wantIDs:  []string{"d/hub#0"},
 		},
 		{
 			name:     "the right sentence, not the first",
 			question: "How long is the reset link valid?",
-			passages: passagesOf(chunk("a/pw", "Password", "", "If you forgot your password, tap Forgot password. We send you a reset link that is valid for 1 hour. Choose a new password of 10 characters.")),
+			passages: passagesOf(chunk("a/pw", "Password", "", "If you forgot your password, tap Forgot password.\n\nWe send you a reset link that is valid for 1 hour.\n\nChoose a new password of 10 characters.")),
 			want:     "We send you a reset link that is valid for 1 hour. [1]",
 			wantIDs:  []string{"a/pw#0"},
 		},
@@ -177,8 +177,9 @@ func TestExtractiveAnswer(t *testing.T) {
 			name:     "sentences of one passage keep their order and share a citation",
 			question: "How do I pair the hub with Apple Home?",
 			passages: passagesOf(chunk("d/hub", "Hub", "Matter", "Pair the hub with Apple Home from Hub settings > Matter. Apple Home then asks you to scan the hub's code to pair it.")),
-			want:     "Pair the hub with Apple Home from Hub settings > Matter. [1] Apple Home then asks you to scan the hub's code to pair it. [1]",
-			wantIDs:  []string{"d/hub#0"},
+			// One paragraph is one unit: quoted whole, cited once.
+			want:    "Pair the hub with Apple Home from Hub settings > Matter. Apple Home then asks you to scan the hub's code to pair it. [1]",
+			wantIDs: []string{"d/hub#0"},
 		},
 		{
 			name:     "near-duplicates are quoted once",
@@ -198,7 +199,7 @@ func TestExtractiveAnswer(t *testing.T) {
 			name:     "a question asking how long prefers the sentence with the figure",
 			cfg:      Config{MaxSentences: 1},
 			question: "How long does delivery to Canada take?",
-			passages: passagesOf(chunk("s/ca", "Shipping to Canada", "Delivery", "Orders to Canada ship from Ontario. Standard delivery takes 3 to 6 business days.")),
+			passages: passagesOf(chunk("s/ca", "Shipping to Canada", "Delivery", "Orders to Canada ship from Ontario.\n\nStandard delivery takes 3 to 6 business days.")),
 			want:     "Standard delivery takes 3 to 6 business days. [1]",
 			wantIDs:  []string{"s/ca#0"},
 		},
@@ -226,9 +227,9 @@ func TestExtractiveAnswer(t *testing.T) {
 				chunk("cn/wx", "退款", "微信", "微信支付的退款一般当天到账。"),
 			),
 			// The second passage's sentence holds every term and a
-			// duration (当天), so it comes first; 到账时间取决于银行
-			// shares 到账 and is quoted after its passage's answer.
-			want:    "微信支付的退款一般当天到账。[1]退款将在3个工作日内退回到您的支付账户。[2]到账时间取决于银行。[2]",
+			// duration (当天), so it comes first; the other passage's
+			// paragraph is quoted whole after it.
+			want:    "微信支付的退款一般当天到账。[1]退款将在3个工作日内退回到您的支付账户。到账时间取决于银行。[2]",
 			wantIDs: []string{"cn/wx#0", "cn/refund#0"},
 		},
 		{
@@ -236,7 +237,7 @@ func TestExtractiveAnswer(t *testing.T) {
 			question: "Do I get my money back if I cancel my yearly plan?",
 			passages: passagesOf(chunk("b/cancel", "Cancelling", "Annual plans",
 				"Plans renew automatically. If you cancel an annual plan within 30 days, we refund the full price.")),
-			want:    "Plans renew automatically. [1] If you cancel an annual plan within 30 days, we refund the full price. [1]",
+			want:    "Plans renew automatically. If you cancel an annual plan within 30 days, we refund the full price. [1]",
 			wantIDs: []string{"b/cancel#0"},
 		},
 		{
@@ -263,7 +264,9 @@ func TestExtractiveAnswer(t *testing.T) {
 			question: "What discount do businesses get on large orders?",
 			passages: passagesOf(chunk("b/vol", "Business", "Volume pricing",
 				"Businesses get a volume discount on large orders:\n\n- 10% off orders of 20 to 99 devices\n- 15% off orders of 100 devices or more")),
-			want:    "Businesses get a volume discount on large orders: [1] 10% off orders of 20 to 99 devices [1] 15% off orders of 100 devices or more [1]",
+			// The list is one unit, quoted whole after the sentence
+			// that introduces it.
+			want:    "Businesses get a volume discount on large orders: [1] 10% off orders of 20 to 99 devices\n- 15% off orders of 100 devices or more [1]",
 			wantIDs: []string{"b/vol#0"},
 		},
 		{
@@ -299,7 +302,7 @@ func TestExtractiveAnswer(t *testing.T) {
 }
 
 func TestExtractiveSnippetSpansQuotedSentences(t *testing.T) {
-	text := "Pair the hub with Apple Home from Hub settings > Matter. Wait a moment. Apple Home then asks you to scan the hub's code to pair it."
+	text := "Pair the hub with Apple Home from Hub settings > Matter.\n\nWait a moment.\n\nApple Home then asks you to scan the hub's code to pair it."
 	a, err := NewExtractive(Config{}).Answer(context.Background(), "How do I pair the hub with Apple Home?",
 		passagesOf(chunk("d/hub", "Hub", "", text)), nil)
 	if err != nil {

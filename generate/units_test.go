@@ -1,0 +1,114 @@
+package generate
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/quarry-kb/quarry"
+)
+
+// A FAQ page: every question is a line of its own, in the forms help
+// centres write them. None may come back as (part of) an answer, even
+// when it shares every word with the user's question; the answer is
+// the paragraph under it.
+func TestExtractiveNeverQuotesFAQQuestions(t *testing.T) {
+	faq := chunk("help/faq", "FAQ", "Billing",
+		"What happens if I refund my service?\n\nYour plan ends at once and the unused days are paid back within 5 business days.\n\n"+
+			"Q: Can I buy a licence myself, or must my company buy it?\nA: You can buy a personal licence in the store; company licences are bought by an admin.\n\n"+
+			"**Can I pause my subscription?**\n\nSubscriptions cannot be paused, but you can cancel and subscribe again at any time.")
+	faqZH := chunk("help/faq-zh", "常见问题", "许可证",
+		"问：我可以自己购买许可证，还是必须让公司来购买？\n\n答：个人可以在商店购买个人许可证，公司许可证由管理员购买。\n\n"+
+			"退款后服务会怎样？\n\n套餐立即结束，未使用的天数将在5个工作日内退回。")
+	tests := []struct {
+		question string
+		passages []quarry.Passage
+		want     string // the answer holds it
+	}{
+		{"What happens if I refund my service?", passagesOf(faq), "paid back within 5 business days"},
+		{"Can I buy a licence myself or must my company buy it?", passagesOf(faq), "You can buy a personal licence"},
+		{"Can I pause my subscription?", passagesOf(faq), "cannot be paused"},
+		{"我可以自己购买许可证，还是必须让公司来购买？", passagesOf(faqZH), "个人可以在商店购买个人许可证"},
+		{"退款后服务会怎样？", passagesOf(faqZH), "套餐立即结束"},
+	}
+	questions := []string{"What happens if I refund my service?", "Can I buy a licence myself", "Can I pause my subscription?",
+		"我可以自己购买许可证", "退款后服务会怎样"}
+	for _, tc := range tests {
+		t.Run(tc.question, func(t *testing.T) {
+			a, err := NewExtractive(Config{}).Answer(context.Background(), tc.question, tc.passages, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkGrounded(t, a, tc.passages)
+			if !a.Answered || !strings.Contains(a.Text, tc.want) {
+				t.Errorf("answer (answered=%v) %q, want one holding %q", a.Answered, a.Text, tc.want)
+			}
+			for _, q := range questions {
+				if strings.Contains(a.Text, q) {
+					t.Errorf("answer %q quotes the FAQ question %q", a.Text, q)
+				}
+			}
+		})
+	}
+}
+
+// A procedure is quoted as its whole list of steps, not as the one
+// step that shares the most words with the question.
+func TestExtractiveKeepsStepListWhole(t *testing.T) {
+	steps := "Open the app and tap Account.\nTap Security > Password.\nEnter your email address.\nWe send a reset link to that address.\nOpen the link within 1 hour and choose a new password."
+	tests := []struct {
+		name, question, text string
+	}{
+		{"steps under a heading", "How do I reset my password?",
+			"To reset your password:\n\n" + steps},
+		{"steps alone", "How do I reset my password?", steps},
+		{"chinese steps", "怎么重置密码？",
+			"重置密码的步骤：\n\n打开应用，点击账户。\n点击安全 > 密码。\n输入您的邮箱地址。\n我们会向该地址发送重置链接。\n在1小时内打开链接并设置新密码。"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ps := passagesOf(chunk("acct/password", "Password", "Reset your password", tc.text))
+			a, err := NewExtractive(Config{}).Answer(context.Background(), tc.question, ps, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkGrounded(t, a, ps)
+			list := tc.text[strings.LastIndex(tc.text, "\n\n")+1:]
+			for _, step := range strings.Split(strings.TrimSpace(list), "\n") {
+				if !strings.Contains(a.Text, step) {
+					t.Errorf("answer %q leaves out the step %q", a.Text, step)
+				}
+			}
+			if len(a.Citations) != 1 {
+				t.Errorf("%d citations, want the one list", len(a.Citations))
+			}
+		})
+	}
+}
+
+func TestUnitOf(t *testing.T) {
+	text := "Intro sentence. Second sentence.\n\n| Plan | Price\nBasic | $5\nPro | $9\n\nQ: Is it safe?\nA: Yes, it is. Fully.\n\n" +
+		strings.Repeat("Long paragraph sentence number one goes on. ", 20)
+	find := func(s string) Sentence {
+		for _, x := range SplitSentences(text) {
+			if strings.Contains(x.Text, s) {
+				return x
+			}
+		}
+		t.Fatalf("no sentence %q", s)
+		return Sentence{}
+	}
+	tests := []struct{ sentence, want string }{
+		{"Second sentence.", "Intro sentence. Second sentence."},
+		{"Pro | $9", "Pro | $9"},
+		{"Yes, it is.", "A: Yes, it is. Fully."},
+		{"Long paragraph", "Long paragraph sentence number one goes on."},
+	}
+	for _, tc := range tests {
+		s := find(tc.sentence)
+		u := unitOf(text, s)
+		if u.Text != tc.want || text[u.Start:u.End] != u.Text {
+			t.Errorf("unit of %q = %q, want %q", tc.sentence, u.Text, tc.want)
+		}
+	}
+}
