@@ -25,6 +25,56 @@ type AnswerOptions struct {
 	K int
 	// Progress, when set, is called after every question.
 	Progress func(done, total int)
+	// RetrievalK is the number of passages searched for the retrieval
+	// figures when the Asker is also a Searcher (see Searcher: an Asker
+	// that is not one gets an answer report without retrieval figures);
+	// 0 means 10.
+	RetrievalK int
+}
+
+// RetrievalCuts are the ranks at which passage recall is reported.
+var RetrievalCuts = []int{1, 5, 10}
+
+// RetrievalCounts are the passage-recall figures of a set of answerable
+// questions: for each cut k of RetrievalCuts, how many questions have,
+// among the first k passages searched, one from an expected document
+// that holds the expected phrase. It is the ceiling for any answerer
+// that reads k passages.
+type RetrievalCounts struct {
+	Answerable int   `json:"answerable"`
+	Found      []int `json:"found"` // per RetrievalCuts
+}
+
+func (c *RetrievalCounts) add(rank int) {
+	if c.Found == nil {
+		c.Found = make([]int, len(RetrievalCuts))
+	}
+	c.Answerable++
+	for i, k := range RetrievalCuts {
+		if rank > 0 && rank <= k {
+			c.Found[i]++
+		}
+	}
+}
+
+// Recall returns the share of answerable questions found within the
+// i-th cut of RetrievalCuts.
+func (c RetrievalCounts) Recall(i int) float64 {
+	if i >= len(c.Found) {
+		return 0
+	}
+	return share(c.Found[i], c.Answerable)
+}
+
+// PassageRank is the 1-based rank of the first passage from one of q's
+// expected documents that holds q's expected phrase, 0 when none does.
+func PassageRank(q corpora.Question, passages []quarry.Passage) int {
+	for i, p := range passages {
+		if slices.Contains(q.ExpectedDocs, p.Path) && corpora.ContainsAnswer(p.Text, q.ExpectedAnswer) {
+			return i + 1
+		}
+	}
+	return 0
 }
 
 // AnswerCounts are the answer figures of a set of questions.
@@ -91,9 +141,13 @@ type AnswerResult struct {
 	FirstCitation  string   `json:"first_citation"`
 	ExpectedDocs   []string `json:"expected_docs,omitempty"`
 	ExpectedAnswer string   `json:"expected_answer,omitempty"`
-	CitedRight     bool     `json:"first_citation_right"`
-	PhraseFound    bool     `json:"phrase_found"`
-	Answer         string   `json:"answer"`
+	// PassageRank is the rank of the first passage searched that comes
+	// from an expected document and holds the expected phrase (see
+	// PassageRank); 0 when none does, or when retrieval was not measured.
+	PassageRank int    `json:"passage_rank,omitempty"`
+	CitedRight  bool   `json:"first_citation_right"`
+	PhraseFound bool   `json:"phrase_found"`
+	Answer      string `json:"answer"`
 }
 
 // Right reports whether the answer is what the question file asks for:
@@ -113,8 +167,8 @@ func (r AnswerResult) String() string {
 		return fmt.Sprintf("%s %q: unanswerable, answered=%v first citation %q; answer %q",
 			r.ID, r.Question, r.Answered, r.FirstCitation, r.Answer)
 	}
-	return fmt.Sprintf("%s %q: answered=%v first citation %q (want %v), phrase %q found=%v; answer %q",
-		r.ID, r.Question, r.Answered, r.FirstCitation, r.ExpectedDocs, r.ExpectedAnswer, r.PhraseFound, r.Answer)
+	return fmt.Sprintf("%s %q: answered=%v first citation %q (want %v), phrase %q found=%v, passage rank %d; answer %q",
+		r.ID, r.Question, r.Answered, r.FirstCitation, r.ExpectedDocs, r.ExpectedAnswer, r.PhraseFound, r.PassageRank, r.Answer)
 }
 
 // ScoreAnswer scores ans as the answer to q. It is the one definition of
@@ -144,6 +198,9 @@ type AnswerReport struct {
 	DeclineRate float64 `json:"decline_rate"` // Declined / Unanswerable
 	// ByLang holds the counts of each question language.
 	ByLang map[string]*AnswerCounts `json:"by_lang"`
+	// Retrieval holds the passage-recall figures, overall and by
+	// language; nil when retrieval was not measured.
+	Retrieval *RetrievalReport `json:"retrieval,omitempty"`
 	// Misses are the questions not answered right, in question order.
 	Misses []AnswerResult `json:"misses"`
 }
@@ -166,6 +223,25 @@ func (r *AnswerReport) Add(res AnswerResult) {
 	r.Accuracy, r.DeclineRate = r.AnswerCounts.Accuracy(), r.AnswerCounts.DeclineRate()
 }
 
+// RetrievalReport is the passage recall of the answerable questions,
+// overall and by language.
+type RetrievalReport struct {
+	K int `json:"k"` // passages searched per question
+	RetrievalCounts
+	Cuts   []int                       `json:"cuts"`
+	ByLang map[string]*RetrievalCounts `json:"by_lang"`
+}
+
+func (r *RetrievalReport) add(lang string, rank int) {
+	r.RetrievalCounts.add(rank)
+	l := r.ByLang[lang]
+	if l == nil {
+		l = &RetrievalCounts{}
+		r.ByLang[lang] = l
+	}
+	l.add(rank)
+}
+
 // Answers asks every question through a, one at a time, and scores the
 // answers with ScoreAnswer. An error from a fails the run, naming the
 // question; a cancelled ctx stops it with ctx's error.
@@ -174,6 +250,14 @@ func Answers(ctx context.Context, qs []corpora.Question, a Asker, opts AnswerOpt
 		return nil, quarry.Errorf(quarry.CodeInvalid, "no questions to evaluate")
 	}
 	rep := &AnswerReport{ByLang: map[string]*AnswerCounts{}, Misses: []AnswerResult{}}
+	searcher, _ := a.(Searcher)
+	k := opts.RetrievalK
+	if k <= 0 {
+		k = RetrievalCuts[len(RetrievalCuts)-1]
+	}
+	if searcher != nil {
+		rep.Retrieval = &RetrievalReport{K: k, Cuts: RetrievalCuts, ByLang: map[string]*RetrievalCounts{}}
+	}
 	// Nobody reads the events; send only passes on cancellation, as the
 	// HTTP API's JSON answers do.
 	send := func(quarry.Event) error { return context.Cause(ctx) }
@@ -188,7 +272,19 @@ func Answers(ctx context.Context, qs []corpora.Question, a Asker, opts AnswerOpt
 			}
 			return nil, fmt.Errorf("question %s: %w", q.ID, err)
 		}
-		rep.Add(ScoreAnswer(q, ans))
+		res := ScoreAnswer(q, ans)
+		if searcher != nil && q.Answerable {
+			sr, err := searcher.Search(ctx, quarry.SearchRequest{Query: q.Question, K: k})
+			if err != nil {
+				if cerr := ctx.Err(); cerr != nil {
+					return nil, cerr
+				}
+				return nil, fmt.Errorf("question %s: search: %w", q.ID, err)
+			}
+			res.PassageRank = PassageRank(q, sr.Passages)
+			rep.Retrieval.add(q.Lang, res.PassageRank)
+		}
+		rep.Add(res)
 		if opts.Progress != nil {
 			opts.Progress(i+1, len(qs))
 		}
@@ -217,6 +313,34 @@ func (r *AnswerReport) Table() string {
 	sort.Strings(langs)
 	for _, l := range langs {
 		row(l, *r.ByLang[l])
+	}
+	if rt := r.Retrieval; rt != nil {
+		fmt.Fprintf(&b, "\nretrieval: answerable questions with the expected phrase in a passage from an expected document, of the first k of %d passages searched\n\n", rt.K)
+		b.WriteString("| questions | answerable |")
+		for _, k := range rt.Cuts {
+			fmt.Fprintf(&b, " recall@%d |", k)
+		}
+		b.WriteString("\n| --- | --- |" + strings.Repeat(" --- |", len(rt.Cuts)) + "\n")
+		rrow := func(name string, c RetrievalCounts) {
+			fmt.Fprintf(&b, "| %s | %d |", name, c.Answerable)
+			for i := range rt.Cuts {
+				found := 0
+				if i < len(c.Found) {
+					found = c.Found[i]
+				}
+				fmt.Fprintf(&b, " %s |", frac(found, c.Answerable))
+			}
+			b.WriteByte('\n')
+		}
+		rrow("all", rt.RetrievalCounts)
+		langs := make([]string, 0, len(rt.ByLang))
+		for l := range rt.ByLang {
+			langs = append(langs, l)
+		}
+		sort.Strings(langs)
+		for _, l := range langs {
+			rrow(l, *rt.ByLang[l])
+		}
 	}
 	return b.String()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -202,4 +203,74 @@ type cancelAsker struct{ cancel context.CancelFunc }
 func (c cancelAsker) Ask(ctx context.Context, req quarry.AskRequest, send func(quarry.Event) error) (quarry.Answer, error) {
 	c.cancel()
 	return quarry.Answer{}, quarry.Errorf(quarry.CodeCanceled, "answer: %w", send(quarry.Event{Type: quarry.EventDelta}))
+}
+
+// searchingAsker is a fakeAsker that also searches, from a table of
+// passages keyed by query.
+type searchingAsker struct {
+	fakeAsker
+	results map[string][]quarry.Passage
+	ks      []int
+}
+
+func (s *searchingAsker) Search(_ context.Context, req quarry.SearchRequest) (quarry.SearchResult, error) {
+	s.ks = append(s.ks, req.K)
+	ps := s.results[req.Query]
+	return quarry.SearchResult{Passages: ps[:min(len(ps), req.K)]}, nil
+}
+
+func TestAnswersRetrieval(t *testing.T) {
+	psg := func(path, text string) quarry.Passage {
+		return quarry.Passage{Chunk: quarry.Chunk{Path: path, Text: text}}
+	}
+	filler := make([]quarry.Passage, 12)
+	for i := range filler {
+		filler[i] = psg("other.md", "Refunds take 5 business days.") // the phrase, but not an expected document
+	}
+	zhQ := corpora.Question{ID: "zh-1", Question: "退款多久？", Lang: "zh", Answerable: true,
+		ExpectedDocs: []string{"zh/refunds.md"}, ExpectedAnswer: "五个工作日"}
+	farQ := corpora.Question{ID: "en-3", Question: "Refund time?", Lang: "en", Answerable: true,
+		ExpectedDocs: []string{"returns/refunds.md"}, ExpectedAnswer: "5 business days"}
+	a := &searchingAsker{results: map[string][]quarry.Passage{
+		// Rank 3: the expected document at rank 1 lacks the phrase.
+		refundQ.Question: append([]quarry.Passage{psg("returns/refunds.md", "Refunds are quick."), filler[0],
+			psg("returns/faq.md", "Refunds take 5 Business  Days.")}, filler...),
+		zhQ.Question:  {psg("zh/refunds.md", "退款在五个工作日内到账。")},
+		farQ.Question: append(filler[:10:10], psg("returns/refunds.md", "Refunds take 5 business days.")), // rank 11
+	}}
+	rep, err := Answers(context.Background(), []corpora.Question{refundQ, weatherQ, zhQ, farQ}, a, AnswerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := rep.Retrieval
+	if rt == nil {
+		t.Fatal("no retrieval report from an Asker that searches")
+	}
+	if !reflect.DeepEqual(a.ks, []int{10, 10, 10}) {
+		t.Errorf("searched with k %v, want 10 for each answerable question", a.ks)
+	}
+	if rt.Answerable != 3 || !reflect.DeepEqual(rt.Found, []int{1, 2, 2}) {
+		t.Errorf("overall %+v, want 3 answerable, found [1 2 2] at 1/5/10", rt.RetrievalCounts)
+	}
+	if en := rt.ByLang["en"]; en == nil || !reflect.DeepEqual(en.Found, []int{0, 1, 1}) {
+		t.Errorf("en %+v, want found [0 1 1]", en)
+	}
+	ranks := map[string]int{}
+	for _, m := range rep.Misses {
+		ranks[m.ID] = m.PassageRank
+	}
+	if ranks[refundQ.ID] != 3 || ranks[farQ.ID] != 0 {
+		t.Errorf("passage ranks %v, want en-1 3 and en-3 0", ranks)
+	}
+	table := rep.Table()
+	for _, want := range []string{"| recall@1 | recall@5 | recall@10 |", "| all | 3 | 1 (33.3%) | 2 (66.7%) | 2 (66.7%) |", "| zh | 1 | 1 (100.0%) |"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table lacks %q:\n%s", want, table)
+		}
+	}
+	// An Asker that cannot search gets no retrieval figures.
+	rep, err = Answers(context.Background(), []corpora.Question{refundQ}, &fakeAsker{}, AnswerOptions{})
+	if err != nil || rep.Retrieval != nil || strings.Contains(rep.Table(), "recall@") {
+		t.Errorf("retrieval figures without a Searcher: %v %+v", err, rep.Retrieval)
+	}
 }

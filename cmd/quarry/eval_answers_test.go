@@ -19,6 +19,7 @@ type answersJSON struct {
 	DeclineRate float64                      `json:"decline_rate"`
 	ByLang      map[string]eval.AnswerCounts `json:"by_lang"`
 	Misses      []eval.AnswerResult          `json:"misses"`
+	Retrieval   *eval.RetrievalReport        `json:"retrieval"`
 	Seconds     float64                      `json:"seconds"`
 }
 
@@ -83,6 +84,12 @@ func TestEvalAnswers(t *testing.T) {
 		t.Errorf("by language: %+v", r.ByLang)
 	}
 	checkConsistent(t, r)
+	// Retrieval is measured alongside: passage recall at 1, 5 and 10
+	// over the answerable questions, never falling with a deeper cut.
+	if rt := r.Retrieval; rt == nil || rt.K != 10 || rt.Answerable != r.Answerable || len(rt.Found) != 3 ||
+		rt.Found[0] > rt.Found[1] || rt.Found[1] > rt.Found[2] || rt.Found[2] > rt.Answerable || rt.Found[1] == 0 {
+		t.Errorf("retrieval report %+v", rt)
+	}
 	// The floors of TestEndToEnd, which asks the same questions over HTTP.
 	if r.Accuracy < 0.74 || r.DeclineRate < 0.80 {
 		t.Errorf("accuracy %.3f, declined %.3f: below the end-to-end floors 0.74 / 0.80", r.Accuracy, r.DeclineRate)
@@ -94,7 +101,7 @@ func TestEvalAnswers(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("quarry eval --data exited %d:\n%s", code, errOut)
 	}
-	for _, want := range []string{"| all | 137 |", "| en |", "| zh |", "answer accuracy", "misses:"} {
+	for _, want := range []string{"| all | 137 |", "| en |", "| zh |", "answer accuracy", "misses:", "| recall@1 | recall@5 | recall@10 |", "passage rank"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("text output lacks %q:\n%s", want, out)
 		}
