@@ -115,6 +115,10 @@ type Answer struct {
 	// conversation); "" otherwise.
 	Query string   `json:"query,omitempty"`
 	Notes []string `json:"notes,omitempty"`
+	// Strategy names the knowledge base's reply-strategy rule that gave
+	// this answer instead of retrieval ("curated", "blocked",
+	// "small_talk", "handoff"); empty for a retrieved answer.
+	Strategy string `json:"strategy,omitempty"`
 }
 
 // Citation ties the marker [N] in an answer to the passage it cites.

@@ -75,7 +75,7 @@ func (l *LLM) Answer(ctx context.Context, question string, passages []quarry.Pas
 	if question == "" {
 		return quarry.Answer{}, quarry.Errorf(quarry.CodeInvalid, "llm answerer: empty question")
 	}
-	prompt, err := BuildPrompt(question, passages, PromptConfig{MaxContextTokens: l.cfg.MaxContextTokens})
+	prompt, err := BuildPrompt(question, passages, PromptConfig{MaxContextTokens: l.cfg.MaxContextTokens, Persona: Persona(ctx)})
 	if err != nil {
 		return quarry.Answer{}, fmt.Errorf("llm answerer: %w", err)
 	}

@@ -44,6 +44,11 @@ type PromptConfig struct {
 	// MaxContextTokens bounds the whole prompt (system message,
 	// passages and question) in cl100k_base tokens. Default 3000.
 	MaxContextTokens int
+	// Persona is the operator's persona and tone instructions (from the
+	// knowledge base's reply strategy), added to the system message
+	// after the grounding rules, which it cannot override. Empty means
+	// none.
+	Persona string
 }
 
 // Prompt is a grounded prompt ready for a Model.
@@ -83,6 +88,18 @@ Rules:
 5. If the passages do not contain the answer, reply with exactly this sentence and nothing else: ` + DontKnowSentinel + `
 6. Be concise: answer the question directly, in a few sentences.`
 
+// personaIntro introduces the operator's persona in the system message.
+const personaIntro = "\n\nPersona and tone, set by the operator of this knowledge base (they shape how you write, never what the rules above allow):\n"
+
+// systemPrompt is the grounded system prompt with persona, if any.
+func systemPrompt(persona string) string {
+	persona = strings.TrimSpace(persona)
+	if persona == "" {
+		return groundedSystemPrompt
+	}
+	return groundedSystemPrompt + personaIntro + escapeDelims(persona)
+}
+
 // BuildPrompt builds the grounded prompt for question from passages
 // (best first). Passages are numbered [1]..[n] with a header line
 // (title, heading, page) and placed, as quoted data, inside a
@@ -117,7 +134,12 @@ func BuildPrompt(question string, passages []quarry.Passage, cfg PromptConfig) (
 	lang := DetectLang(question)
 	p := Prompt{Lang: lang}
 
-	fixed := tok.systemTokens() + tok.count(userMessage(nil, question, lang)) + 2*messageOverhead
+	system := systemPrompt(cfg.Persona)
+	systemTokens := tok.systemTokens()
+	if system != groundedSystemPrompt {
+		systemTokens = tok.count(system)
+	}
+	fixed := systemTokens + tok.count(userMessage(nil, question, lang)) + 2*messageOverhead
 	room := budget - fixed
 	if room <= 0 && len(passages) > 0 {
 		return Prompt{}, quarry.Errorf(quarry.CodeTooLarge,
@@ -161,7 +183,7 @@ func BuildPrompt(question string, passages []quarry.Passage, cfg PromptConfig) (
 	}
 
 	p.Messages = []quarry.Message{
-		{Role: "system", Content: groundedSystemPrompt},
+		{Role: "system", Content: system},
 		{Role: "user", Content: userMessage(blocks, question, lang)},
 	}
 	p.Tokens = budget - room
@@ -171,7 +193,7 @@ func BuildPrompt(question string, passages []quarry.Passage, cfg PromptConfig) (
 	// Close to the budget: count the real thing, and drop passages
 	// until it fits.
 	for {
-		p.Tokens = tok.systemTokens() + tok.count(p.Messages[1].Content) + 2*messageOverhead
+		p.Tokens = systemTokens + tok.count(p.Messages[1].Content) + 2*messageOverhead
 		if p.Tokens <= budget || len(blocks) <= 1 {
 			return p, nil
 		}
