@@ -16,7 +16,7 @@ type Document struct {
 	ID      string    `json:"doc_id"` // stable id derived from Path
 	Path    string    `json:"path"`   // slash-separated, relative to the source root
 	Title   string    `json:"title"`  // from the document (first heading, <title>, PDF metadata) or the file name
-	Type    string    `json:"type"`   // "markdown", "html", "text", "pdf"
+	Type    string    `json:"type"`   // "markdown", "html", "text", "pdf", "docx", "pptx", "xlsx", "csv", "image"
 	Lang    string    `json:"lang"`   // "en" or "zh" (dominant script)
 	Hash    string    `json:"hash"`   // hex SHA-256 of the file's bytes
 	Size    int64     `json:"size"`   // bytes
@@ -37,6 +37,19 @@ type Chunk struct {
 	Tokens  int    `json:"tokens"` // cl100k_base tokens in Text
 	Lang    string `json:"lang,omitempty"`
 }
+
+// Markers in a chunk's heading path (the last element) that tell how
+// its text was obtained, for answers to say so.
+const (
+	// FAQHeadingPrefix starts the heading of a chunk made from one
+	// question-and-answer pair of a FAQ sheet: "Q: question / paraphrase";
+	// the chunk's text is the answer, whole.
+	FAQHeadingPrefix = "Q: "
+	// OCRHeadingSuffix ends the heading of a chunk whose text was
+	// recognised by OCR from a scanned page or an image, and may hold
+	// recognition errors.
+	OCRHeadingSuffix = "(OCR)"
+)
 
 // Passage is a chunk returned by retrieval, with its fused score and,
 // when asked for, how that score came about.

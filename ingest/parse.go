@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"path"
+	"slices"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -16,15 +17,22 @@ const (
 	TypeHTML     = "html"
 	TypeText     = "text"
 	TypePDF      = "pdf"
+	TypeDOCX     = "docx"
+	TypePPTX     = "pptx"
+	TypeXLSX     = "xlsx"
+	TypeCSV      = "csv"
+	TypeImage    = "image" // .png, .jpg: text by OCR
 )
 
 // Parsed is the text of one file, cleaned of markup and cut into
 // sections.
 type Parsed struct {
 	Title    string
-	Type     string // TypeMarkdown, TypeHTML, TypeText or TypePDF
+	Type     string // TypeMarkdown, TypeHTML, TypeText, TypePDF, TypeDOCX, ...
 	Lang     string // "en" or "zh", see DetectLang
 	Sections []Section
+
+	ocrPages []int // PDF pages without text, for OCR
 }
 
 // Section is a run of text under one heading path (or on one PDF page).
@@ -48,6 +56,16 @@ func TypeOf(name string) string {
 		return TypeText
 	case ".pdf":
 		return TypePDF
+	case ".docx":
+		return TypeDOCX
+	case ".pptx":
+		return TypePPTX
+	case ".xlsx", ".xlsm":
+		return TypeXLSX
+	case ".csv", ".tsv":
+		return TypeCSV
+	case ".png", ".jpg", ".jpeg":
+		return TypeImage
 	}
 	return ""
 }
@@ -76,9 +94,29 @@ func ParseFile(path string, data []byte) (p Parsed, err error) {
 			p, err = Parsed{}, quarry.Errorf(quarry.CodeInvalid, "%s parser failed: %v", typ, r)
 		}
 	}()
-	if typ == TypePDF {
+	switch typ {
+	case TypePDF:
 		p, err = parsePDFGuarded(data)
-	} else {
+		if err == nil && len(p.ocrPages) > 0 {
+			var ocred []Section
+			ocred, err = ocrPDFPages(data, p.ocrPages)
+			if err != nil && len(p.Sections) > 0 {
+				err = nil // the text layer of the other pages is still worth having
+			}
+			p.Sections = append(p.Sections, ocred...)
+			slices.SortStableFunc(p.Sections, func(a, b Section) int { return a.Page - b.Page })
+		}
+	case TypeDOCX:
+		p, err = parseDOCX(data)
+	case TypePPTX:
+		p, err = parsePPTX(data)
+	case TypeXLSX:
+		p, err = parseXLSX(data)
+	case TypeCSV:
+		p, err = parseCSV(data)
+	case TypeImage:
+		p, err = parseImage(data)
+	default:
 		text, terr := decodeText(data)
 		if terr != nil {
 			return Parsed{}, terr
@@ -121,8 +159,11 @@ func finish(p Parsed, filePath string) (Parsed, error) {
 		all.WriteByte('\n')
 	}
 	if len(secs) == 0 {
-		if p.Type == TypePDF {
-			return Parsed{}, quarry.Errorf(quarry.CodeInvalid, "PDF has no extractable text (scanned images?)")
+		switch p.Type {
+		case TypePDF:
+			return Parsed{}, quarry.Errorf(quarry.CodeInvalid, "PDF has no extractable text (scanned images?)%s", ocrHint())
+		case TypeImage:
+			return Parsed{}, quarry.Errorf(quarry.CodeInvalid, "no text recognised in the image")
 		}
 		return Parsed{}, quarry.Errorf(quarry.CodeInvalid, "no text content")
 	}

@@ -210,7 +210,7 @@ func TestParseFileRejects(t *testing.T) {
 		code       quarry.Code
 		reason     string // prefix of the error text
 	}{
-		{"unsupported extension", "report.docx", []byte("PK\x03\x04"), quarry.CodeUnsupported, "unsupported file type .docx"},
+		{"unsupported extension", "report.odt", []byte("PK\x03\x04"), quarry.CodeUnsupported, "unsupported file type .odt"},
 		{"no extension", "Makefile", []byte("all:"), quarry.CodeUnsupported, "unsupported file type (no extension)"},
 		{"uppercase extension is supported", "README.MD", []byte(""), quarry.CodeInvalid, "empty file"},
 		{"empty", "a.txt", nil, quarry.CodeInvalid, "empty file"},
@@ -244,7 +244,7 @@ func TestParseFileRejects(t *testing.T) {
 func TestTypeOf(t *testing.T) {
 	for name, want := range map[string]string{
 		"a.md": TypeMarkdown, "a.markdown": TypeMarkdown, "A.HTML": TypeHTML, "x/y.htm": TypeHTML,
-		"n.txt": TypeText, "d.pdf": TypePDF, "d.PDF": TypePDF, "a.docx": "", "noext": "", "dir.md/file": "",
+		"n.txt": TypeText, "d.pdf": TypePDF, "d.PDF": TypePDF, "a.docx": TypeDOCX, "b.odt": "", "c.CSV": TypeCSV, "s.jpeg": TypeImage, "noext": "", "dir.md/file": "",
 	} {
 		if got := TypeOf(name); got != want {
 			t.Errorf("TypeOf(%q) = %q, want %q", name, got, want)

@@ -149,6 +149,11 @@ func parsePDF(data []byte) (Parsed, error) {
 			firstLine = first
 		}
 	}
+	for i, blocks := range pageBlocks {
+		if ok[i] && len(blocks) == 0 {
+			p.ocrPages = append(p.ocrPages, i+1) // no text layer: a scan?
+		}
+	}
 	levels := pdfLevels(pageBlocks)
 	var b sectionBuilder
 	for i, blocks := range pageBlocks {

@@ -96,7 +96,7 @@ func testFolder(t *testing.T) fstest.MapFS {
 		"broken.pdf":           {Data: corrupt, ModTime: mod},
 		"binary.txt":           {Data: []byte("GIF89a\x00\x01\x00\x00"), ModTime: mod},
 		"empty.md":             file(""),
-		"report.docx":          file("PK..."),
+		"report.odt":           file("PK..."),
 		".hidden.md":           file("# Hidden\n\nSecret."),
 		".git/config":          file("[core]"),
 		"faq/.drafts/draft.md": file("# Draft\n\nNot ready."),
@@ -118,7 +118,7 @@ func TestSyncIngestsGoodFilesAndNamesBadOnes(t *testing.T) {
 		{"binary.txt", "binary content in a text file (NUL byte at offset 6)"},
 		{"broken.pdf", "corrupt PDF: "},
 		{"empty.md", "empty file"},
-		{"report.docx", "unsupported file type .docx"},
+		{"report.odt", "unsupported file type .odt"},
 	}
 	if len(sum.Skipped) != len(wantSkips) {
 		t.Fatalf("skipped %+v, want %d files", sum.Skipped, len(wantSkips))
@@ -139,7 +139,7 @@ func TestSyncIngestsGoodFilesAndNamesBadOnes(t *testing.T) {
 		t.Errorf("chunks written %d, embedded %d, in sink %d", sum.Chunks, sum.ChunksEmbedded, total)
 	}
 	text := sum.String()
-	for _, s := range append([]string{"Synced 9 files", "5 added", "4 skipped", "Skipped:\n"}, "  broken.pdf: corrupt PDF: ", "  binary.txt: binary content", "  empty.md: empty file", "  report.docx: unsupported file type .docx") {
+	for _, s := range append([]string{"Synced 9 files", "5 added", "4 skipped", "Skipped:\n"}, "  broken.pdf: corrupt PDF: ", "  binary.txt: binary content", "  empty.md: empty file", "  report.odt: unsupported file type .odt") {
 		if !strings.Contains(text, s) {
 			t.Errorf("summary lacks %q:\n%s", s, text)
 		}
