@@ -482,4 +482,3 @@ func VerifyQuery(token string, ts int64, nonce string) string {
 	t := strconv.FormatInt(ts, 10)
 	return "signature=" + Signature(token, t, nonce) + "&timestamp=" + t + "&nonce=" + nonce
 }
-

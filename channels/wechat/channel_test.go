@@ -395,4 +395,3 @@ func TestFormatLimits(t *testing.T) {
 		t.Errorf("got  %q\nwant %q", short, want)
 	}
 }
-
