@@ -48,7 +48,7 @@ func newKeyed(t *testing.T, rl RateLimit) *keyed {
 	}
 	k.audit = auth.NewAudit(dir)
 	k.h = newServer(t, Config{
-		Searcher: staticSearch(quarry.SearchResult{}), Asker: streamingAsk(), Admin: &fakeAdmin{},
+		Searcher: staticSearch(quarry.SearchResult{Passages: []quarry.Passage{passageA}}), Asker: streamingAsk(), Admin: &fakeAdmin{},
 		KnowledgeBases: []string{"default", "shop"},
 		Keys:           ring, Audit: k.audit, RateLimit: rl,
 	}).Handler()

@@ -187,6 +187,7 @@ func (s *Server) routes() {
 
 	r.Get("/healthz", s.handleHealth)
 	r.Get("/readyz", s.handleReady)
+	r.Get("/openapi.json", s.handleOpenAPI)
 	r.Group(func(r chi.Router) {
 		r.Use(s.authenticate)
 		r.Use(s.cfg.Middleware...)
