@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 
@@ -16,6 +17,8 @@ type fakeAdmin struct {
 	running   bool
 	started   int
 	statusErr error
+	kbs       []string // the knowledge base of every call
+	rollbacks int
 }
 
 type fakeStatus struct {
@@ -23,16 +26,17 @@ type fakeStatus struct {
 	Started int  `json:"started"`
 }
 
-func (a *fakeAdmin) Status(ctx context.Context) (any, error) {
+func (a *fakeAdmin) Status(ctx context.Context, kb string) (any, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.kbs = append(a.kbs, kb)
 	if a.statusErr != nil {
 		return nil, a.statusErr
 	}
 	return fakeStatus{Running: a.running, Started: a.started}, nil
 }
 
-func (a *fakeAdmin) Reindex(ctx context.Context) (any, error) {
+func (a *fakeAdmin) Reindex(ctx context.Context, kb string) (any, error) {
 	a.mu.Lock()
 	if a.running {
 		a.mu.Unlock()
@@ -41,7 +45,17 @@ func (a *fakeAdmin) Reindex(ctx context.Context) (any, error) {
 	a.running = true
 	a.started++
 	a.mu.Unlock()
-	return a.Status(ctx)
+	return a.Status(ctx, kb)
+}
+
+func (a *fakeAdmin) Rollback(ctx context.Context, kb string) (any, error) {
+	if kb != "default" && kb != "help" {
+		return nil, quarry.Errorf(quarry.CodeNotFound, "no knowledge base %q", kb)
+	}
+	a.mu.Lock()
+	a.rollbacks++
+	a.mu.Unlock()
+	return a.Status(ctx, kb)
 }
 
 func TestAdminRoutes(t *testing.T) {
@@ -49,7 +63,7 @@ func TestAdminRoutes(t *testing.T) {
 	var seen []string // routes the middleware saw: admin routes go through it
 	mw := func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			seen = append(seen, r.Method+" "+r.URL.Path)
+			seen = append(seen, r.Method+" "+r.URL.Path+" "+RouteGroup(r.Context())+" "+KnowledgeBase(r.Context()))
 			next.ServeHTTP(w, r)
 		})
 	}
@@ -66,6 +80,10 @@ func TestAdminRoutes(t *testing.T) {
 		{"status running", http.MethodGet, "/v1/admin/status", http.StatusOK, fakeStatus{Running: true, Started: 1}, ""},
 		{"second start conflicts", http.MethodPost, "/v1/admin/reindex", http.StatusConflict, fakeStatus{}, quarry.CodeConflict},
 		{"reindex is POST only", http.MethodGet, "/v1/admin/reindex", http.StatusMethodNotAllowed, fakeStatus{}, "method_not_allowed"},
+		{"status of a named knowledge base", http.MethodGet, "/v1/kb/help/admin/status", http.StatusOK, fakeStatus{Running: true, Started: 1}, ""},
+		{"rollback", http.MethodPost, "/v1/kb/help/admin/rollback", http.StatusOK, fakeStatus{Running: true, Started: 1}, ""},
+		{"rollback of the default", http.MethodPost, "/v1/admin/rollback", http.StatusOK, fakeStatus{Running: true, Started: 1}, ""},
+		{"rollback of an unknown knowledge base", http.MethodPost, "/v1/kb/nope/admin/rollback", http.StatusNotFound, fakeStatus{}, quarry.CodeNotFound},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -85,8 +103,11 @@ func TestAdminRoutes(t *testing.T) {
 			}
 		})
 	}
-	if len(seen) < 4 {
-		t.Errorf("the middleware saw %v; admin routes must go through Config.Middleware", seen)
+	if len(seen) < 8 || seen[0] != "GET /v1/admin/status admin default" || seen[4] != "GET /v1/kb/help/admin/status admin help" {
+		t.Errorf("the middleware saw %v; admin routes must go through Config.Middleware, with their group and knowledge base", seen)
+	}
+	if admin.rollbacks != 2 || !slices.Contains(admin.kbs, "help") {
+		t.Errorf("rollbacks %d, knowledge bases %v", admin.rollbacks, admin.kbs)
 	}
 
 	admin.statusErr = quarry.Errorf(quarry.CodeUnavailable, "state unreadable")

@@ -282,8 +282,9 @@ func TestGuardPolicy(t *testing.T) {
 		"POST /v1/search": auth.ScopeSearch, "POST /v1/ask": auth.ScopeAsk,
 		"POST /v1/chat/completions": auth.ScopeAsk, "GET /v1/models": "", "GET /v1/models/{model}": "",
 		"GET /v1/admin/status": auth.ScopeAdmin, "POST /v1/admin/reindex": auth.ScopeAdmin,
-		"GET /v1/kb/{kb}/admin/audit": auth.ScopeAdmin,
-		"POST /v1/kb/{kb}/search":     auth.ScopeSearch, "POST /v1/kb/{kb}/ask": auth.ScopeAsk,
+		"GET /v1/kb/{kb}/admin/audit": auth.ScopeAdmin, "POST /v1/admin/rollback": auth.ScopeAdmin,
+		"POST /v1/kb/{kb}/admin/reindex": auth.ScopeAdmin, "GET /v1/kb/{kb}/admin/status": auth.ScopeAdmin,
+		"POST /v1/kb/{kb}/search": auth.ScopeSearch, "POST /v1/kb/{kb}/ask": auth.ScopeAsk,
 		"POST /v1/kb/{kb}/admin/rollback": auth.ScopeAdmin, "DELETE /v1/kb/{kb}": auth.ScopeAdmin,
 		"POST /v1/kb/{kb}/documents": auth.ScopeIngest, "GET /v1/something/new": auth.ScopeAdmin,
 	}

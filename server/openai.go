@@ -40,9 +40,9 @@ const ModelAlias = "quarry"
 
 type knowledgeBaseKey struct{}
 
-// KnowledgeBase returns the knowledge base a request on the
-// OpenAI-compatible endpoint asked for (by its "model"), for a
-// ResolveFunc to pick the backend with; "" on other routes.
+// KnowledgeBase returns the knowledge base a request works on (see
+// kb.go), for a ResolveFunc to pick the backend with and for
+// middleware; "" on routes outside a knowledge base.
 func KnowledgeBase(ctx context.Context) string {
 	kb, _ := ctx.Value(knowledgeBaseKey{}).(string)
 	return kb
@@ -63,45 +63,25 @@ func checkKnowledgeBases(kbs []string) error {
 	return nil
 }
 
-func (s *Server) knowledgeBases() []string {
-	if len(s.cfg.KnowledgeBases) == 0 {
-		return []string{DefaultKnowledgeBase}
-	}
-	return s.cfg.KnowledgeBases
-}
-
-// knowledgeBase returns the knowledge base model names, or false.
-func (s *Server) knowledgeBase(model string) (string, bool) {
-	kbs := s.knowledgeBases()
-	for _, kb := range kbs {
-		if kb == model {
-			return kb, true
-		}
-	}
-	if model == ModelAlias {
-		return kbs[0], true
-	}
-	return "", false
-}
-
 // openAIRoutes registers the OpenAI-compatible routes on r.
 func (s *Server) openAIRoutes(r chi.Router) {
 	created := time.Now().Unix()
-	r.Post("/v1/chat/completions", s.handleChatCompletions)
-	r.Get("/v1/models", func(w http.ResponseWriter, r *http.Request) {
+	s.api(r, GroupAsk, s.chatKB).Post("/v1/chat/completions", s.handleChatCompletions)
+	models := s.api(r, GroupModels, nil)
+	models.Get("/v1/models", func(w http.ResponseWriter, r *http.Request) {
 		list := modelListJSON{Object: "list", Data: []modelJSON{}}
-		for _, kb := range s.knowledgeBases() {
-			if s.allowKB(r, kb, "") != nil {
+		for _, kb := range s.knowledgeBases(r.Context()) {
+			if !knowledgeBaseAllowed(r.Context(), kb) || s.allowKB(r, kb, "") != nil {
 				continue // only the knowledge bases the caller's key may use
 			}
 			list.Data = append(list.Data, modelJSON{ID: kb, Object: "model", Created: created, OwnedBy: "quarry"})
 		}
 		s.writeJSON(w, r, http.StatusOK, list)
 	})
-	r.Get("/v1/models/{model}", func(w http.ResponseWriter, r *http.Request) {
+	models.Get("/v1/models/{model}", func(w http.ResponseWriter, r *http.Request) {
 		id := chi.URLParam(r, "model")
-		kb, ok := s.knowledgeBase(id)
-		if !ok {
+		kb, ok := s.knowledgeBase(r.Context(), id)
+		if !ok || !knowledgeBaseAllowed(r.Context(), kb) {
 			s.failOpenAI(w, r, errUnknownModel(id))
 			return
 		}
@@ -140,7 +120,7 @@ func (s *Server) handleChatCompletions(w http.ResponseWriter, r *http.Request) {
 		s.failOpenAI(w, r, err)
 		return
 	}
-	kb, ok := s.knowledgeBase(in.Model)
+	kb, ok := s.knowledgeBase(r.Context(), in.Model)
 	if !ok {
 		s.failOpenAI(w, r, errUnknownModel(in.Model))
 		return

@@ -71,9 +71,13 @@ type Config struct {
 	MaxK int
 
 	// Middleware wraps the /v1 API routes, innermost last. It runs after
-	// routing, so chi.RouteContext(r.Context()).RoutePattern() is set:
-	// the place for authentication, scopes and metrics.
+	// routing, so chi.RouteContext(r.Context()).RoutePattern() is set,
+	// and RouteGroup and KnowledgeBase tell the route's group and
+	// knowledge base: the place for authentication, scopes and metrics.
 	Middleware []func(http.Handler) http.Handler
+	// GroupMiddleware wraps the routes of one group (GroupSearch,
+	// GroupAsk, GroupAdmin, GroupModels), inside Middleware.
+	GroupMiddleware map[string][]func(http.Handler) http.Handler
 
 	// Logger receives the access log and errors (default: discard).
 	Logger *slog.Logger
@@ -82,8 +86,11 @@ type Config struct {
 	// endpoint offers as models (GET /v1/models, "model" in
 	// POST /v1/chat/completions); the resolver finds the one asked for
 	// in KnowledgeBase(r.Context()). Default: one, "default". The model
-	// "quarry" stands for the first.
+	// "quarry" stands for "default", or the first when there is none.
 	KnowledgeBases []string
+	// ListKnowledgeBases, when set, lists them instead, per request (so
+	// a knowledge base created while serving is offered at once).
+	ListKnowledgeBases func(ctx context.Context) ([]string, error)
 	// CountTokens, when set, counts tokens for the "usage" of chat
 	// completions (cmd/quarry uses ingest.CountTokens, cl100k_base);
 	// nil leaves usage out.
@@ -188,17 +195,15 @@ func (s *Server) routes() {
 	r.Get("/healthz", s.handleHealth)
 	r.Get("/readyz", s.handleReady)
 	r.Get("/openapi.json", s.handleOpenAPI)
-	r.Group(func(r chi.Router) {
-		r.Use(s.authenticate)
-		r.Use(s.cfg.Middleware...)
-		r.Post("/v1/search", s.handleSearch)
-		r.Post("/v1/ask", s.handleAsk)
-		s.openAIRoutes(r)
-		s.adminRoutes(r)
-		if s.cfg.Audit != nil {
-			r.Get("/v1/kb/{kb}/admin/audit", s.handleAudit)
-		}
-	})
+	s.api(r, GroupSearch, defaultKB).Post("/v1/search", s.handleSearch)
+	s.api(r, GroupAsk, defaultKB).Post("/v1/ask", s.handleAsk)
+	s.api(r, GroupSearch, urlKB).Post("/v1/kb/{kb}/search", s.handleSearch)
+	s.api(r, GroupAsk, urlKB).Post("/v1/kb/{kb}/ask", s.handleAsk)
+	s.openAIRoutes(r)
+	s.adminRoutes(r)
+	if s.cfg.Audit != nil {
+		s.api(r, GroupAdmin, urlKB).Get("/v1/kb/{kb}/admin/audit", s.handleAudit)
+	}
 	s.mux = r
 	s.handler = r
 }

@@ -13,7 +13,7 @@ import (
 func runAsk(ctx context.Context, env *Env, args []string) error {
 	var o options
 	fs := newFlags(env, "ask", "quarry ask [flags] \"question\"",
-		"Answer a question from the data directory, without a server.", &o, "k", "json")
+		"Answer a question from the data directory, without a server.", &o, "k", "json", "kb")
 	pf := providerFlags(fs, env, "llm", "embed")
 	if err := parse(fs, args, 1); err != nil {
 		return err
@@ -23,7 +23,7 @@ func runAsk(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer prov.Close()
-	e, err := openCurrent(o.Data, prov.apply(engineConfig{}))
+	e, err := openKB(ctx, o.Data, kbName(o), prov.apply(engineConfig{}))
 	if err != nil {
 		return err
 	}
@@ -62,7 +62,7 @@ func runSearch(ctx context.Context, env *Env, args []string) error {
 	var explain bool
 	var mode string
 	fs := newFlags(env, "search", "quarry search [flags] \"query\"",
-		"Show the passages that best match a query, without a server.", &o, "k", "json")
+		"Show the passages that best match a query, without a server.", &o, "k", "json", "kb")
 	fs.BoolVar(&explain, "explain", false, "show how each result's score was fused from the keyword and vector legs")
 	fs.StringVar(&mode, "mode", quarry.ModeHybrid, "retrieval mode: hybrid, keyword or vector")
 	pf := providerFlags(fs, env, "embed")
@@ -74,7 +74,7 @@ func runSearch(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer prov.Close()
-	e, err := openCurrent(o.Data, prov.apply(engineConfig{}))
+	e, err := openKB(ctx, o.Data, kbName(o), prov.apply(engineConfig{}))
 	if err != nil {
 		return err
 	}

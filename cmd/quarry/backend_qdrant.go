@@ -11,6 +11,7 @@ import (
 	"github.com/quarry-kb/quarry"
 	"github.com/quarry-kb/quarry/index"
 	"github.com/quarry-kb/quarry/index/qdrantstore"
+	"github.com/quarry-kb/quarry/kb"
 )
 
 // qdrantBackend keeps each generation's vectors in its own Qdrant
@@ -27,7 +28,7 @@ import (
 // generation up to a second before Quarry's server does; Quarry's answers
 // never mix generations.)
 type qdrantBackend struct {
-	kb     string
+	kbName string
 	cfg    qdrantstore.Config // connection settings only
 	addr   string
 	keyEnv string
@@ -36,13 +37,13 @@ type qdrantBackend struct {
 	admin *qdrantstore.Admin // dialled on first use
 }
 
-func newQdrantBackend(kb, addr, apiKey, keyEnv string, tls bool) (*qdrantBackend, error) {
+func newQdrantBackend(kbName, addr, apiKey, keyEnv string, tls bool) (*qdrantBackend, error) {
 	host, port, err := qdrantstore.ParseAddr(addr)
 	if err != nil {
 		return nil, fmt.Errorf("--qdrant-addr: %w", err)
 	}
 	return &qdrantBackend{
-		kb:     kb,
+		kbName: kbName,
 		cfg:    qdrantstore.Config{Host: host, Port: port, APIKey: apiKey, UseTLS: tls},
 		addr:   addr,
 		keyEnv: keyEnv,
@@ -52,10 +53,10 @@ func newQdrantBackend(kb, addr, apiKey, keyEnv string, tls bool) (*qdrantBackend
 func (b *qdrantBackend) Kind() string { return storeQdrant }
 
 // collection names generation g's collection.
-func (b *qdrantBackend) collection(g string) string { return "quarry_" + b.kb + "_" + g }
+func (b *qdrantBackend) collection(g string) string { return "quarry_" + b.kbName + "_" + g }
 
 // alias is the name external consumers query.
-func (b *qdrantBackend) alias() string { return "quarry_" + b.kb }
+func (b *qdrantBackend) alias() string { return "quarry_" + b.kbName }
 
 func (b *qdrantBackend) adm(ctx context.Context) (*qdrantstore.Admin, error) {
 	b.mu.Lock()
@@ -105,17 +106,17 @@ func (b *qdrantBackend) Prepare(ctx context.Context, g, dir, from string, space 
 			return fmt.Errorf("start generation %s from %s: %w", g, from, err)
 		}
 	}
-	return writeVectorsRecord(dir, vectorsRecord{
+	return kb.WriteVectorsRecord(dir, kb.VectorsRecord{
 		Store: storeQdrant, Collection: name, Addr: b.addr, TLS: b.cfg.UseTLS, APIKeyEnv: b.keyEnv,
 	})
 }
 
 func (b *qdrantBackend) Open(ctx context.Context, g, dir string, space index.Space) (index.VectorStore, error) {
-	r, err := readVectorsRecord(dir)
+	r, err := kb.ReadVectorsRecord(dir)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkRecordKind(g, r, storeQdrant); err != nil {
+	if err := kb.CheckRecordKind(g, r, storeQdrant); err != nil {
 		return nil, err
 	}
 	name := r.Collection
@@ -152,7 +153,7 @@ func (b *qdrantBackend) Cleanup(ctx context.Context, keep []string) error {
 	if err != nil {
 		return err
 	}
-	prefix := "quarry_" + b.kb + "_"
+	prefix := "quarry_" + b.kbName + "_"
 	names, err := adm.ListCollections(ctx, prefix)
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/quarry-kb/quarry/corpora"
+	"github.com/quarry-kb/quarry/kb"
 )
 
 func runDemo(ctx context.Context, env *Env, args []string) error {
@@ -23,7 +24,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	defer prov.Close()
 	cfg := prov.apply(engineConfig{})
 	fmt.Fprintf(env.Stdout, "Ingesting the sample help centre into %s ...\n", o.Data)
-	sum, err := ingestInto(ctx, env, o, corpora.HelpCenter(), buildOptions{Reason: "demo", engine: cfg})
+	sum, err := ingestInto(ctx, env, o, corpora.HelpCenter(), buildOptions{BuildOptions: kb.BuildOptions{Reason: "demo", Source: kb.BuiltinHelpCenter}, engine: cfg})
 	if err != nil {
 		return err
 	}

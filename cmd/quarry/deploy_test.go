@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"github.com/quarry-kb/quarry/kb"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -128,7 +129,7 @@ func TestDockerCompose(t *testing.T) {
 			t.Errorf("%s=%q is set but serve runs with %q", k, v, g)
 		}
 	}
-	vb, err := newBackend(env, o)
+	vb, err := newBackend(env, o, kb.Default)
 	if err != nil {
 		t.Errorf("the compose vector store settings are refused: %v", err)
 	} else {

@@ -18,7 +18,7 @@ import (
 	"github.com/quarry-kb/quarry/index"
 	"github.com/quarry-kb/quarry/index/gen"
 	"github.com/quarry-kb/quarry/ingest"
-	"github.com/quarry-kb/quarry/retrieve"
+	"github.com/quarry-kb/quarry/kb"
 )
 
 func runEval(ctx context.Context, env *Env, args []string) error {
@@ -44,7 +44,8 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 			"file is evaluated against the knowledge base already ingested in --data; its\n"+
 			"expected_docs are paths relative to the ingested folder. builtin:helpcenter ingests the\n"+
 			"built-in sample help centre into --data (a temporary directory unless given) and uses\n"+
-			"its question file. --misses lists the questions not answered right.", &o, "chunk", "json")
+			"its question file. --misses lists the questions not answered right. --kb names the\n"+
+			"knowledge base of --data to use.", &o, "chunk", "json", "kb")
 	fs.StringVar(&split, "split", "test", "qrels split to evaluate (DATASET_DIR only)")
 	fs.StringVar(&modes, "modes", "keyword,vector,hybrid", "comma-separated retrieval modes to evaluate (DATASET_DIR only)")
 	fs.BoolVar(&keep, "keep", false, "keep the temporary data directory")
@@ -88,7 +89,7 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 	defer prov.Close()
 	// Only a question file evaluates a knowledge base in place; the
 	// others ingest, into a temporary directory unless one is named.
-	if target != builtinHelpCenter && answers {
+	if target != kb.BuiltinHelpCenter && answers {
 		return evalQuestionFile(ctx, env, o, target, only, misses, prov, kn)
 	}
 	if !set["data"] && env.Getenv("QUARRY_DATA") == "" {
@@ -110,15 +111,15 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 // isQuestionFile tells the answer evaluations (builtin:helpcenter or a
 // *.jsonl file) from BEIR dataset directories.
 func isQuestionFile(target string) (bool, error) {
-	if target == builtinHelpCenter {
+	if target == kb.BuiltinHelpCenter {
 		return true, nil
 	}
 	if strings.HasPrefix(target, "builtin:") {
-		return false, quarry.Errorf(quarry.CodeInvalid, "unknown built-in question set %q (there is %s)", target, builtinHelpCenter)
+		return false, quarry.Errorf(quarry.CodeInvalid, "unknown built-in question set %q (there is %s)", target, kb.BuiltinHelpCenter)
 	}
 	st, err := os.Stat(target)
 	if err != nil {
-		return false, quarry.Errorf(quarry.CodeInvalid, "%s: not a BEIR dataset directory, a question file (*.jsonl) or %s: %w", target, builtinHelpCenter, err)
+		return false, quarry.Errorf(quarry.CodeInvalid, "%s: not a BEIR dataset directory, a question file (*.jsonl) or %s: %w", target, kb.BuiltinHelpCenter, err)
 	}
 	switch {
 	case st.IsDir():
@@ -126,7 +127,7 @@ func isQuestionFile(target string) (bool, error) {
 	case st.Mode().IsRegular() && strings.HasSuffix(strings.ToLower(target), ".jsonl"):
 		return true, nil
 	}
-	return false, quarry.Errorf(quarry.CodeInvalid, "%s: not a BEIR dataset directory, a question file (*.jsonl) or %s", target, builtinHelpCenter)
+	return false, quarry.Errorf(quarry.CodeInvalid, "%s: not a BEIR dataset directory, a question file (*.jsonl) or %s", target, kb.BuiltinHelpCenter)
 }
 
 // evalHelpCenter ingests the sample help centre into o.Data, as quarry
@@ -137,31 +138,31 @@ func evalHelpCenter(ctx context.Context, env *Env, o options, only *regexp.Regex
 		return err
 	}
 	if qs = selectQuestions(qs, only); len(qs) == 0 {
-		return quarry.Errorf(quarry.CodeInvalid, "--ids %s matches no question of %s", only, builtinHelpCenter)
+		return quarry.Errorf(quarry.CodeInvalid, "--ids %s matches no question of %s", only, kb.BuiltinHelpCenter)
 	}
-	if err := checkHelpCenterData(o.Data); err != nil {
+	if err := checkHelpCenterData(o.Data, kbName(o)); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stderr, "eval: ingesting the sample help centre into %s\n", o.Data)
 	start := time.Now()
-	sum, err := ingestInto(ctx, env, o, corpora.HelpCenter(), buildOptions{Reason: "eval", Source: builtinHelpCenter, engine: prov.apply(engineConfig{})})
+	sum, err := ingestInto(ctx, env, o, corpora.HelpCenter(), buildOptions{BuildOptions: kb.BuildOptions{Reason: "eval", Source: kb.BuiltinHelpCenter, Create: true}, engine: prov.apply(engineConfig{})})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stderr, "eval: ingested %d files into %d chunks in %s\n", sum.Files, sum.Chunks, time.Since(start).Round(time.Millisecond))
-	e, err := openCurrent(o.Data, prov.apply(kn.apply(engineConfig{})))
+	e, err := openKB(ctx, o.Data, kbName(o), prov.apply(kn.apply(engineConfig{})))
 	if err != nil {
 		return err
 	}
 	defer e.Close()
-	return evalAnswers(ctx, env, o, builtinHelpCenter, qs, e, misses)
+	return evalAnswers(ctx, env, o, kb.BuiltinHelpCenter, qs, e, misses)
 }
 
 // checkHelpCenterData refuses to replace a knowledge base of other
 // documents with the sample help centre: a named --data must be empty or
 // hold the help centre already.
-func checkHelpCenterData(data string) error {
-	d, err := gen.Open(kbRoot(data))
+func checkHelpCenterData(data, name string) error {
+	d, err := gen.Open(kb.Root(data, name))
 	if err != nil {
 		return err
 	}
@@ -172,7 +173,7 @@ func checkHelpCenterData(data string) error {
 	if err != nil {
 		return err
 	}
-	m, err := index.LoadManifest(filepath.Join(d.Path(s.Current), manifestFile))
+	m, err := index.LoadManifest(filepath.Join(d.Path(s.Current), kb.ManifestFile))
 	if err != nil {
 		return err
 	}
@@ -181,7 +182,7 @@ func checkHelpCenterData(data string) error {
 		if _, err := iofs.Stat(hc, p); err != nil {
 			return quarry.Errorf(quarry.CodeConflict,
 				"--data %s holds a knowledge base of other documents (%s); evaluating %s would replace it: name an empty --data, or none for a temporary one",
-				data, p, builtinHelpCenter)
+				data, p, kb.BuiltinHelpCenter)
 		}
 	}
 	return nil
@@ -206,11 +207,11 @@ func evalQuestionFile(ctx context.Context, env *Env, o options, path string, onl
 		return quarry.Errorf(quarry.CodeInvalid, "--ids %s matches no question of %s", only, path)
 	}
 	// Look before opening: opening would create the directories.
-	if _, err := os.Stat(kbRoot(o.Data)); err != nil {
+	if _, err := os.Stat(kb.Root(o.Data, kbName(o))); err != nil {
 		return quarry.Errorf(quarry.CodeNotFound,
 			"no knowledge base in --data %s to evaluate %s against: ingest the documents its expected_docs refer to first (quarry ingest --data DIR SOURCE_DIR)", o.Data, path)
 	}
-	e, err := openCurrent(o.Data, prov.apply(kn.apply(engineConfig{})))
+	e, err := openKB(ctx, o.Data, kbName(o), prov.apply(kn.apply(engineConfig{})))
 	if err != nil {
 		if errors.Is(err, quarry.ErrNotFound) {
 			return quarry.Errorf(quarry.CodeNotFound,
@@ -219,7 +220,7 @@ func evalQuestionFile(ctx context.Context, env *Env, o options, path string, onl
 		return err
 	}
 	defer e.Close()
-	if e.manifest.Empty() {
+	if e.Manifest().Empty() {
 		return quarry.Errorf(quarry.CodeNotFound, "the knowledge base in --data %s holds no document to evaluate %s against", o.Data, path)
 	}
 	// A question whose expected documents are not in the knowledge base
@@ -227,10 +228,10 @@ func evalQuestionFile(ctx context.Context, env *Env, o options, path string, onl
 	// folder than the one ingested.
 	for _, q := range qs {
 		for _, d := range q.ExpectedDocs {
-			if _, ok := e.manifest.Docs[d]; !ok {
+			if _, ok := e.Manifest().Docs[d]; !ok {
 				return quarry.Errorf(quarry.CodeInvalid,
 					"question file %s: question %s: expected document %q is not in the knowledge base in %s (expected_docs are paths relative to the ingested folder, such as %q)",
-					path, q.ID, d, o.Data, e.manifest.Paths()[0])
+					path, q.ID, d, o.Data, e.Manifest().Paths()[0])
 			}
 		}
 	}
@@ -297,7 +298,7 @@ func evalRetrieval(ctx context.Context, env *Env, o options, dir, split, modes s
 
 	fsys, ids := ds.FS()
 	start := time.Now()
-	sum, err := ingestInto(ctx, env, o, fsys, buildOptions{Reason: "eval", engine: prov.apply(engineConfig{})})
+	sum, err := ingestInto(ctx, env, o, fsys, buildOptions{BuildOptions: kb.BuildOptions{Reason: "eval", Create: true}, engine: prov.apply(engineConfig{})})
 	if err != nil {
 		return err
 	}
@@ -307,7 +308,7 @@ func evalRetrieval(ctx context.Context, env *Env, o options, dir, split, modes s
 	// Documents are ranked by their best chunk: one passage per document.
 	// Answer recall uses the retriever as it serves (several passages of
 	// a document allowed), over the same open indexes.
-	e, err := openCurrent(o.Data, prov.apply(kn.apply(engineConfig{})))
+	e, err := openKB(ctx, o.Data, kbName(o), prov.apply(kn.apply(engineConfig{})))
 	if err != nil {
 		return err
 	}
@@ -315,7 +316,11 @@ func evalRetrieval(ctx context.Context, env *Env, o options, dir, split, modes s
 	docCfg := kn.apply(engineConfig{}).Retrieve
 	docCfg.MaxPerDoc = 1
 	docCfg.MaxK = 1000
-	docs := retrieve.New(docCfg, e.kw, e.vs, e.emb)
+	docs, release, err := e.Retriever(docCfg)
+	if err != nil {
+		return err
+	}
+	defer release()
 
 	bar := newProgress(env.Stderr)
 	rep, err := eval.Run(ctx, ds, docs, func(p quarry.Passage) (string, bool) {
@@ -333,7 +338,7 @@ func evalRetrieval(ctx context.Context, env *Env, o options, dir, split, modes s
 		return err
 	}
 	st := evalStats{IngestSeconds: ingestTime.Seconds(), Chunks: sum.Chunks}
-	if d, err := gen.Open(kbRoot(o.Data)); err == nil {
+	if d, err := gen.Open(kb.Root(o.Data, kbName(o))); err == nil {
 		if s, err := d.State(); err == nil {
 			st.IndexBytes = dirSize(d.Path(s.Current))
 		}

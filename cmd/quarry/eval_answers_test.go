@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/quarry-kb/quarry/kb"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,7 +78,7 @@ func TestEvalAnswers(t *testing.T) {
 		t.Fatalf("quarry eval builtin:helpcenter exited %d:\n%s", code, errOut)
 	}
 	r := decodeAnswers(t, out)
-	if r.Questions != builtinHelpCenter || r.Answerable != 137 || r.Unanswerable != 19 {
+	if r.Questions != kb.BuiltinHelpCenter || r.Answerable != 137 || r.Unanswerable != 19 {
 		t.Errorf("questions %q: %d answerable, %d unanswerable; want builtin:helpcenter, 137 and 19", r.Questions, r.Answerable, r.Unanswerable)
 	}
 	if r.ByLang["en"].Answerable == 0 || r.ByLang["zh"].Answerable == 0 || len(r.ByLang) != 2 {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"io"
 	"io/fs"
 	"net/http"
 	"os"
@@ -17,8 +16,8 @@ import (
 
 	"github.com/quarry-kb/quarry"
 	"github.com/quarry-kb/quarry/index"
-	"github.com/quarry-kb/quarry/index/gen"
 	"github.com/quarry-kb/quarry/index/qdrantstore/qdranttest"
+	"github.com/quarry-kb/quarry/kb"
 )
 
 // failingFS fails the failAt-th open of a document (and every one after
@@ -150,7 +149,7 @@ func TestOneRebuildAtATime(t *testing.T) {
 	s := startServe(t, options{Data: data, RebuildSchedule: "@every 1h"}, nil, serveHooks{openSource: func(src string) (fs.FS, error) {
 		close(entered)
 		<-release // the rebuild holds the lock until the test lets go
-		return openSource(src)
+		return kb.OpenSource(src)
 	}})
 	if code, err := s.call(http.MethodPost, "/v1/admin/reindex", nil, nil); err != nil || code != http.StatusAccepted {
 		t.Fatalf("first POST /v1/admin/reindex: %d %v", code, err)
@@ -231,31 +230,5 @@ func TestServerGate(t *testing.T) {
 	}
 	if dirs := genDirs(t, data); len(dirs) != 1 {
 		t.Errorf("generations on disk %v", dirs)
-	}
-}
-
-func TestDemoRecordsBuiltinSource(t *testing.T) {
-	data := t.TempDir()
-	d, err := gen.Open(kbRoot(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	fsys, err := openSource(builtinHelpCenter)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A corner of the help centre is enough to see the source recorded.
-	sub, err := fs.Sub(fsys, "warranty")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ingestInto(context.Background(), testEnv(io.Discard, io.Discard, nil), options{Data: data}, sub, buildOptions{Reason: "demo"}); err != nil {
-		t.Fatal(err)
-	}
-	if src, err := recordedSource(d); err != nil || src != builtinHelpCenter {
-		t.Errorf("recorded source %q, %v; want %q", src, err, builtinHelpCenter)
-	}
-	if _, err := openSource("builtin:nope"); !errors.Is(err, quarry.ErrInvalid) {
-		t.Errorf("unknown built-in source: %v", err)
 	}
 }

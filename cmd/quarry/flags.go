@@ -9,12 +9,15 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/quarry-kb/quarry/kb"
 )
 
 // options are the settings shared by subcommands. Every flag has an
 // environment variable; the flag wins.
 type options struct {
 	Data         string
+	KB           string // knowledge base (group "kb"); "" is the default one
 	Addr         string
 	LogLevel     string
 	ChunkSize    int
@@ -88,6 +91,8 @@ func newFlags(env *Env, name, usageLine, summary string, o *options, which ...st
 		case "chunk":
 			fs.IntVar(&o.ChunkSize, "chunk-size", num(0, "QUARRY_CHUNK_SIZE"), "chunk size in tokens, 0 for the default of 512 (env QUARRY_CHUNK_SIZE)")
 			fs.IntVar(&o.ChunkOverlap, "chunk-overlap", num(0, "QUARRY_CHUNK_OVERLAP"), "overlap between chunks in tokens, 0 for the default of 32 (env QUARRY_CHUNK_OVERLAP)")
+		case "kb":
+			fs.StringVar(&o.KB, "kb", str(kb.Default, "QUARRY_KB"), "knowledge base: lower-case letters, digits and '-' (env QUARRY_KB)")
 		case "k":
 			fs.IntVar(&o.K, "k", 0, "number of passages, 0 for the default")
 		case "json":
@@ -150,4 +155,12 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 		w = os.Stderr
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// kbName is the knowledge base o names, the default one when none.
+func kbName(o options) string {
+	if o.KB == "" {
+		return kb.Default
+	}
+	return o.KB
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/quarry-kb/quarry"
+	"github.com/quarry-kb/quarry/kb"
 )
 
 // TestQdrantIntegration runs ingest, an incremental ingest, reindex and
@@ -27,8 +28,8 @@ func TestQdrantIntegration(t *testing.T) {
 		t.Skip("QUARRY_QDRANT_ADDR is not set: no real Qdrant to test against (the fake covers the rest)")
 	}
 	ctx := context.Background()
-	kb := fmt.Sprintf("it%d", os.Getpid())
-	vb, err := newQdrantBackend(kb, addr, os.Getenv("QUARRY_QDRANT_API_KEY"), "QUARRY_QDRANT_API_KEY", false)
+	kbName := fmt.Sprintf("it%d", os.Getpid())
+	vb, err := newQdrantBackend(kbName, addr, os.Getenv("QUARRY_QDRANT_API_KEY"), "QUARRY_QDRANT_API_KEY", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +43,7 @@ func TestQdrantIntegration(t *testing.T) {
 	}
 	collections := func() []string {
 		t.Helper()
-		names, err := adm.ListCollections(ctx, "quarry_"+kb+"_")
+		names, err := adm.ListCollections(ctx, "quarry_"+kbName+"_")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -94,14 +95,14 @@ func TestQdrantIntegration(t *testing.T) {
 	}
 
 	corpusFor(t, src, "alpha", 3)
-	if _, err := ingestInto(ctx, env, o, os.DirFS(src), buildOptions{Source: src, engine: cfg}); err != nil {
+	if _, err := ingestInto(ctx, env, o, os.DirFS(src), buildOptions{BuildOptions: kb.BuildOptions{Source: src}, engine: cfg}); err != nil {
 		t.Fatal(err)
 	}
 	g1 := state(t, data).Current
 	wantAlias(g1)
 
 	writeFiles(t, src, map[string]string{"delta.md": "# Delta\n\nThe delta warehouse ships parcels on Saturdays.\n"})
-	sum, err := ingestInto(ctx, env, o, os.DirFS(src), buildOptions{Source: src, engine: cfg})
+	sum, err := ingestInto(ctx, env, o, os.DirFS(src), buildOptions{BuildOptions: kb.BuildOptions{Source: src}, engine: cfg})
 	if err != nil || sum.Added != 1 || sum.Unchanged != 3 {
 		t.Fatalf("incremental ingest: %+v, %v", sum, err)
 	}

@@ -1,8 +1,9 @@
-// Command quarry is the one binary of Quarry: it ingests a folder of
-// documents, answers questions over them from the command line, serves
-// the HTTP API, and measures retrieval quality. It only wires the
-// packages together; the work is done in ingest, index, retrieve,
-// generate and server.
+// Command quarry is the one binary of Quarry: it ingests folders of
+// documents into knowledge bases, answers questions over them from the
+// command line, serves the HTTP API, and measures retrieval quality. It
+// only wires the packages together and parses flags: the knowledge
+// bases' lifecycle (generations, rebuilds, serving) is package kb, and
+// the work is done in ingest, index, retrieve, generate and server.
 package main
 
 import (
@@ -42,6 +43,7 @@ func commands() []command {
 		{"reindex", "quarry reindex [flags] [SOURCE_DIR]", "rebuild the index from scratch into a new generation and switch to it", runReindex},
 		{"rollback", "quarry rollback [flags]", "switch serving back to the previous generation", runRollback},
 		{"keys", "quarry keys create|list|revoke [flags]", "manage the API keys of the HTTP API (scopes, knowledge base, origin, expiry)", runKeys},
+		{"kb", "quarry kb create NAME | list | delete NAME", "create, list and delete knowledge bases", runKB},
 		{"healthcheck", "quarry healthcheck [flags]", "check that a server answers /healthz (for container health checks)", runHealthcheck},
 		{"eval", "quarry eval [flags] DATASET_DIR | QUESTIONS.jsonl | builtin:helpcenter", "measure retrieval (BEIR dataset) or answer quality (question file)", runEval},
 	}
@@ -121,7 +123,8 @@ Commands:
 	}
 	fmt.Fprint(w, `  version     print the version
 
-Every command takes --data DIR (environment QUARRY_DATA, default ./quarry-data).
+Every command takes --data DIR (environment QUARRY_DATA, default ./quarry-data);
+ingest, ask, search, eval, reindex and rollback take --kb NAME (default "default").
 Run "quarry <command> --help" for the flags of a command.
 `)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/quarry-kb/quarry/kb"
 	"os"
 	"path/filepath"
 	"strings"
@@ -145,7 +146,7 @@ func TestReindexAndRollbackCLI(t *testing.T) {
 	if s := state(t, data); s.Info.Documents != 2 {
 		t.Errorf("reindex after naming %s: %d documents, want 2", other, s.Info.Documents)
 	}
-	var rec rebuildRecord
+	var rec kb.RebuildRecord
 	b, err := os.ReadFile(filepath.Join(kbRoot(data), rebuildRecordFile))
 	if err != nil || json.Unmarshal(b, &rec) != nil || rec.LastSuccess == nil || rec.LastTrigger != "cli" || rec.LastError != "" {
 		t.Errorf("rebuild record %s (%v)", b, err)
@@ -177,7 +178,7 @@ func TestReindexRefusesToLoseDocuments(t *testing.T) {
 	if dirs := genDirs(t, data); len(dirs) != 1 {
 		t.Errorf("failed rebuilds left generations behind: %v", dirs)
 	}
-	var rec rebuildRecord
+	var rec kb.RebuildRecord
 	b, _ := os.ReadFile(filepath.Join(kbRoot(data), rebuildRecordFile))
 	if json.Unmarshal(b, &rec); !strings.Contains(rec.LastError, "not a readable directory") || rec.LastSuccess != nil {
 		t.Errorf("rebuild record after failures: %s", b)
@@ -217,7 +218,7 @@ func TestEmbedderChangeNeedsReindex(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	if got := e.manifest.Space; !got.Equal(other.mustSpace(t)) || st.Info.Documents != 3 {
+	if got := e.Manifest().Space; !got.Equal(other.mustSpace(t)) || st.Info.Documents != 3 {
 		t.Errorf("after reindex: space %+v, %d documents", got, st.Info.Documents)
 	}
 	// And the default embedder is now the odd one out.

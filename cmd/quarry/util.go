@@ -18,3 +18,11 @@ func dirSize(dir string) int64 {
 	})
 	return n
 }
+
+func cmpOr[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}

@@ -1,4 +1,4 @@
-package main
+package kb
 
 import (
 	"context"
@@ -12,19 +12,19 @@ import (
 	"github.com/quarry-kb/quarry/retrieve"
 )
 
-// gate is the evaluation gate of a rebuild: recall@5 (an expected
+// Gate is the evaluation gate of a rebuild: recall@5 (an expected
 // document among the first five, ranked by best chunk) on a question
 // file, for the new generation and the serving one. A new generation
 // worse by more than the margin is not switched to.
-type gate struct {
+type Gate struct {
 	file      string
 	questions []corpora.Question // answerable ones with expected documents
 	margin    float64
 }
 
-// loadGate reads the question file at path (JSON lines, the corpora
+// LoadGate reads the question file at path (JSON lines, the corpora
 // format). An empty path means no gate (nil).
-func loadGate(path string, margin float64) (*gate, error) {
+func LoadGate(path string, margin float64) (*Gate, error) {
 	if path == "" {
 		return nil, nil
 	}
@@ -40,7 +40,7 @@ func loadGate(path string, margin float64) (*gate, error) {
 	if err != nil {
 		return nil, quarry.Errorf(quarry.CodeInvalid, "--gate-questions %s: %w", path, err)
 	}
-	g := &gate{file: path, margin: margin}
+	g := &Gate{file: path, margin: margin}
 	for _, q := range qs {
 		if q.Answerable && len(q.ExpectedDocs) > 0 {
 			g.questions = append(g.questions, q)
@@ -57,8 +57,8 @@ var gateRetrieve = retrieve.Config{MaxPerDoc: 1}
 
 // recall returns the share of the gate's questions whose first five
 // documents include an expected one.
-func (gt *gate) recall(ctx context.Context, e *engine) (float64, error) {
-	r, release, err := e.retriever(gateRetrieve)
+func (gt *Gate) recall(ctx context.Context, e *Engine) (float64, error) {
+	r, release, err := e.Retriever(gateRetrieve)
 	if err != nil {
 		return 0, err
 	}
@@ -79,8 +79,8 @@ func (gt *gate) recall(ctx context.Context, e *engine) (float64, error) {
 // check measures generation g (built, not yet switched to) against the
 // serving generation and fails with quarry.ErrConflict when g is worse
 // by more than the margin.
-func (gt *gate) check(ctx context.Context, env *Env, d *gen.Dir, w *gen.Writer, g string, serving gen.State, b buildOptions) error {
-	e, err := openEngine(ctx, g, d.Path(g), b.engine)
+func (gt *Gate) check(ctx context.Context, m *Manager, name string, d *gen.Dir, w *gen.Writer, g string, serving gen.State, cfg EngineConfig) error {
+	e, err := OpenEngine(ctx, name, g, d.Path(g), cfg)
 	if err != nil {
 		return fmt.Errorf("gate: open generation %s: %w", g, err)
 	}
@@ -92,14 +92,14 @@ func (gt *gate) check(ctx context.Context, env *Env, d *gen.Dir, w *gen.Writer, 
 		return err
 	}
 	if serving.Current == "" {
-		fmt.Fprintf(env.Stderr, "gate: recall@5 of %s on %d questions is %.3f (nothing serves yet to compare with)\n", g, len(gt.questions), newR)
+		m.report("gate: recall@5 of %s on %d questions is %.3f (nothing serves yet to compare with)\n", g, len(gt.questions), newR)
 		return nil
 	}
-	oldR, err := gt.servingRecall(ctx, d, w, serving.Current, b)
+	oldR, err := gt.servingRecall(ctx, m, name, d, w, serving.Current, cfg)
 	if err != nil {
 		return fmt.Errorf("gate: measure serving generation %s: %w", serving.Current, err)
 	}
-	fmt.Fprintf(env.Stderr, "gate: recall@5 on %d questions: new %s %.3f, serving %s %.3f (margin %.3f)\n",
+	m.report("gate: recall@5 on %d questions: new %s %.3f, serving %s %.3f (margin %.3f)\n",
 		len(gt.questions), g, newR, serving.Current, oldR, gt.margin)
 	if newR < oldR-gt.margin-1e-9 {
 		return quarry.Errorf(quarry.CodeConflict,
@@ -112,24 +112,21 @@ func (gt *gate) check(ctx context.Context, env *Env, d *gen.Dir, w *gen.Writer, 
 // servingRecall measures the serving generation: through the engine the
 // server lends when the rebuild runs inside it, else by opening it, and
 // when it is held open by a server in another process, on a copy.
-func (gt *gate) servingRecall(ctx context.Context, d *gen.Dir, w *gen.Writer, current string, b buildOptions) (float64, error) {
-	if b.serving != nil {
-		e, release, err := b.serving()
-		if err == nil {
-			defer release()
-			if e.gen == current {
-				return gt.recall(ctx, e)
-			}
+func (gt *Gate) servingRecall(ctx context.Context, m *Manager, name string, d *gen.Dir, w *gen.Writer, current string, cfg EngineConfig) (float64, error) {
+	if e, release, err := m.borrow(name); err == nil {
+		defer release()
+		if e.gen == current {
+			return gt.recall(ctx, e)
 		}
 	}
-	e, err := openEngine(ctx, current, d.Path(current), b.engine)
+	e, err := OpenEngine(ctx, name, current, d.Path(current), cfg)
 	if err != nil {
 		copyGen, dir, cerr := w.Begin(current)
 		if cerr != nil {
 			return 0, fmt.Errorf("%w (and copying it: %v)", err, cerr)
 		}
 		defer w.Abort(copyGen)
-		if e, err = openEngine(ctx, current, dir, b.engine); err != nil {
+		if e, err = OpenEngine(ctx, name, current, dir, cfg); err != nil {
 			return 0, err
 		}
 	}
