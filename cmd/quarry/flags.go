@@ -84,7 +84,7 @@ func newFlags(env *Env, name, usageLine, summary string, o *options, which ...st
 		switch w {
 		case "addr":
 			fs.StringVar(&o.Addr, "addr", str("127.0.0.1:8080", "QUARRY_ADDR"), "HOST:PORT to listen on (env QUARRY_ADDR); on an address other than loopback an admin API key must exist (quarry keys create)")
-			fs.BoolVar(&o.InsecureNoAuth, "insecure-no-auth", boolean("QUARRY_INSECURE_NO_AUTH"), "serve without API keys on any address: anyone who can reach the server may use every route (env QUARRY_INSECURE_NO_AUTH)")
+			fs.BoolVar(&o.InsecureNoAuth, "insecure-no-auth", boolean("QUARRY_INSECURE_NO_AUTH"), "start on any address without API keys: until keys are created anyone who can reach the server may use every route; keys, once created, are required (env QUARRY_INSECURE_NO_AUTH)")
 			fs.IntVar(&o.RateLimitKey, "rate-limit", num(0, "QUARRY_RATE_LIMIT"), "requests one API key may make per --rate-window, 0 for the default of 600, -1 for no limit (env QUARRY_RATE_LIMIT)")
 			fs.IntVar(&o.RateLimitAddr, "rate-limit-addr", num(0, "QUARRY_RATE_LIMIT_ADDR"), "requests one client address may make per --rate-window once keys exist, refused ones included; 0 for the default of 1200, -1 for no limit (env QUARRY_RATE_LIMIT_ADDR)")
 			fs.DurationVar(&o.RateWindow, "rate-window", dur(time.Minute, "QUARRY_RATE_WINDOW"), "the sliding window of the rate limits (env QUARRY_RATE_WINDOW)")

@@ -237,28 +237,28 @@ func isLoopback(addr string) bool {
 
 // authSetup returns what quarry serve guards its API with: its keys,
 // audit log and rate limits, or an error when it must not start: on a
-// non-loopback address without an admin key (unless --insecure-no-auth).
+// non-loopback address without an admin key. --insecure-no-auth lets it
+// start there without keys, serving everyone until keys are created
+// (keys, once they exist, are always required).
 func authSetup(o options, log *slog.Logger) (server.Keys, server.AuditLog, server.RateLimit, error) {
 	rl := server.RateLimit{PerKey: o.RateLimitKey, PerAddr: o.RateLimitAddr, Window: o.RateWindow}
-	audit := auth.NewAudit(o.Data)
-	if o.InsecureNoAuth {
-		log.Warn("serving WITHOUT authentication (--insecure-no-auth): anyone who can reach " + o.Addr +
-			" can search, ask and start rebuilds; API keys are ignored")
-		return nil, audit, rl, nil
-	}
 	ring, err := auth.NewKeyring(o.Data)
 	if err != nil {
 		return nil, nil, rl, err
 	}
 	loopback := isLoopback(o.Addr)
-	if !loopback && !ring.HasAdmin() {
+	switch {
+	case o.InsecureNoAuth:
+		log.Warn("--insecure-no-auth: until API keys are created, anyone who can reach " + o.Addr +
+			" can search, ask and start rebuilds; create keys with quarry keys create")
+		loopback = true // open while there are no keys, wherever it listens
+	case !loopback && !ring.HasAdmin():
 		return nil, nil, rl, quarry.Errorf(quarry.CodeInvalid,
 			"refusing to serve on %s, which is not a loopback address, without an admin API key: anyone who can reach it could read and rebuild the knowledge bases.\n"+
 				"Create one first:  quarry keys create --data %s --kb '*' --scope admin --name ops\n"+
-				"(or listen on 127.0.0.1, or pass --insecure-no-auth to serve without authentication)", o.Addr, o.Data)
-	}
-	if ring.Empty() {
+				"(or listen on 127.0.0.1, or pass --insecure-no-auth to serve without keys until some are created)", o.Addr, o.Data)
+	case ring.Empty():
 		log.Info("no API keys: serving without authentication on loopback; create keys with quarry keys create")
 	}
-	return serverKeys{ring: ring, loopback: loopback}, audit, rl, nil
+	return serverKeys{ring: ring, loopback: loopback}, auth.NewAudit(o.Data), rl, nil
 }

@@ -253,30 +253,41 @@ func TestRateLimitOverHTTP(t *testing.T) {
 
 // TestServeRefusesToBeExposed: on an address other than loopback, serve
 // refuses to start without an admin key, saying how to create one;
-// --insecure-no-auth overrides it with a warning; an admin key lets it
-// start, with keys required.
+// --insecure-no-auth lets it start open, with a warning, until keys are
+// created; an admin key lets it start, with keys required.
 func TestServeRefusesToBeExposed(t *testing.T) {
 	data := keyedData(t)
 	_, errOut, code := runCLI(t, "serve", "--data", data, "--addr", "0.0.0.0:0")
 	if code != 1 || !strings.Contains(errOut, "quarry keys create") || !strings.Contains(errOut, "--scope admin") {
 		t.Fatalf("serve on 0.0.0.0 without keys: exit %d\n%s", code, errOut)
 	}
-	createKey(t, data, "--kb", "default", "--scope", "ask")
-	if _, errOut, code := runCLI(t, "serve", "--data", data, "--addr", "0.0.0.0:0"); code != 1 || !strings.Contains(errOut, "admin API key") {
-		t.Fatalf("serve on 0.0.0.0 with keys but no admin key: exit %d\n%s", code, errOut)
+	if _, errOut, code := runCLI(t, "serve", "--data", data, "--addr", ":0"); code != 1 || !strings.Contains(errOut, "admin API key") {
+		t.Fatalf("serve on :0 without keys: exit %d\n%s", code, errOut)
 	}
 
 	p := startServer(t, "serve", "--data", data, "--addr", "0.0.0.0:0", "--insecure-no-auth", "--log-level", "warn")
-	if !strings.Contains(p.stderr.String(), "WITHOUT authentication") {
+	if !strings.Contains(p.stderr.String(), "--insecure-no-auth") {
 		t.Errorf("--insecure-no-auth without a warning:\n%s", p.stderr)
 	}
-	addr := p.addr
-	p.addr = "127.0.0.1" + addr[strings.LastIndex(addr, ":"):]
-	if code, _, b := call(t, p, "POST", "/v1/search", `{"query": "refunds"}`); code != 200 {
-		t.Errorf("insecure server: %d %s", code, b)
+	p.addr = "127.0.0.1" + p.addr[strings.LastIndex(p.addr, ":"):]
+	const search = `{"query": "refunds"}`
+	if code, _, b := call(t, p, "POST", "/v1/search", search); code != 200 {
+		t.Errorf("insecure server without keys: %d %s", code, b)
+	}
+	// Keys created while it runs are required at once.
+	key := createKey(t, data, "--kb", "default", "--scope", "search")
+	waitUntil(t, time.Second, "the insecure server to require the new keys", func() bool {
+		code, _, _ := call(t, p, "POST", "/v1/search", search)
+		return code == 401
+	})
+	if code, _, _ := call(t, p, "POST", "/v1/search", search, "Authorization", "Bearer "+key); code != 200 {
+		t.Errorf("insecure server with a key: %d", code)
 	}
 	p.stop()
 
+	if _, errOut, code := runCLI(t, "serve", "--data", data, "--addr", "0.0.0.0:0"); code != 1 || !strings.Contains(errOut, "admin API key") {
+		t.Fatalf("serve on 0.0.0.0 with keys but no admin key: exit %d\n%s", code, errOut)
+	}
 	admin := createKey(t, data, "--kb", "*", "--scope", "admin")
 	p = startServer(t, "serve", "--data", data, "--addr", "0.0.0.0:0", "--log-level", "warn")
 	p.addr = "127.0.0.1" + p.addr[strings.LastIndex(p.addr, ":"):]
