@@ -26,6 +26,7 @@ import (
 )
 
 //go:generate go run ./internal/mkpdf
+//go:generate go run ./internal/mkoffice
 
 //go:embed helpcenter
 var helpCenterFS embed.FS
