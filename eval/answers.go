@@ -30,6 +30,11 @@ type AnswerOptions struct {
 	// that is not one gets an answer report without retrieval figures);
 	// 0 means 10.
 	RetrievalK int
+	// RetrievalModes are further retrieval modes (quarry.ModeKeyword,
+	// quarry.ModeVector, quarry.ModeHybrid) whose passage recall is
+	// measured besides the served mode's, to compare the legs with
+	// their fusion (see RetrievalReport.ByMode).
+	RetrievalModes []string
 }
 
 // RetrievalCuts are the ranks at which passage recall is reported.
@@ -230,6 +235,9 @@ type RetrievalReport struct {
 	RetrievalCounts
 	Cuts   []int                       `json:"cuts"`
 	ByLang map[string]*RetrievalCounts `json:"by_lang"`
+	// ByMode holds, for each of AnswerOptions.RetrievalModes, the
+	// passage recall of all languages in that retrieval mode.
+	ByMode map[string]*RetrievalCounts `json:"by_mode,omitempty"`
 }
 
 func (r *RetrievalReport) add(lang string, rank int) {
@@ -257,6 +265,9 @@ func Answers(ctx context.Context, qs []corpora.Question, a Asker, opts AnswerOpt
 	}
 	if searcher != nil {
 		rep.Retrieval = &RetrievalReport{K: k, Cuts: RetrievalCuts, ByLang: map[string]*RetrievalCounts{}}
+		if len(opts.RetrievalModes) > 0 {
+			rep.Retrieval.ByMode = map[string]*RetrievalCounts{}
+		}
 	}
 	// Nobody reads the events; send only passes on cancellation, as the
 	// HTTP API's JSON answers do.
@@ -283,6 +294,21 @@ func Answers(ctx context.Context, qs []corpora.Question, a Asker, opts AnswerOpt
 			}
 			res.PassageRank = PassageRank(q, sr.Passages)
 			rep.Retrieval.add(q.Lang, res.PassageRank)
+			for _, mode := range opts.RetrievalModes {
+				sr, err := searcher.Search(ctx, quarry.SearchRequest{Query: q.Question, K: k, Mode: mode})
+				if err != nil {
+					if cerr := ctx.Err(); cerr != nil {
+						return nil, cerr
+					}
+					return nil, fmt.Errorf("question %s: search (%s): %w", q.ID, mode, err)
+				}
+				c := rep.Retrieval.ByMode[mode]
+				if c == nil {
+					c = &RetrievalCounts{}
+					rep.Retrieval.ByMode[mode] = c
+				}
+				c.add(PassageRank(q, sr.Passages))
+			}
 		}
 		rep.Add(res)
 		if opts.Progress != nil {
@@ -340,6 +366,14 @@ func (r *AnswerReport) Table() string {
 		sort.Strings(langs)
 		for _, l := range langs {
 			rrow(l, *rt.ByLang[l])
+		}
+		modes := make([]string, 0, len(rt.ByMode))
+		for m := range rt.ByMode {
+			modes = append(modes, m)
+		}
+		sort.Strings(modes)
+		for _, m := range modes {
+			rrow("all, "+m, *rt.ByMode[m])
 		}
 	}
 	return b.String()

@@ -238,7 +238,7 @@ func TestAnswersRetrieval(t *testing.T) {
 		zhQ.Question:  {psg("zh/refunds.md", "退款在五个工作日内到账。")},
 		farQ.Question: append(filler[:10:10], psg("returns/refunds.md", "Refunds take 5 business days.")), // rank 11
 	}}
-	rep, err := Answers(context.Background(), []corpora.Question{refundQ, weatherQ, zhQ, farQ}, a, AnswerOptions{})
+	rep, err := Answers(context.Background(), []corpora.Question{refundQ, weatherQ, zhQ, farQ}, a, AnswerOptions{RetrievalModes: []string{quarry.ModeKeyword}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,8 +246,11 @@ func TestAnswersRetrieval(t *testing.T) {
 	if rt == nil {
 		t.Fatal("no retrieval report from an Asker that searches")
 	}
-	if !reflect.DeepEqual(a.ks, []int{10, 10, 10}) {
-		t.Errorf("searched with k %v, want 10 for each answerable question", a.ks)
+	if !reflect.DeepEqual(a.ks, []int{10, 10, 10, 10, 10, 10}) {
+		t.Errorf("searched with k %v, want 10 twice (served mode, keyword) for each answerable question", a.ks)
+	}
+	if kw := rt.ByMode[quarry.ModeKeyword]; kw == nil || kw.Answerable != 3 || !reflect.DeepEqual(kw.Found, []int{1, 2, 2}) {
+		t.Errorf("keyword mode %+v, want the same passages' recall", kw)
 	}
 	if rt.Answerable != 3 || !reflect.DeepEqual(rt.Found, []int{1, 2, 2}) {
 		t.Errorf("overall %+v, want 3 answerable, found [1 2 2] at 1/5/10", rt.RetrievalCounts)
@@ -263,7 +266,7 @@ func TestAnswersRetrieval(t *testing.T) {
 		t.Errorf("passage ranks %v, want en-1 3 and en-3 0", ranks)
 	}
 	table := rep.Table()
-	for _, want := range []string{"| recall@1 | recall@5 | recall@10 |", "| all | 3 | 1 (33.3%) | 2 (66.7%) | 2 (66.7%) |", "| zh | 1 | 1 (100.0%) |"} {
+	for _, want := range []string{"| recall@1 | recall@5 | recall@10 |", "| all | 3 | 1 (33.3%) | 2 (66.7%) | 2 (66.7%) |", "| zh | 1 | 1 (100.0%) |", "| all, keyword | 3 | 1 (33.3%) |"} {
 		if !strings.Contains(table, want) {
 			t.Errorf("table lacks %q:\n%s", want, table)
 		}

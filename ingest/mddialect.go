@@ -185,7 +185,9 @@ var (
 	admonitionOpen  = regexp.MustCompile(`^[ \t]{0,3}(:{3,})[ \t]*([A-Za-z][\w-]*)[ \t]*(?:\[(.*)\]|(.*))$`)
 	admonitionClose = regexp.MustCompile(`^[ \t]{0,3}(:{3,})[ \t]*$`)
 	// mdxImport matches an MDX import or export statement's first line.
-	mdxImport = regexp.MustCompile(`^(import\s+[\w{*'"]|import\s*\(|export\s+(const|let|var|default|function|async|class|\{|\*))`)
+	// Prose that starts with "import" or "export" does not look like
+	// either statement.
+	mdxImport = regexp.MustCompile(`^(import\s.*\sfrom\s+['"][^'"]+['"];?|import\s+['"][^'"]+['"];?|export\s+(const|let|var|default|function|async|class)\b.*)\s*$`)
 	// jsxLine matches a line that only opens, closes or self-closes a
 	// JSX component (capitalised, or dotted like <Tabs.Item>), or holds
 	// only a JSX comment or expression.

@@ -40,7 +40,10 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 			"configured answerer (the offline extractive one, or the language model of --llm-* /\n"+
 			"QUARRY_LLM_*). Reports, overall and by language, the share of answerable questions whose\n"+
 			"first citation is an expected document, whose answer contains the expected phrase, and\n"+
-			"both (the answer accuracy), and the share of unanswerable questions declined. A question\n"+
+			"both (the answer accuracy), and the share of unanswerable questions declined; then\n"+
+			"passage recall@1/5/10: the share of answerable questions whose expected phrase is in a\n"+
+			"passage from an expected document among the first 1, 5, 10 searched, by language and\n"+
+			"for each retrieval mode. A question\n"+
 			"file is evaluated against the knowledge base already ingested in --data; its\n"+
 			"expected_docs are paths relative to the ingested folder. builtin:helpcenter ingests the\n"+
 			"built-in sample help centre into --data (a temporary directory unless given) and uses\n"+
@@ -262,6 +265,9 @@ func evalAnswers(ctx context.Context, env *Env, o options, name string, qs []cor
 	start := time.Now()
 	rep, err := eval.Answers(ctx, qs, a, eval.AnswerOptions{
 		Progress: func(done, total int) { bar.update(ingest.Progress{Done: done, Total: total}) },
+		// Each leg and their fusion, to check that the fusion never
+		// loses to its better leg on the questions too.
+		RetrievalModes: []string{quarry.ModeHybrid, quarry.ModeKeyword, quarry.ModeVector},
 	})
 	bar.finish()
 	if err != nil {
