@@ -40,7 +40,8 @@ const extraSupport = 0.2
 
 // typeBonus is added to the score of a sentence that holds the kind of
 // fact the question asks for (a duration for "how long" or 多久, money
-// for "how much" or 多少钱, a time for "when", a figure for "how many"):
+// for "how much" or 多少钱, a time for "when", a figure for "how many",
+// an enumeration for "which formats" or 哪些):
 // of two sentences that cover the question alike, the one that gives
 // the figure is the answer.
 const typeBonus = 0.2

@@ -347,7 +347,57 @@ const (
 	typeMoney                           // how much, cost, price, 多少钱, 费用
 	typeTime                            // when, what time, until when, 什么时候, 几点
 	typeCount                           // how many, maximum number, 几个, 多少个
+	typeList                            // which formats, what methods, 哪些: an enumeration
 )
+
+// notPluralNouns are words ending in "s" that follow "what" or "which"
+// as verbs or function words, not as the plural noun of a list.
+var notPluralNouns = map[string]bool{"is": true, "does": true, "was": true, "has": true, "happens": true,
+	"means": true, "goes": true, "comes": true, "causes": true, "this": true, "its": true, "us": true}
+
+// asksList reports whether a question asks for several things at once:
+// "which message formats", "what login methods", 哪些, 哪几种.
+func asksList(q string) bool {
+	for _, zh := range []string{"哪些", "哪几种", "哪几个", "哪几类"} {
+		if strings.Contains(q, zh) {
+			return true
+		}
+	}
+	words := strings.FieldsFunc(strings.ToLower(q), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+	for i, w := range words {
+		if w != "which" && w != "what" {
+			continue
+		}
+		for _, n := range words[i+1 : min(i+4, len(words))] {
+			if len(n) >= 4 && strings.HasSuffix(n, "s") && !strings.HasSuffix(n, "ss") && !notPluralNouns[n] {
+				return true
+			}
+			if stopEN[n] {
+				break
+			}
+		}
+	}
+	return false
+}
+
+// enumerates reports whether a sentence lists several short items:
+// "txt, markdown, markdownV2, html", "OSS, S3, GCS, ABS", 甲、乙、丙.
+func enumerates(s string) bool {
+	if strings.Count(s, "、") >= 2 {
+		return true
+	}
+	short := 0
+	parts := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '，' })
+	for i, p := range parts {
+		if i == 0 || i == len(parts)-1 {
+			continue // the first and last items run into the sentence
+		}
+		if n := len(strings.Fields(p)); n >= 1 && n <= 3 && utf8.RuneCountInString(strings.TrimSpace(p)) <= 24 {
+			short++
+		}
+	}
+	return short >= 2
+}
 
 // questionType returns the answer types a question asks for (0 when it
 // asks for none of them, as "how do I ..." and yes/no questions do).
@@ -392,6 +442,9 @@ func questionType(q string) answerType {
 			t |= typeCount
 		}
 	}
+	if asksList(q) {
+		t |= typeList
+	}
 	if has("cost", "costs", "price", "prices", "fee", "fees", "charge", "charges", "cheaper", "expensive", "spend") {
 		t |= typeMoney
 	}
@@ -428,6 +481,9 @@ var durationUnitsEN = map[string]bool{
 // unit, or "free"), a time or date, a count (any figure).
 func sentenceTypes(s string) answerType {
 	var t answerType
+	if enumerates(s) {
+		t |= typeList
+	}
 	if hasNumber(s) {
 		t |= typeCount
 	}

@@ -112,3 +112,42 @@ func TestUnitOf(t *testing.T) {
 		}
 	}
 }
+
+func TestListAnswerType(t *testing.T) {
+	asks := map[string]bool{
+		"For a DingTalk alert instance, which message formats can I pick?": true,
+		"What login methods are supported?":                                true,
+		"Which remote storage services can task logs be written to?":       true,
+		"支持哪些告警方式？":                                                        true,
+		"What happens if I refund my service?":                             false,
+		"Which plan is cheaper?":                                           false,
+		"What does the status light mean?":                                 false,
+		"How do I reset my password?":                                      false,
+	}
+	for q, want := range asks {
+		if got := asksList(q); got != want {
+			t.Errorf("asksList(%q) = %v, want %v", q, got, want)
+		}
+	}
+	lists := map[string]bool{
+		"Msg Type — Description: Message parse type (support txt, markdown, markdownV2, html).": true,
+		"Currently support OSS, S3, GCS, ABS":                                                   true,
+		"支持邮件、钉钉、企业微信和飞书。":                                                                      true,
+		"If you cancel, we refund the price, minus fees, within 30 days.":                       false,
+		"Pair the hub with Apple Home from Hub settings > Matter.":                              false,
+	}
+	for s, want := range lists {
+		if got := sentenceTypes(s)&typeList != 0; got != want {
+			t.Errorf("sentenceTypes(%q) has typeList %v, want %v", s, got, want)
+		}
+	}
+	// Of two rows that share the question's words, the one that lists
+	// the choices answers "which ... can I pick".
+	ps := passagesOf(chunk("alert/dingtalk", "DingTalk", "Parameters",
+		"WebHook — Description: The format is: https://oapi.dingtalk.com/robot/send?access_token=XXXXXX.\n\n"+
+			"Msg Type — Description: Message parse type (support txt, markdown, markdownV2, html)."))
+	cands := rankSentences(Config{}.withDefaults(), "For a DingTalk alert, which message formats can I pick?", ps)
+	if len(cands) == 0 || !strings.HasPrefix(cands[0].s.Text, "Msg Type") || !cands[0].typed {
+		t.Errorf("best sentence %+v, want the Msg Type row, typed", cands)
+	}
+}
