@@ -339,3 +339,82 @@ func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool
 		time.Sleep(25 * time.Millisecond)
 	}
 }
+
+// TestAPIKeysAcrossKnowledgeBases: a key bound to one knowledge base
+// reaches its routes only (by path and by chat model), sees only it in
+// /v1/models; admin actions on each knowledge base (over HTTP and on the
+// command line) are in that knowledge base's audit.
+func TestAPIKeysAcrossKnowledgeBases(t *testing.T) {
+	data := keyedData(t)
+	shopDocs := t.TempDir()
+	writeFiles(t, shopDocs, map[string]string{
+		"refunds.md": "# Refunds\n\nShop refunds take ten business days and come as store credit.\n",
+	})
+	if _, errOut, code := runCLI(t, "kb", "create", "--data", data, "shop"); code != 0 {
+		t.Fatalf("kb create: %s", errOut)
+	}
+	if _, errOut, code := runCLI(t, "ingest", "--data", data, "--kb", "shop", shopDocs); code != 0 {
+		t.Fatalf("ingest --kb shop: %s", errOut)
+	}
+	writeFiles(t, shopDocs, map[string]string{"hours.md": "# Hours\n\nThe shop opens at nine.\n"})
+	if _, errOut, code := runCLI(t, "ingest", "--data", data, "--kb", "shop", shopDocs); code != 0 {
+		t.Fatalf("second ingest --kb shop: %s", errOut)
+	}
+	shop := createKey(t, data, "--kb", "shop", "--scope", "search,ask,admin")
+	def := createKey(t, data, "--kb", "default", "--scope", "admin")
+	p := startServer(t, "serve", "--data", data, "--addr", "127.0.0.1:0", "--log-level", "warn")
+	auth := func(k string) []string { return []string{"Authorization", "Bearer " + k} }
+	chat := func(model string) string {
+		return `{"model": "` + model + `", "messages": [{"role": "user", "content": "How long do refunds take?"}]}`
+	}
+	for _, tt := range []struct {
+		method, path, body, key string
+		status                  int
+	}{
+		{"POST", "/v1/kb/shop/search", `{"query": "refunds"}`, shop, 200},
+		{"POST", "/v1/kb/default/search", `{"query": "refunds"}`, shop, 403},
+		{"POST", "/v1/search", `{"query": "refunds"}`, shop, 403},
+		{"POST", "/v1/kb/shop/ask", `{"question": "How long do refunds take?"}`, shop, 200},
+		{"POST", "/v1/chat/completions", chat("shop"), shop, 200},
+		{"POST", "/v1/chat/completions", chat("default"), shop, 403},
+		{"GET", "/v1/kb/default/admin/status", "", shop, 403},
+		{"POST", "/v1/kb/shop/admin/rollback", "", def, 403},
+		{"POST", "/v1/kb/shop/admin/rollback", "", shop, 200},
+	} {
+		code, _, b := call(t, p, tt.method, tt.path, tt.body, auth(tt.key)...)
+		if code != tt.status {
+			t.Errorf("%s %s: %d, want %d: %s", tt.method, tt.path, code, tt.status, b)
+		}
+		if code == 200 && strings.Contains(string(b), "five business days") {
+			t.Errorf("%s %s with the shop key returned the default knowledge base's text: %s", tt.method, tt.path, b)
+		}
+	}
+	_, _, b := call(t, p, "GET", "/v1/models", "", auth(shop)...)
+	var models struct{ Data []struct{ ID string } }
+	if json.Unmarshal(b, &models) != nil || len(models.Data) != 1 || models.Data[0].ID != "shop" {
+		t.Errorf("models for the shop key: %s", b)
+	}
+
+	if _, errOut, code := runCLI(t, "rollback", "--data", data, "--kb", "shop"); code != 0 {
+		t.Fatalf("rollback: %s", errOut)
+	}
+	_, _, b = call(t, p, "GET", "/v1/kb/shop/admin/audit", "", auth(shop)...)
+	var audit struct {
+		Events []struct{ Action, Actor, Outcome, KeyID string }
+	}
+	if err := json.Unmarshal(b, &audit); err != nil {
+		t.Fatalf("audit: %v %s", err, b)
+	}
+	seen := map[string]bool{}
+	for _, e := range audit.Events {
+		seen[e.Action+" "+e.Outcome+" "+e.Actor] = true
+	}
+	for _, want := range []string{"kb.create ok cli", "key.create ok cli", "rollback ok key", "rollback denied key", "rollback ok cli"} {
+		if !seen[want] {
+			t.Errorf("shop's audit lacks %q: %s", want, b)
+		}
+	}
+	if strings.Contains(string(b), `"kb":"default"`) {
+		t.Errorf("shop's audit shows default's events: %s", b)
+	}
+}

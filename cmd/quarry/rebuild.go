@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/quarry-kb/quarry/auth"
 	"github.com/quarry-kb/quarry/index/gen"
 	"github.com/quarry-kb/quarry/ingest"
 	"github.com/quarry-kb/quarry/kb"
@@ -46,6 +47,7 @@ func runReindex(ctx context.Context, env *Env, args []string) error {
 	}
 	req.gate = g
 	sum, st, err := reindex(ctx, env, o, req)
+	auditCLI(env, o.Data, auth.Event{Action: "reindex", KB: kbName(o), Detail: st.Current}, err)
 	if err != nil {
 		return err
 	}
@@ -90,6 +92,7 @@ func runRollback(ctx context.Context, env *Env, args []string) error {
 	}
 	defer vb.Close()
 	st, err := rollback(ctx, env, o, vb)
+	auditCLI(env, o.Data, auth.Event{Action: "rollback", KB: kbName(o), Detail: st.Current}, err)
 	if err != nil {
 		return err
 	}
