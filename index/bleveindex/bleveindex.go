@@ -18,9 +18,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -28,6 +30,9 @@ import (
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/analysis"
 	"github.com/blevesearch/bleve/v2/index/scorch"
+	"github.com/blevesearch/bleve/v2/numeric"
+	"github.com/blevesearch/bleve/v2/search"
+	"github.com/blevesearch/bleve/v2/search/collector"
 	bindex "github.com/blevesearch/bleve_index_api"
 
 	"github.com/quarry-kb/quarry"
@@ -85,6 +90,7 @@ type Index struct {
 	cfg      Config
 
 	writeMu sync.Mutex // serialises writers: statistics are read, changed and written back
+	lens    lensCache  // field lengths of the segments, for scoring
 
 	mu     sync.RWMutex // guards closed; held for reading by every operation
 	closed bool
@@ -300,32 +306,35 @@ func (ix *Index) search(ctx context.Context, query string, k int, s Scoring) ([]
 	if len(terms) == 0 {
 		return []index.Hit{}, nil
 	}
-	// Equal scores are ordered by chunk ID, so results do not depend on
-	// how segments happen to be laid out. Sorting every candidate by ID
-	// in bleve would load each one's ID; instead ask for one hit more
-	// than needed: if it scores below the k-th, the top k are settled and
-	// only need sorting; if it ties, search again sorted by ID.
-	q := &bm25Query{terms: terms, scoring: s}
-	req := bleve.NewSearchRequestOptions(q, k+1, 0, false)
-	req.Fields = storedFields
-	res, err := ix.idx.SearchInContext(ctx, req)
+	// The query runs on one snapshot of the index, and the hits' stored
+	// fields are read from that snapshot by their internal numbers (see
+	// loadChunks): bleve's own loading looks every hit up again by its
+	// ID and builds a document of field objects, which cost as much as
+	// the scoring itself.
+	r, err := ix.reader()
 	if err != nil {
 		return nil, translate("search", err)
 	}
-	found := res.Hits
+	defer func() { _ = r.Close() }()
+	// Equal scores are ordered by chunk ID, so results do not depend on
+	// how segments happen to be laid out. Sorting every candidate by ID
+	// would load each one's ID; instead ask for one hit more than
+	// needed: if it scores below the k-th, the top k are settled and
+	// only need sorting; if it ties, search again sorted by ID.
+	q := &bm25Query{terms: terms, scoring: s, lens: &ix.lens}
+	found, err := ix.collect(ctx, r, q, k+1, false)
+	if err != nil {
+		return nil, translate("search", err)
+	}
 	if len(found) > k && found[k].Score == found[k-1].Score {
-		req = bleve.NewSearchRequestOptions(q, k, 0, false)
-		req.Fields = storedFields
-		req.SortBy([]string{"-_score", "_id"})
-		if res, err = ix.idx.SearchInContext(ctx, req); err != nil {
+		if found, err = ix.collect(ctx, r, q, k, true); err != nil {
 			return nil, translate("search", err)
 		}
-		found = res.Hits
 	}
 	found = found[:min(k, len(found))]
-	hits := make([]index.Hit, 0, len(found))
-	for _, h := range found {
-		hits = append(hits, index.Hit{Chunk: chunkFromFields(h.ID, h.Fields), Score: h.Score})
+	hits, err := loadChunks(r, found)
+	if err != nil {
+		return nil, translate("search", err)
 	}
 	slices.SortStableFunc(hits, func(a, b index.Hit) int {
 		if c := cmp.Compare(b.Score, a.Score); c != 0 {
@@ -333,6 +342,115 @@ func (ix *Index) search(ctx context.Context, query string, k int, s Scoring) ([]
 		}
 		return strings.Compare(a.Chunk.ID, b.Chunk.ID)
 	})
+	return hits, nil
+}
+
+// collect runs q on r and returns the top size hits by score (then by
+// chunk ID when byID), with their IDs.
+func (ix *Index) collect(ctx context.Context, r bindex.IndexReader, q *bm25Query, size int, byID bool) (search.DocumentMatchCollection, error) {
+	sr, err := q.Searcher(ctx, r, ix.idx.Mapping(), search.SearcherOptions{})
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = sr.Close() }()
+	order := search.SortOrder{&search.SortScore{Desc: true}}
+	if byID {
+		order = append(order, &search.SortDocID{})
+	}
+	coll := collector.NewTopNCollector(size, 0, order)
+	if err := coll.Collect(ctx, sr, r); err != nil {
+		return nil, err
+	}
+	return coll.Results(), nil
+}
+
+// loadChunks rebuilds the chunks of hits from their stored fields. On a
+// scorch snapshot it visits each hit's stored fields in its segment
+// directly; any other reader goes through Document.
+func loadChunks(r bindex.IndexReader, found search.DocumentMatchCollection) ([]index.Hit, error) {
+	hits := make([]index.Hit, 0, len(found))
+	snap, ok := r.(*scorch.IndexSnapshot)
+	if !ok {
+		for _, h := range found {
+			d, err := r.Document(h.ID)
+			if err != nil {
+				return nil, err
+			}
+			f := map[string]any{}
+			if d != nil {
+				d.VisitFields(func(fl bindex.Field) {
+					switch v := fl.(type) {
+					case bindex.TextField:
+						f[fl.Name()] = v.Text()
+					case bindex.NumericField:
+						f[fl.Name()], _ = v.Number()
+					}
+				})
+			}
+			hits = append(hits, index.Hit{Chunk: chunkFromFields(h.ID, f), Score: h.Score})
+		}
+		return hits, nil
+	}
+	segs := snap.Segments()
+	offsets := make([]uint64, len(segs))
+	var running uint64
+	for i, sg := range segs {
+		offsets[i] = running
+		running += sg.Segment().Count()
+	}
+	for _, h := range found {
+		num := h.IndexInternalID.Value()
+		i := sort.Search(len(offsets), func(x int) bool { return offsets[x] > num }) - 1
+		if i < 0 {
+			return nil, fmt.Errorf("chunk %q: document number %d is in no segment", h.ID, num)
+		}
+		c := quarry.Chunk{ID: h.ID}
+		var bad error
+		err := segs[i].VisitDocument(num-offsets[i], func(field string, typ byte, val []byte, _ []uint64) bool {
+			if typ == 'n' {
+				n, err := numeric.PrefixCoded(val).Int64()
+				if err != nil {
+					bad = fmt.Errorf("chunk %q: field %s: %w", h.ID, field, err)
+					return false
+				}
+				v := int(numeric.Int64ToFloat64(n))
+				switch field {
+				case fieldPage:
+					c.Page = v
+				case fieldOrdinal:
+					c.Ordinal = v
+				case fieldTokens:
+					c.Tokens = v
+				}
+				return true
+			}
+			if typ != 't' {
+				return true
+			}
+			switch field {
+			case fieldText:
+				c.Text = string(val)
+			case fieldTitle:
+				c.Title = string(val)
+			case fieldHeading:
+				c.Heading = string(val)
+			case fieldDocID:
+				c.DocID = string(val)
+			case fieldPath:
+				c.Path = string(val)
+			case fieldLang:
+				c.Lang = string(val)
+			}
+			return true
+		})
+		if err == nil {
+			err = bad
+		}
+		if err != nil {
+			return nil, err
+		}
+		hits = append(hits, index.Hit{Chunk: c, Score: h.Score})
+	}
 	return hits, nil
 }
 

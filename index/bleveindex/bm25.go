@@ -8,6 +8,7 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search"
 	bindex "github.com/blevesearch/bleve_index_api"
@@ -202,7 +203,8 @@ type queryTerm struct {
 // analysed fields (see the comment at the top of this file).
 type bm25Query struct {
 	terms   []queryTerm
-	scoring Scoring // with defaults applied
+	scoring Scoring    // with defaults applied
+	lens    *lensCache // nil: read lengths from doc values
 }
 
 // Searcher implements query.Query.
@@ -264,6 +266,12 @@ func (q *bm25Query) Searcher(ctx context.Context, r bindex.IndexReader, _ mappin
 	}
 	s.freq = make([]uint64, len(s.terms)*len(searchFields))
 	s.touched = make([]int, 0, len(s.terms))
+	if snap, ok := r.(*scorch.IndexSnapshot); ok && q.lens != nil {
+		if s.cached, err = q.lens.forSnapshot(snap); err != nil {
+			_ = s.Close()
+			return nil, err
+		}
+	}
 	s.dv, err = r.DocValueReader([]string{fieldLens})
 	if err != nil {
 		_ = s.Close()
@@ -298,6 +306,7 @@ type bm25Searcher struct {
 	cursors []*cursor
 	heap    cursorHeap
 	dv      bindex.DocValueReader
+	cached  *snapLens // lengths in memory, when the reader is a scorch snapshot
 	explain bool
 
 	started bool
@@ -391,7 +400,9 @@ func (s *bm25Searcher) touch(t int) {
 // s.freq, and resets s.freq.
 func (s *bm25Searcher) score(id bindex.IndexInternalID) (float64, *search.Explanation, error) {
 	s.lensOK = false
-	if err := s.dv.VisitDocValues(id, s.visitLens); err != nil {
+	if s.cached != nil {
+		s.lens, s.lensOK = s.cached.get(id)
+	} else if err := s.dv.VisitDocValues(id, s.visitLens); err != nil {
 		return 0, nil, err
 	}
 	if !s.lensOK {

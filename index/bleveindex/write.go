@@ -12,12 +12,6 @@ import (
 	"github.com/quarry-kb/quarry"
 )
 
-// storedFields are loaded with every hit to rebuild its chunk.
-var storedFields = []string{
-	fieldText, fieldTitle, fieldHeading, fieldDocID, fieldPath,
-	fieldPage, fieldOrdinal, fieldTokens, fieldLang,
-}
-
 // Upsert adds chunks, replacing any with the same chunk ID; within one
 // call the last chunk with an ID wins. Chunks are checked first: a chunk
 // without ID or DocID, or with a negative Page, Ordinal or Tokens, fails
