@@ -46,6 +46,7 @@ func commands() []command {
 		{"kb", "quarry kb create NAME | list | delete NAME", "create, list and delete knowledge bases", runKB},
 		{"healthcheck", "quarry healthcheck [flags]", "check that a server answers /healthz (for container health checks)", runHealthcheck},
 		{"eval", "quarry eval [flags] DATASET_DIR | QUESTIONS.jsonl | builtin:helpcenter", "measure retrieval (BEIR dataset) or answer quality (question file)", runEval},
+		{"bench", "quarry bench [flags]", "measure ingest and search speed (synthetic corpus, in process and over HTTP)", runBench},
 	}
 }
 
