@@ -126,3 +126,18 @@ func count(o outcome, sum *Summary) {
 	}
 	sum.Chunks += len(o.chunks)
 }
+
+// PutBatch puts docs[i] with chunks[i] into sink: with one call when it
+// is a BatchSink, else one document at a time. Sinks that wrap another
+// sink use it to pass batches on.
+func PutBatch(ctx context.Context, sink Sink, docs []quarry.Document, chunks [][]quarry.Chunk) error {
+	if bs, ok := sink.(BatchSink); ok {
+		return bs.PutBatch(ctx, docs, chunks)
+	}
+	for i, d := range docs {
+		if err := sink.Put(ctx, d, chunks[i]); err != nil {
+			return fmt.Errorf("put %s: %w", d.Path, err)
+		}
+	}
+	return nil
+}

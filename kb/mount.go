@@ -1,6 +1,7 @@
 package kb
 
 import (
+	"context"
 	"io"
 	"io/fs"
 	"path"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/quarry-kb/quarry"
 	"github.com/quarry-kb/quarry/ingest"
 )
 
@@ -141,6 +143,11 @@ func (s prefixSink) Paths() []string {
 	return out
 }
 
+// PutBatch passes batches on (see ingest.BatchSink).
+func (s prefixSink) PutBatch(ctx context.Context, docs []quarry.Document, chunks [][]quarry.Chunk) error {
+	return ingest.PutBatch(ctx, s.Sink, docs, chunks)
+}
+
 // EmbeddedChunks passes on the count of the sink it wraps.
 func (s prefixSink) EmbeddedChunks() int64 {
 	if c, ok := s.Sink.(ingest.EmbedCounter); ok {
@@ -264,6 +271,11 @@ func (s exceptSink) Paths() []string {
 		}
 	}
 	return out
+}
+
+// PutBatch passes batches on (see ingest.BatchSink).
+func (s exceptSink) PutBatch(ctx context.Context, docs []quarry.Document, chunks [][]quarry.Chunk) error {
+	return ingest.PutBatch(ctx, s.Sink, docs, chunks)
 }
 
 // EmbeddedChunks passes on the count of the sink it wraps.

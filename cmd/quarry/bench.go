@@ -31,6 +31,7 @@ import (
 	"github.com/quarry-kb/quarry/index"
 	"github.com/quarry-kb/quarry/index/gen"
 	"github.com/quarry-kb/quarry/ingest"
+	"github.com/quarry-kb/quarry/kb"
 )
 
 // benchConfig are the settings of quarry bench.
@@ -163,7 +164,7 @@ type searchBench struct {
 
 func bench(ctx context.Context, env *Env, o options, bc benchConfig, chunksSet bool) (*benchReport, error) {
 	rep := &benchReport{Machine: fmt.Sprintf("%s/%s, %d CPUs, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version()), Data: o.Data}
-	d, err := gen.Open(kbRoot(o.Data))
+	d, err := gen.Open(kb.Root(o.Data, kbName(o)))
 	if err != nil {
 		return nil, err
 	}
@@ -213,13 +214,13 @@ func bench(ctx context.Context, env *Env, o options, bc benchConfig, chunksSet b
 // benchIngest ingests fsys into o.Data and reports the speed.
 func benchIngest(ctx context.Context, env *Env, o options, fsys iofs.FS) (*ingestBench, error) {
 	start := time.Now()
-	sum, err := ingestInto(ctx, env, o, fsys, buildOptions{Reason: "bench"})
+	sum, err := ingestInto(ctx, env, o, fsys, buildOptions{BuildOptions: kb.BuildOptions{Reason: "bench"}})
 	if err != nil {
 		return nil, err
 	}
 	secs := time.Since(start).Seconds()
 	ib := &ingestBench{Docs: sum.Added + sum.Updated, Chunks: sum.Chunks, Seconds: secs}
-	if m, err := currentManifest(o.Data); err == nil {
+	if m, err := currentManifest(o); err == nil {
 		for _, d := range m.Docs {
 			ib.Bytes += d.Size
 		}
@@ -237,8 +238,8 @@ func chunkCount(m *index.Manifest) int {
 	return n
 }
 
-func currentManifest(data string) (*index.Manifest, error) {
-	d, err := gen.Open(kbRoot(data))
+func currentManifest(o options) (*index.Manifest, error) {
+	d, err := gen.Open(kb.Root(o.Data, kbName(o)))
 	if err != nil {
 		return nil, err
 	}
@@ -246,7 +247,7 @@ func currentManifest(data string) (*index.Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
-	return index.LoadManifest(filepath.Join(d.Path(s.Current), manifestFile))
+	return index.LoadManifest(filepath.Join(d.Path(s.Current), kb.ManifestFile))
 }
 
 // benchPDF ingests copies of the sample help centre's PDFs into a
@@ -335,7 +336,7 @@ func benchInProcess(ctx context.Context, env *Env, o options, bc benchConfig, qu
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
 	start := time.Now()
-	e, err := openCurrent(o.Data, engineConfig{})
+	e, err := openKB(ctx, o.Data, kbName(o), engineConfig{})
 	if err != nil {
 		return err
 	}
@@ -343,12 +344,15 @@ func benchInProcess(ctx context.Context, env *Env, o options, bc benchConfig, qu
 	if _, err := e.Search(ctx, quarry.SearchRequest{Query: queries[0], K: bc.k, Mode: bc.mode}); err != nil {
 		return err
 	}
-	ob := &openBench{Seconds: time.Since(start).Seconds(), IndexDiskBytes: dirSize(e.dir)}
+	ob := &openBench{Seconds: time.Since(start).Seconds()}
+	if d, err := gen.Open(kb.Root(o.Data, kbName(o))); err == nil {
+		ob.IndexDiskBytes = dirSize(d.Path(e.Gen()))
+	}
 	runtime.GC()
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
 	ob.HeapBytes = int64(after.HeapAlloc) - int64(before.HeapAlloc)
-	rep.Chunks = chunkCount(e.manifest)
+	rep.Chunks = chunkCount(e.Manifest())
 	if rep.Chunks > 0 {
 		ob.HeapPer100k = ob.HeapBytes * 100000 / int64(rep.Chunks)
 	}
@@ -414,7 +418,7 @@ func benchHTTP(ctx context.Context, env *Env, o options, bc benchConfig, queries
 		rep.Serve.RSSBytes = procStatus(pid, "VmRSS")
 		rep.Serve.PeakRSSBytes = procStatus(pid, "VmHWM")
 		if rep.Chunks == 0 {
-			if m, err := currentManifest(o.Data); err == nil {
+			if m, err := currentManifest(o); err == nil {
 				rep.Chunks = chunkCount(m)
 			}
 		}
