@@ -132,6 +132,22 @@ type Answer struct {
 	// this answer instead of retrieval ("curated", "blocked",
 	// "small_talk", "handoff"); empty for a retrieved answer.
 	Strategy string `json:"strategy,omitempty"`
+	// AnswerID and ConversationID identify the answer in the
+	// conversation log (feedback names the AnswerID); the server sets
+	// them.
+	AnswerID       string `json:"answer_id,omitempty"`
+	ConversationID string `json:"conversation_id,omitempty"`
+	// Handoff is the knowledge base's way to reach a person, set on a
+	// declined answer when one is configured.
+	Handoff *Handoff `json:"handoff,omitempty"`
+}
+
+// Handoff tells an asker whom to turn to when Quarry cannot answer:
+// any of a link, an e-mail address and a message.
+type Handoff struct {
+	Message string `json:"message,omitempty"`
+	URL     string `json:"url,omitempty"`
+	Email   string `json:"email,omitempty"`
 }
 
 // Citation ties the marker [N] in an answer to the passage it cites.

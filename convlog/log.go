@@ -31,60 +31,27 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
-// Channels a question can arrive through.
-const (
-	ChannelAPI    = "api"    // POST /v1/ask, /v1/kb/{kb}/ask
-	ChannelWidget = "widget" // the embeddable website widget
-	ChannelOpenAI = "openai" // POST /v1/chat/completions
-	ChannelWeChat = "wechat" // the WeChat official-account channel
-)
-
-// Ratings of feedback.
-const (
-	RatingUp   = "up"
-	RatingDown = "down"
-)
-
 // FileName is the log's file in the data directory.
 const FileName = "conversations.db"
 
-// Citation is a cited source as the log keeps it.
-type Citation struct {
-	N       int    `json:"n"`
-	DocID   string `json:"doc_id,omitempty"`
-	Path    string `json:"path"`
-	Title   string `json:"title,omitempty"`
-	Heading string `json:"heading,omitempty"`
-	Page    int    `json:"page,omitempty"`
-	ChunkID string `json:"chunk_id,omitempty"`
-}
+// The log's types are the domain's (package quarry); these names keep
+// the log's callers short.
+type (
+	Turn     = quarry.Turn
+	Feedback = quarry.Feedback
+	Filter   = quarry.TurnFilter
+	Citation = quarry.Citation
+)
 
-// Feedback is what an asker said about one answer.
-type Feedback struct {
-	Rating  string    `json:"rating"` // RatingUp or RatingDown
-	Comment string    `json:"comment,omitempty"`
-	Time    time.Time `json:"time"`
-}
-
-// Turn is one question and its answer.
-type Turn struct {
-	AnswerID       string     `json:"answer_id"`
-	ConversationID string     `json:"conversation_id"`
-	Time           time.Time  `json:"time"`
-	KB             string     `json:"kb"`
-	Channel        string     `json:"channel"`
-	KeyID          string     `json:"key_id,omitempty"`
-	Origin         string     `json:"origin,omitempty"` // the web origin a widget key is bound to
-	ClientHash     string     `json:"client_hash,omitempty"`
-	Question       string     `json:"question"`
-	Query          string     `json:"query,omitempty"` // the rewritten, standalone question, when it differs
-	Answer         string     `json:"answer"`
-	Answered       bool       `json:"answered"`
-	Lang           string     `json:"lang,omitempty"`
-	Citations      []Citation `json:"citations"`
-	LatencyMS      float64    `json:"latency_ms"`
-	Feedback       *Feedback  `json:"feedback,omitempty"`
-}
+// Channels and ratings, as in package quarry.
+const (
+	ChannelAPI    = quarry.ChannelAPI
+	ChannelWidget = quarry.ChannelWidget
+	ChannelOpenAI = quarry.ChannelOpenAI
+	ChannelWeChat = quarry.ChannelWeChat
+	RatingUp      = quarry.RatingUp
+	RatingDown    = quarry.RatingDown
+)
 
 // Config configures a Log. The zero value of a field means its default.
 type Config struct {
@@ -370,21 +337,7 @@ func (l *Log) feedbackArgs(answerID string, f Feedback) ([]any, error) {
 	return []any{r, f.Comment, f.Time.UnixMilli(), answerID}, nil
 }
 
-// Filter selects turns. Zero fields select everything.
-type Filter struct {
-	KB      string
-	Channel string
-	Since   time.Time // inclusive
-	Until   time.Time // exclusive
-	// Unanswered and DownRated select declined turns or down-rated ones;
-	// with both set, either.
-	Unanswered bool
-	DownRated  bool
-	// Limit caps the number of turns; 0 means no cap.
-	Limit int
-}
-
-func (f Filter) where() (string, []any) {
+func whereClause(f Filter) (string, []any) {
 	var conds []string
 	var args []any
 	if f.KB != "" {
@@ -423,7 +376,7 @@ const selectTurns = `SELECT t.answer_id, t.conversation_id, t.time, t.kb, t.chan
 
 // Turns returns the turns f selects, oldest first.
 func (l *Log) Turns(ctx context.Context, f Filter) ([]Turn, error) {
-	where, args := f.where()
+	where, args := whereClause(f)
 	q := selectTurns + where + " ORDER BY t.time, t.answer_id"
 	if f.Limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", f.Limit)

@@ -8,79 +8,29 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/quarry-kb/quarry"
 )
 
-// Report holds the figures of the operator's dashboard and of
-// `quarry report` for the turns a filter selects.
-type Report struct {
-	KB    string    `json:"kb,omitempty"`
-	Since time.Time `json:"since"`
-	Until time.Time `json:"until"`
+// The report's types are the domain's.
+type (
+	Report        = quarry.Report
+	Bucket        = quarry.Bucket
+	QuestionGroup = quarry.QuestionGroup
+)
 
-	Questions     int     `json:"questions"`
-	Conversations int     `json:"conversations"`
-	Answered      int     `json:"answered"`
-	Declined      int     `json:"declined"`
-	AnswerRate    float64 `json:"answer_rate"` // Answered / Questions
-	Up            int     `json:"up"`
-	Down          int     `json:"down"`
-	Satisfaction  float64 `json:"satisfaction"` // Up / (Up + Down); 0 when nothing was rated
-	LatencyP50MS  float64 `json:"latency_p50_ms"`
-	LatencyP95MS  float64 `json:"latency_p95_ms"`
-
-	// Volume is the questions over time, in buckets of BucketSeconds
-	// from Since.
-	BucketSeconds int64    `json:"bucket_seconds"`
-	Volume        []Bucket `json:"volume"`
-	// Unanswered are the declined questions, near-duplicates grouped,
-	// most frequent first.
-	Unanswered []QuestionGroup `json:"unanswered"`
-	// LowestRated are the down-rated answers, newest first.
-	LowestRated []Turn `json:"lowest_rated"`
-	// Slowest are the slowest turns, slowest first.
-	Slowest []Turn `json:"slowest"`
-}
-
-// Bucket is one interval of the volume chart.
-type Bucket struct {
-	Start     time.Time `json:"start"`
-	Questions int       `json:"questions"`
-	Answered  int       `json:"answered"`
-	Up        int       `json:"up"`
-	Down      int       `json:"down"`
-}
-
-// QuestionGroup is a question and its near-duplicates.
-type QuestionGroup struct {
-	Question string   `json:"question"` // the most frequent phrasing
-	Count    int      `json:"count"`    // times any phrasing of the group was asked
-	Variants []string `json:"variants,omitempty"`
-}
-
-// ReportOptions shape a report. Zero fields mean defaults.
-type ReportOptions struct {
-	// Top caps the lists (default 10).
-	Top int
-	// Now ends the range when Filter.Until is zero (default: the log's
-	// clock).
-	Now time.Time
-}
+// ReportTop is the length of a report's lists.
+const ReportTop = 10
 
 // Report computes the figures for the turns f selects (f.Unanswered,
 // f.DownRated and f.Limit are ignored). With a zero f.Since the range
-// starts at the first turn.
-func (l *Log) Report(ctx context.Context, f Filter, o ReportOptions) (*Report, error) {
+// starts at the first turn; with a zero f.Until it ends now.
+func (l *Log) Report(ctx context.Context, f Filter) (*Report, error) {
 	f.Unanswered, f.DownRated, f.Limit = false, false, 0
-	if o.Top <= 0 {
-		o.Top = 10
-	}
 	if f.Until.IsZero() {
-		f.Until = o.Now
-		if f.Until.IsZero() {
-			f.Until = l.now()
-		}
+		f.Until = l.now()
 	}
-	where, args := f.where()
+	where, args := whereClause(f)
 	r := &Report{KB: f.KB, Until: f.Until.UTC()}
 
 	var up, down, answered, first sumInt
@@ -113,10 +63,10 @@ func (l *Log) Report(ctx context.Context, f Filter, o ReportOptions) (*Report, e
 	if err := l.unanswered(ctx, where, args, r); err != nil {
 		return nil, err
 	}
-	if r.LowestRated, err = l.turnList(ctx, where, args, "f.rating < 0", "f.time DESC, t.answer_id", o.Top); err != nil {
+	if r.LowestRated, err = l.turnList(ctx, where, args, "f.rating < 0", "f.time DESC, t.answer_id", ReportTop); err != nil {
 		return nil, err
 	}
-	if r.Slowest, err = l.turnList(ctx, where, args, "", "t.latency_ms DESC, t.answer_id", o.Top); err != nil {
+	if r.Slowest, err = l.turnList(ctx, where, args, "", "t.latency_ms DESC, t.answer_id", ReportTop); err != nil {
 		return nil, err
 	}
 	return r, nil

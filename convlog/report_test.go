@@ -128,7 +128,7 @@ func TestReportMatchesTheLog(t *testing.T) {
 			if len(turns) == 0 {
 				t.Fatal("the generated history has no turns in range")
 			}
-			got, err := l.Report(ctx, c.f, convlog.ReportOptions{})
+			got, err := l.Report(ctx, c.f)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -177,7 +177,7 @@ func TestReportMatchesTheLog(t *testing.T) {
 		})
 	}
 	// The generated near-duplicates are grouped: four unanswerable topics.
-	r, _ := l.Report(ctx, convlog.Filter{}, convlog.ReportOptions{Now: historyEnd})
+	r, _ := l.Report(ctx, convlog.Filter{Until: historyEnd})
 	if len(r.Unanswered) != 4 {
 		t.Errorf("%d unanswered groups, want the 4 generated topics: %+v", len(r.Unanswered), r.Unanswered)
 	}
@@ -188,7 +188,7 @@ func BenchmarkReport(b *testing.B) {
 	f := convlog.Filter{Since: historyEnd.Add(-30 * 24 * time.Hour), Until: historyEnd}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := l.Report(context.Background(), f, convlog.ReportOptions{}); err != nil {
+		if _, err := l.Report(context.Background(), f); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -127,10 +127,14 @@ func policy(r *http.Request, pattern string) (auth.Scope, string) {
 		return "", "" // any key; the list shows the knowledge bases it may use
 	case pattern == "/v1/chat/completions":
 		return auth.ScopeAsk, "" // the knowledge base is the "model"
+	case pattern == "/metrics":
+		return auth.ScopeAdmin, auth.AllKBs // the figures of every knowledge base
 	case strings.HasSuffix(pattern, "/search"):
 		return auth.ScopeSearch, kb
 	case strings.HasSuffix(pattern, "/ask"):
 		return auth.ScopeAsk, kb
+	case strings.HasSuffix(pattern, "/feedback"):
+		return auth.ScopeAsk, kb // who may ask may say what they thought of the answer
 	case strings.Contains(pattern, "/admin/") || strings.HasSuffix(pattern, "/admin"):
 		return auth.ScopeAdmin, kb
 	case strings.Contains(pattern, "/ingest") || strings.Contains(pattern, "/documents"):

@@ -38,6 +38,7 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, classify(ctx, err))
 		return
 	}
+	s.cfg.Metrics.observeNotes(requestKB(r), res.Notes)
 	s.writeJSON(w, r, http.StatusOK, toSearchResponse(res))
 }
 
@@ -63,8 +64,9 @@ func (s *Server) handleAsk(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	asker := s.observed(b.Asker, s.askMeta(r, requestKB(r), in.channel(), in.ConversationID))
 	if acceptsEventStream(r) {
-		s.streamAnswer(w, r, b.Asker, req)
+		s.streamAnswer(w, r, asker, req)
 		return
 	}
 
@@ -72,7 +74,7 @@ func (s *Server) handleAsk(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	// Nobody reads the events of a plain JSON answer; send only passes
 	// on cancellation, so the Asker stops when the client leaves.
-	ans, err := b.Asker.Ask(ctx, req, func(quarry.Event) error {
+	ans, err := asker.Ask(ctx, req, func(quarry.Event) error {
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}

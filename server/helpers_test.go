@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -248,4 +249,28 @@ func eventNames(evs []sseEvent) []string {
 		names[i] = ev.Name
 	}
 	return names
+}
+
+// doReader is do with a body reader.
+func doReader(t testing.TB, h http.Handler, method, target string, body io.Reader, header ...string) *httptest.ResponseRecorder {
+	t.Helper()
+	r := httptest.NewRequest(method, target, body)
+	for i := 0; i+1 < len(header); i += 2 {
+		r.Header.Set(header[i], header[i+1])
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+var sharedDirs []string
+
+// sharedTempDir makes a directory shared by several tests; TestMain
+// removes it.
+func sharedTempDir() (string, error) {
+	d, err := os.MkdirTemp("", "server-test-")
+	if err == nil {
+		sharedDirs = append(sharedDirs, d)
+	}
+	return d, err
 }

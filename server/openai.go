@@ -139,15 +139,16 @@ func (s *Server) handleChatCompletions(w http.ResponseWriter, r *http.Request) {
 		s.failOpenAI(w, r, errNoBackend("answering"))
 		return
 	}
+	asker := s.observed(b.Asker, s.askMeta(r, kb, quarry.ChannelOpenAI, ""))
 	head := chunkHead{ID: "chatcmpl-" + rand.Text(), Created: time.Now().Unix(), Model: in.Model}
 	if call.stream {
-		s.streamCompletion(w, r, b.Asker, call, head)
+		s.streamCompletion(w, r, asker, call, head)
 		return
 	}
 
 	ctx, cancel := s.withTimeout(r.Context(), s.cfg.Timeout)
 	defer cancel()
-	ans, err := b.Asker.Ask(ctx, call.req, func(quarry.Event) error {
+	ans, err := asker.Ask(ctx, call.req, func(quarry.Event) error {
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
@@ -595,20 +596,26 @@ type deltaJSON struct {
 // quarryExtraJSON is the "quarry" field of a completion and of the
 // final chunk of a stream.
 type quarryExtraJSON struct {
-	Answered  bool           `json:"answered"`
-	Grounded  bool           `json:"grounded"`
-	Lang      string         `json:"lang"`
-	Citations []citationJSON `json:"citations"`
-	Notes     []string       `json:"notes"`
+	AnswerID       string         `json:"answer_id,omitempty"`
+	ConversationID string         `json:"conversation_id,omitempty"`
+	Handoff        *handoffJSON   `json:"handoff,omitempty"`
+	Answered       bool           `json:"answered"`
+	Grounded       bool           `json:"grounded"`
+	Lang           string         `json:"lang"`
+	Citations      []citationJSON `json:"citations"`
+	Notes          []string       `json:"notes"`
 }
 
 func toQuarryExtra(a quarry.Answer, notes []string) quarryExtraJSON {
 	all := append(append([]string{}, a.Notes...), notes...)
 	return quarryExtraJSON{
-		Answered:  a.Answered,
-		Grounded:  a.Grounded,
-		Lang:      a.Lang,
-		Citations: toCitations(a.Citations),
-		Notes:     all,
+		AnswerID:       a.AnswerID,
+		ConversationID: a.ConversationID,
+		Handoff:        toHandoff(a.Handoff),
+		Answered:       a.Answered,
+		Grounded:       a.Grounded,
+		Lang:           a.Lang,
+		Citations:      toCitations(a.Citations),
+		Notes:          all,
 	}
 }

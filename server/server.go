@@ -110,6 +110,23 @@ type Config struct {
 	// Audit, when set, records admin actions (whoever asked, whatever
 	// the outcome) and serves GET /v1/kb/{kb}/admin/audit.
 	Audit AuditLog
+
+	// Conversations, when set, logs every answered or declined question
+	// and serves POST /v1/kb/{kb}/feedback (see conversations.go).
+	Conversations ConversationLog
+	// Reports, when set, serves the operator's dashboard at /admin (see
+	// dashboard.go).
+	Reports Reports
+	// Metrics, when set, counts requests, answers and feedback and
+	// serves GET /metrics behind the admin scope (see metrics.go).
+	Metrics *Metrics
+	// Handoff returns a knowledge base's hand-off (a link, an e-mail
+	// address, a message), offered with every declined answer; nil, or
+	// a nil result, offers none.
+	Handoff func(kb string) *quarry.Handoff
+	// Widget serves the embeddable website widget at /widget.js (see
+	// widget.go).
+	Widget bool
 }
 
 // Server is Quarry's HTTP API. Create it with New; serve Handler with
@@ -185,7 +202,7 @@ func New(cfg Config) (*Server, error) {
 
 func (s *Server) routes() {
 	r := chi.NewRouter()
-	r.Use(withRequestID, s.accessLog, s.recoverer)
+	r.Use(withRequestID, s.accessLog, s.cfg.Metrics.instrument, s.recoverer)
 	if s.cfg.Keys != nil {
 		r.Use(s.corsHandler())
 	}
@@ -203,6 +220,19 @@ func (s *Server) routes() {
 	s.adminRoutes(r)
 	if s.cfg.Audit != nil {
 		s.api(r, GroupAdmin, urlKB).Get("/v1/kb/{kb}/admin/audit", s.handleAudit)
+	}
+	if s.cfg.Conversations != nil {
+		s.api(r, GroupAsk, defaultKB).Post("/v1/feedback", s.handleFeedback)
+		s.api(r, GroupAsk, urlKB).Post("/v1/kb/{kb}/feedback", s.handleFeedback)
+	}
+	if s.cfg.Metrics != nil {
+		s.api(r, GroupAdmin, nil).Get("/metrics", s.handleMetrics)
+	}
+	if s.cfg.Widget {
+		s.widgetRoutes(r)
+	}
+	if s.cfg.Reports != nil {
+		s.dashboardRoutes(r)
 	}
 	s.mux = r
 	s.handler = r

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -149,7 +150,7 @@ func TestAskJSON(t *testing.T) {
 	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
 		t.Fatal(err)
 	}
-	if keys := sortedKeys(body); !slices.Equal(keys, []string{"answer", "answered", "citations", "grounded", "lang"}) {
+	if keys := sortedKeys(body); !slices.Equal(keys, []string{"answer", "answer_id", "answered", "citations", "conversation_id", "grounded", "lang"}) {
 		t.Errorf("answer keys = %v", keys)
 	}
 	var cits []map[string]any
@@ -163,6 +164,10 @@ func TestAskJSON(t *testing.T) {
 	if err := json.Unmarshal(w.Body.Bytes(), &a); err != nil {
 		t.Fatal(err)
 	}
+	if !strings.HasPrefix(a.AnswerID, "ans_") || !strings.HasPrefix(a.ConversationID, "conv_") {
+		t.Errorf("answer_id %q, conversation_id %q", a.AnswerID, a.ConversationID)
+	}
+	a.AnswerID, a.ConversationID = "", ""
 	if !reflect.DeepEqual(a, toAnswer(answer1)) || a.Answer != "Run make install [1]." || a.Citations[0].N != 1 {
 		t.Errorf("answer = %+v", a)
 	}
@@ -172,9 +177,10 @@ func TestAskNotAnswered(t *testing.T) {
 	s := newServer(t, Config{Asker: askFunc(func(context.Context, quarry.AskRequest, func(quarry.Event) error) (quarry.Answer, error) {
 		return quarry.Answer{Text: "我不知道。", Lang: "zh", Notes: []string{"no passage supports an answer"}}, nil
 	})})
-	w := do(t, s.Handler(), "POST", "/v1/ask", `{"question":"天空为什么是蓝色的？"}`)
-	want := `{"answer":"我不知道。","answered":false,"grounded":false,"lang":"zh","citations":[],"notes":["no passage supports an answer"]}`
-	if w.Code != http.StatusOK || strings.TrimSpace(w.Body.String()) != want {
+	w := do(t, s.Handler(), "POST", "/v1/ask", `{"question":"天空为什么是蓝色的？","conversation_id":"c-1"}`)
+	want := `{"answer":"我不知道。","answered":false,"grounded":false,"lang":"zh","citations":[],"notes":["no passage supports an answer"],"answer_id":"ID","conversation_id":"c-1"}`
+	got := regexp.MustCompile(`"answer_id":"ans_[A-Z2-7]+"`).ReplaceAllString(strings.TrimSpace(w.Body.String()), `"answer_id":"ID"`)
+	if w.Code != http.StatusOK || got != want {
 		t.Fatalf("got %d %s\nwant 200 %s", w.Code, w.Body, want)
 	}
 }

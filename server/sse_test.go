@@ -70,6 +70,10 @@ func TestAskStream(t *testing.T) {
 	}
 	var ans answerJSON
 	mustUnmarshal(t, string(done["answer"]), &ans)
+	if ans.AnswerID == "" || ans.ConversationID == "" {
+		t.Errorf("done answer without ids: %+v", ans)
+	}
+	ans.AnswerID, ans.ConversationID = "", ""
 	if !reflect.DeepEqual(ans, toAnswer(answer1)) {
 		t.Errorf("done answer = %+v, want %+v", ans, toAnswer(answer1))
 	}
@@ -111,6 +115,7 @@ func TestAskStreamDoneFromReturnedAnswer(t *testing.T) {
 			}
 			var done doneEventJSON
 			mustUnmarshal(t, events[len(events)-1].Data, &done)
+			done.Answer.AnswerID, done.Answer.ConversationID = "", ""
 			if !reflect.DeepEqual(done.Answer, toAnswer(answer1)) {
 				t.Errorf("done answer = %+v", done.Answer)
 			}

@@ -41,6 +41,19 @@ type askRequestJSON struct {
 	Question string        `json:"question"`
 	K        int           `json:"k"`
 	History  []messageJSON `json:"history"`
+	// ConversationID continues a conversation (the conversation_id of an
+	// earlier answer); empty starts one.
+	ConversationID string `json:"conversation_id"`
+	// Channel is "api" (default) or "widget" (set by the website
+	// widget; a key bound to an origin is always the widget's).
+	Channel string `json:"channel"`
+}
+
+func (in askRequestJSON) channel() string {
+	if in.Channel == quarry.ChannelWidget {
+		return quarry.ChannelWidget
+	}
+	return quarry.ChannelAPI
 }
 
 type messageJSON struct {
@@ -55,6 +68,14 @@ func (in askRequestJSON) toRequest(maxK int) (quarry.AskRequest, error) {
 	}
 	if err := checkK(in.K, maxK); err != nil {
 		return quarry.AskRequest{}, err
+	}
+	if err := checkConversationID(in.ConversationID); err != nil {
+		return quarry.AskRequest{}, err
+	}
+	switch in.Channel {
+	case "", quarry.ChannelAPI, quarry.ChannelWidget:
+	default:
+		return quarry.AskRequest{}, quarry.Errorf(quarry.CodeInvalid, `field "channel" must be %q or %q, got %q`, quarry.ChannelAPI, quarry.ChannelWidget, in.Channel)
 	}
 	var history []quarry.Message
 	if len(in.History) > 0 {
@@ -121,12 +142,28 @@ func toPassages(ps []quarry.Passage) []passageJSON {
 // answerJSON is the body of a successful POST /v1/ask, and the answer
 // carried by the SSE done event.
 type answerJSON struct {
-	Answer    string         `json:"answer"`
-	Answered  bool           `json:"answered"`
-	Grounded  bool           `json:"grounded"`
-	Lang      string         `json:"lang"`
-	Citations []citationJSON `json:"citations"`
-	Notes     []string       `json:"notes,omitempty"`
+	Answer         string         `json:"answer"`
+	Answered       bool           `json:"answered"`
+	Grounded       bool           `json:"grounded"`
+	Lang           string         `json:"lang"`
+	Citations      []citationJSON `json:"citations"`
+	Notes          []string       `json:"notes,omitempty"`
+	AnswerID       string         `json:"answer_id,omitempty"`
+	ConversationID string         `json:"conversation_id,omitempty"`
+	Handoff        *handoffJSON   `json:"handoff,omitempty"`
+}
+
+type handoffJSON struct {
+	Message string `json:"message,omitempty"`
+	URL     string `json:"url,omitempty"`
+	Email   string `json:"email,omitempty"`
+}
+
+func toHandoff(h *quarry.Handoff) *handoffJSON {
+	if h == nil {
+		return nil
+	}
+	return &handoffJSON{Message: h.Message, URL: h.URL, Email: h.Email}
 }
 
 type citationJSON struct {
@@ -148,6 +185,10 @@ func toAnswer(a quarry.Answer) answerJSON {
 		Lang:      a.Lang,
 		Citations: toCitations(a.Citations),
 		Notes:     a.Notes,
+
+		AnswerID:       a.AnswerID,
+		ConversationID: a.ConversationID,
+		Handoff:        toHandoff(a.Handoff),
 	}
 }
 
