@@ -377,7 +377,7 @@ const selectTurns = `SELECT t.answer_id, t.conversation_id, t.time, t.kb, t.chan
 // Turns returns the turns f selects, oldest first.
 func (l *Log) Turns(ctx context.Context, f Filter) ([]Turn, error) {
 	where, args := whereClause(f)
-	q := selectTurns + where + " ORDER BY t.time, t.answer_id"
+	q := selectTurns + where + " ORDER BY t.time, t.rowid"
 	if f.Limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", f.Limit)
 	}

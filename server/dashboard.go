@@ -59,7 +59,6 @@ var dashboardRanges = []struct {
 
 func (s *Server) dashboardRoutes(r chi.Router) {
 	r.Get("/admin", s.handleDashboard)
-	r.Get("/admin/", s.handleDashboard)
 	r.Post("/admin/login", s.handleLogin)
 	r.Post("/admin/logout", s.handleLogout)
 }

@@ -50,6 +50,7 @@ func fullServer(t *testing.T) (*Server, *keyed) {
 	s := newServer(t, Config{
 		Searcher: staticSearch(quarry.SearchResult{}), Asker: streamingAsk(), Admin: &fakeAdmin{},
 		KnowledgeBases: []string{"default", "shop"}, Audit: k.audit, Keys: openKeys{},
+		Conversations: openConvlog(t), Reports: openConvlog(t), Metrics: NewMetrics(), Widget: true,
 	})
 	return s, k
 }
