@@ -62,6 +62,10 @@ type RateLimit struct {
 	PerAddr int
 	// Window is the length of the sliding window (default 1 minute).
 	Window time.Duration
+	// PerKeyForKB overrides PerKey on the knowledge bases it names: a
+	// key's requests to such a knowledge base count against a limit of
+	// their own. Limits must be positive.
+	PerKeyForKB map[string]int
 }
 
 func (rl RateLimit) withDefaults() RateLimit {
@@ -82,15 +86,37 @@ func cmpOr[T comparable](v, def T) T {
 // guard holds the limiters of a Server.
 type guard struct {
 	perKey, perAddr *httprate.RateLimiter // nil when off
+	perKeyOn        bool                  // PerKey applies (else only PerKeyForKB)
+	perKB           map[string]int
+}
+
+// keyLimit returns the per-key rate-limit bucket of a request with key
+// id on knowledge base kb, and r carrying its limit; "" when the
+// request is not limited per key.
+func (g *guard) keyLimit(r *http.Request, id, kb string) (string, *http.Request) {
+	if g.perKey == nil {
+		return "", r
+	}
+	if n, ok := g.perKB[kb]; ok && kb != "" {
+		return "key:" + id + "@" + kb, r.WithContext(httprate.WithRequestLimit(r.Context(), n))
+	}
+	if !g.perKeyOn {
+		return "", r
+	}
+	return "key:" + id, r
 }
 
 func (s *Server) newGuard() *guard {
 	rl := s.cfg.RateLimit.withDefaults()
 	g := &guard{}
 	limited := httprate.WithLimitHandler(s.rateLimited)
-	if rl.PerKey > 0 {
-		g.perKey = httprate.NewRateLimiter(rl.PerKey, rl.Window, limited)
+	if rl.PerKey > 0 || len(rl.PerKeyForKB) > 0 {
+		// Requests to a knowledge base of PerKeyForKB carry their limit
+		// in the context (httprate.WithRequestLimit).
+		g.perKey = httprate.NewRateLimiter(max(rl.PerKey, 1), rl.Window, limited)
 	}
+	g.perKeyOn = rl.PerKey > 0
+	g.perKB = rl.PerKeyForKB
 	if rl.PerAddr > 0 {
 		g.perAddr = httprate.NewRateLimiter(rl.PerAddr, rl.Window, limited)
 	}
@@ -222,7 +248,10 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			}
 			return
 		}
-		if s.guard.perKey != nil && s.guard.perKey.RespondOnLimit(w, r, "key:"+key.ID) {
+		if kb == "" {
+			kb = KnowledgeBase(r.Context()) // a chat completion's model
+		}
+		if bucket, lr := s.guard.keyLimit(r, key.ID, kb); bucket != "" && s.guard.perKey.RespondOnLimit(w, lr, bucket) {
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, c)))

@@ -336,3 +336,29 @@ func TestGuardOpen(t *testing.T) {
 		}
 	}
 }
+
+// TestGuardRateLimitPerKB: a knowledge base with a limit of its own
+// counts a key's requests to it apart (chat completions by their model).
+func TestGuardRateLimitPerKB(t *testing.T) {
+	k := newKeyed(t, RateLimit{PerKey: -1, PerAddr: -1, PerKeyForKB: map[string]int{"shop": 2}, Window: time.Minute})
+	auth := []string{"Authorization", bearerHeader(k.all)}
+	for i := range 5 {
+		if w := do(t, k.h, "POST", "/v1/kb/default/search", `{"query": "x"}`, auth...); w.Code != 200 {
+			t.Fatalf("default, request %d: %d (no limit there)", i, w.Code)
+		}
+	}
+	if w := do(t, k.h, "POST", "/v1/kb/shop/search", `{"query": "x"}`, auth...); w.Code != 200 {
+		t.Fatalf("shop, first: %d", w.Code)
+	}
+	chat := `{"model": "shop", "messages": [{"role": "user", "content": "hi"}]}`
+	if w := do(t, k.h, "POST", "/v1/chat/completions", chat, auth...); w.Code != 200 {
+		t.Fatalf("shop chat, second: %d %s", w.Code, w.Body)
+	}
+	w := do(t, k.h, "POST", "/v1/kb/shop/search", `{"query": "x"}`, auth...)
+	if w.Code != 429 || w.Header().Get("X-RateLimit-Limit") != "2" {
+		t.Errorf("shop, third: %d, limit header %q; want 429 at 2", w.Code, w.Header().Get("X-RateLimit-Limit"))
+	}
+	if _, err := New(Config{Searcher: staticSearch(quarry.SearchResult{}), RateLimit: RateLimit{PerKeyForKB: map[string]int{"shop": 0}}}); err == nil {
+		t.Error("a zero per-KB limit was accepted")
+	}
+}

@@ -21,8 +21,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -156,6 +158,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, quarry.Errorf(quarry.CodeInvalid, "server: StreamTimeout must not be negative, got %s", cfg.StreamTimeout)
 	case cfg.ShutdownTimeout < 0:
 		return nil, quarry.Errorf(quarry.CodeInvalid, "server: ShutdownTimeout must not be negative, got %s", cfg.ShutdownTimeout)
+	case slices.ContainsFunc(slices.Collect(maps.Values(cfg.RateLimit.PerKeyForKB)), func(n int) bool { return n <= 0 }):
+		return nil, quarry.Errorf(quarry.CodeInvalid, "server: RateLimit.PerKeyForKB limits must be positive")
 	case cfg.RateLimit.Window < 0:
 		return nil, quarry.Errorf(quarry.CodeInvalid, "server: RateLimit.Window must not be negative, got %s", cfg.RateLimit.Window)
 	case cfg.MaxK < 0:

@@ -41,6 +41,7 @@ type options struct {
 	RateLimitKey   int // requests per minute per key; 0 default, negative none
 	RateLimitAddr  int // requests per minute per client address
 	RateWindow     time.Duration
+	RateLimitKB    string // NAME=N,... per-key limits of single knowledge bases
 }
 
 // newFlags returns a flag set for a subcommand with the shared flags
@@ -87,6 +88,7 @@ func newFlags(env *Env, name, usageLine, summary string, o *options, which ...st
 			fs.BoolVar(&o.InsecureNoAuth, "insecure-no-auth", boolean("QUARRY_INSECURE_NO_AUTH"), "start on any address without API keys: until keys are created anyone who can reach the server may use every route; keys, once created, are required (env QUARRY_INSECURE_NO_AUTH)")
 			fs.IntVar(&o.RateLimitKey, "rate-limit", num(0, "QUARRY_RATE_LIMIT"), "requests one API key may make per --rate-window, 0 for the default of 600, -1 for no limit (env QUARRY_RATE_LIMIT)")
 			fs.IntVar(&o.RateLimitAddr, "rate-limit-addr", num(0, "QUARRY_RATE_LIMIT_ADDR"), "requests one client address may make per --rate-window once keys exist, refused ones included; 0 for the default of 1200, -1 for no limit (env QUARRY_RATE_LIMIT_ADDR)")
+			fs.StringVar(&o.RateLimitKB, "rate-limit-kb", str("", "QUARRY_RATE_LIMIT_KB"), "per-key limits of single knowledge bases, NAME=N[,NAME=N...]: a key's requests to such a knowledge base count apart, against N per --rate-window (env QUARRY_RATE_LIMIT_KB)")
 			fs.DurationVar(&o.RateWindow, "rate-window", dur(time.Minute, "QUARRY_RATE_WINDOW"), "the sliding window of the rate limits (env QUARRY_RATE_WINDOW)")
 		case "chunk":
 			fs.IntVar(&o.ChunkSize, "chunk-size", num(0, "QUARRY_CHUNK_SIZE"), "chunk size in tokens, 0 for the default of 512 (env QUARRY_CHUNK_SIZE)")

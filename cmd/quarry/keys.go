@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -242,6 +243,11 @@ func isLoopback(addr string) bool {
 // (keys, once they exist, are always required).
 func authSetup(o options, log *slog.Logger) (server.Keys, server.AuditLog, server.RateLimit, error) {
 	rl := server.RateLimit{PerKey: o.RateLimitKey, PerAddr: o.RateLimitAddr, Window: o.RateWindow}
+	perKB, err := parseKBLimits(o.RateLimitKB)
+	if err != nil {
+		return nil, nil, rl, err
+	}
+	rl.PerKeyForKB = perKB
 	ring, err := auth.NewKeyring(o.Data)
 	if err != nil {
 		return nil, nil, rl, err
@@ -261,4 +267,21 @@ func authSetup(o options, log *slog.Logger) (server.Keys, server.AuditLog, serve
 		log.Info("no API keys: serving without authentication on loopback; create keys with quarry keys create")
 	}
 	return serverKeys{ring: ring, loopback: loopback}, auth.NewAudit(o.Data), rl, nil
+}
+
+// parseKBLimits parses --rate-limit-kb: NAME=N[,NAME=N...].
+func parseKBLimits(spec string) (map[string]int, error) {
+	if strings.TrimSpace(spec) == "" {
+		return nil, nil
+	}
+	out := map[string]int{}
+	for _, part := range strings.Split(spec, ",") {
+		name, num, ok := strings.Cut(strings.TrimSpace(part), "=")
+		n, err := strconv.Atoi(strings.TrimSpace(num))
+		if !ok || err != nil || n <= 0 || auth.CheckKB(strings.TrimSpace(name)) != nil || name == auth.AllKBs {
+			return nil, quarry.Errorf(quarry.CodeInvalid, "--rate-limit-kb %q: want NAME=N[,NAME=N...] with a knowledge base name and a positive number", spec)
+		}
+		out[strings.TrimSpace(name)] = n
+	}
+	return out, nil
 }

@@ -329,6 +329,35 @@ func TestKeysCLI(t *testing.T) {
 	}
 }
 
+func TestParseKBLimits(t *testing.T) {
+	tests := []struct {
+		in   string
+		want map[string]int
+		bad  bool
+	}{
+		{"", nil, false},
+		{"shop=100", map[string]int{"shop": 100}, false},
+		{" shop=100, default=5 ", map[string]int{"shop": 100, "default": 5}, false},
+		{"shop", nil, true},
+		{"shop=0", nil, true},
+		{"shop=x", nil, true},
+		{"Shop=3", nil, true},
+		{"*=3", nil, true},
+	}
+	for _, tt := range tests {
+		got, err := parseKBLimits(tt.in)
+		if (err != nil) != tt.bad || len(got) != len(tt.want) {
+			t.Errorf("parseKBLimits(%q) = %v, %v", tt.in, got, err)
+			continue
+		}
+		for k, v := range tt.want {
+			if got[k] != v {
+				t.Errorf("parseKBLimits(%q)[%s] = %d, want %d", tt.in, k, got[k], v)
+			}
+		}
+	}
+}
+
 func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
