@@ -5,19 +5,26 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"github.com/quarry-kb/quarry/crawl"
 	"github.com/quarry-kb/quarry/ingest"
 	"github.com/quarry-kb/quarry/kb"
 )
 
 func runIngest(ctx context.Context, env *Env, args []string) error {
 	var o options
-	fs := newFlags(env, "ingest", "quarry ingest [flags] SOURCE_DIR",
-		"Ingest a folder of documents (.md, .html, .txt, .pdf) into the data directory.\n"+
+	fs := newFlags(env, "ingest", "quarry ingest [flags] SOURCE_DIR | URL",
+		"Ingest a folder of documents (.md, .html, .txt, .pdf, .docx, .pptx, .xlsx, .csv, and\n"+
+			".png/.jpg and scanned PDF pages by OCR when tesseract is installed) into the data directory.\n"+
+			"A URL (a sitemap.xml, or a start page with --crawl-depth) crawls a web help centre\n"+
+			"politely into <data>/crawl/<kb>/<host> and ingests that under the prefix <host>.\n"+
 			"Runs are incremental: unchanged files are skipped, changed files are re-indexed and\n"+
 			"files removed from the folder are removed from the index. A running server picks up\n"+
 			"the result without a restart. The folder is remembered for quarry reindex.\n"+
@@ -25,16 +32,39 @@ func runIngest(ctx context.Context, env *Env, args []string) error {
 			"under a path of their own, so that several folders share a knowledge base.", &o, "chunk", "vectors", "kb")
 	var prefix string
 	fs.StringVar(&prefix, "prefix", "", "path under which the folder's documents sit in the knowledge base (e.g. en); each prefix is a source of its own, ingested and removed independently of the others")
+	var cc crawl.Config
+	var allow string
+	fs.IntVar(&cc.Depth, "crawl-depth", 0, "links to follow from the start URL (or the sitemap's pages)")
+	fs.DurationVar(&cc.Interval, "crawl-interval", crawl.DefaultInterval, "time between two requests to the site (robots.txt Crawl-delay wins if longer)")
+	fs.IntVar(&cc.MaxPages, "crawl-max-pages", crawl.DefaultMaxPages, "pages fetched per run")
+	fs.Int64Var(&cc.MaxPageBytes, "crawl-max-page-bytes", crawl.DefaultMaxPageBytes, "larger pages are skipped")
+	fs.StringVar(&allow, "crawl-allow-hosts", "", "comma-separated hosts besides the start URL's that may be crawled")
 	pf := providerFlags(fs, env, "embed")
 	if err := parse(fs, args, 1); err != nil {
 		return err
+	}
+	source := fs.Arg(0)
+	if u, err := url.Parse(source); err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
+		if allow != "" {
+			cc.AllowHosts = strings.Split(allow, ",")
+		}
+		host := strings.ToLower(u.Host)
+		if prefix == "" {
+			prefix = strings.ReplaceAll(host, ":", "_")
+		}
+		source = filepath.Join(o.Data, "crawl", kbName(o), prefix)
+		csum, err := crawl.Run(ctx, u.String(), source, cc)
+		if err != nil {
+			return err
+		}
+		fmt.Fprint(env.Stdout, csum.String())
 	}
 	prov, err := pf.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer prov.Close()
-	src, err := sourceDir(fs.Arg(0))
+	src, err := sourceDir(source)
 	if err != nil {
 		return err
 	}
