@@ -278,6 +278,7 @@ func (q *bm25Query) Searcher(ctx context.Context, r bindex.IndexReader, _ mappin
 		return nil, err
 	}
 	s.explain = opts.Explain
+	s.ctx = ctx
 	return s, nil
 }
 
@@ -307,6 +308,8 @@ type bm25Searcher struct {
 	heap    cursorHeap
 	dv      bindex.DocValueReader
 	cached  *snapLens // lengths in memory, when the reader is a scorch snapshot
+	taat    *taat     // term-at-a-time state, when cached and not explaining
+	ctx     context.Context
 	explain bool
 
 	started bool
@@ -334,6 +337,15 @@ func (s *bm25Searcher) start() error {
 
 // Next implements search.Searcher.
 func (s *bm25Searcher) Next(ctx *search.SearchContext) (*search.DocumentMatch, error) {
+	if !s.started && s.cached != nil && !s.explain {
+		s.started = true
+		if err := s.accumulate(s.ctx); err != nil {
+			return nil, err
+		}
+	}
+	if s.taat != nil {
+		return s.nextTAAT(ctx), nil
+	}
 	if !s.started {
 		if err := s.start(); err != nil {
 			return nil, err
@@ -443,6 +455,15 @@ func (s *bm25Searcher) score(id bindex.IndexInternalID) (float64, *search.Explan
 
 // Advance implements search.Searcher.
 func (s *bm25Searcher) Advance(ctx *search.SearchContext, id bindex.IndexInternalID) (*search.DocumentMatch, error) {
+	if !s.started && s.cached != nil && !s.explain {
+		if _, err := s.Next(ctx); err != nil { // accumulates
+			return nil, err
+		}
+		s.taat.next = 0
+	}
+	if s.taat != nil {
+		return s.advanceTAAT(ctx, id), nil
+	}
 	if !s.started {
 		if err := s.start(); err != nil {
 			return nil, err
@@ -469,6 +490,10 @@ func (s *bm25Searcher) Advance(ctx *search.SearchContext, id bindex.IndexInterna
 
 // Close implements search.Searcher.
 func (s *bm25Searcher) Close() error {
+	if s.taat != nil {
+		s.taat.release()
+		s.taat = nil
+	}
 	var first error
 	for _, c := range s.cursors {
 		if err := c.reader.Close(); err != nil && first == nil {

@@ -113,7 +113,11 @@ func readSegLens(sg segment.Segment) ([]lengths32, error) {
 
 // get returns the lengths of the document with internal id.
 func (s *snapLens) get(id bindex.IndexInternalID) (lengths, bool) {
-	num := id.Value()
+	return s.getNum(id.Value())
+}
+
+// getNum returns the lengths of document number num.
+func (s *snapLens) getNum(num uint64) (lengths, bool) {
 	i := s.cur
 	if i >= len(s.offsets) || num < s.offsets[i] {
 		i = 0
