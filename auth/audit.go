@@ -94,10 +94,12 @@ func (a *Audit) Record(e Event) error {
 // DefaultAuditLimit is how many events List returns when limit is 0.
 const DefaultAuditLimit = 100
 
-// List returns the newest events about the knowledge base kb (all of
-// them when kb is ""), newest first, at most limit (0: DefaultAuditLimit).
-// Lines that do not parse (a torn last line after a crash) are skipped.
-func (a *Audit) List(kb string, limit int) ([]Event, error) {
+// List returns the newest events about the knowledge bases kbs (all
+// events when kbs is empty; "*" names events about every knowledge base,
+// such as a key created for all), newest first, at most limit (0:
+// DefaultAuditLimit). Lines that do not parse (a torn last line after a
+// crash) are skipped.
+func (a *Audit) List(limit int, kbs ...string) ([]Event, error) {
 	if limit <= 0 {
 		limit = DefaultAuditLimit
 	}
@@ -117,7 +119,7 @@ func (a *Audit) List(kb string, limit int) ([]Event, error) {
 		if json.Unmarshal(sc.Bytes(), &e) != nil {
 			continue
 		}
-		if kb == "" || e.KB == kb {
+		if len(kbs) == 0 || slices.Contains(kbs, e.KB) {
 			out = append(out, e)
 		}
 	}

@@ -312,7 +312,7 @@ func TestConcurrentCreate(t *testing.T) {
 func TestAudit(t *testing.T) {
 	dir := t.TempDir()
 	a := NewAudit(dir)
-	if got, err := a.List("", 0); err != nil || len(got) != 0 {
+	if got, err := a.List(0); err != nil || len(got) != 0 {
 		t.Fatalf("empty log: %v, %v", got, err)
 	}
 	events := []Event{
@@ -329,15 +329,18 @@ func TestAudit(t *testing.T) {
 	f, _ := os.OpenFile(filepath.Join(dir, AuditFileName), os.O_APPEND|os.O_WRONLY, 0)
 	f.WriteString(`{"action": "rollb`)
 	f.Close()
-	got, err := a.List("default", 0)
+	got, err := a.List(0, "default")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 2 || got[0].Outcome != OutcomeDenied || got[1].Action != ActionKeyCreate || got[0].Time.IsZero() {
 		t.Errorf("default's events, newest first: %+v", got)
 	}
-	if all, _ := a.List("", 1); len(all) != 1 || all[0].Status != 401 {
+	if all, _ := a.List(1); len(all) != 1 || all[0].Status != 401 {
 		t.Errorf("limit 1: %+v", all)
+	}
+	if two, _ := a.List(0, "shop", "default"); len(two) != 3 {
+		t.Errorf("shop and default: %+v", two)
 	}
 }
 

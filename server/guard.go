@@ -39,7 +39,7 @@ type Keys interface {
 // AuditLog records and lists admin actions (auth.Audit).
 type AuditLog interface {
 	Record(e auth.Event) error
-	List(kb string, limit int) ([]auth.Event, error)
+	List(limit int, kbs ...string) ([]auth.Event, error)
 }
 
 // Defaults for RateLimit's zero values.
@@ -320,7 +320,8 @@ func auditAction(method, pattern string) string {
 }
 
 // handleAudit serves GET /v1/kb/{kb}/admin/audit: the newest admin
-// actions on the knowledge base, newest first (?limit=N, default 100).
+// actions on the knowledge base, newest first (?limit=N, default 100),
+// with those on every knowledge base for a key for '*'.
 func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) {
 	limit := 0
 	if v := r.URL.Query().Get("limit"); v != "" {
@@ -331,7 +332,13 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	events, err := s.cfg.Audit.List(chi.URLParam(r, "kb"), limit)
+	kbs := []string{chi.URLParam(r, "kb")}
+	if c, _ := r.Context().Value(callerKey{}).(*caller); c == nil || c.key.KB == auth.AllKBs {
+		// Callers for every knowledge base also see what concerns all
+		// of them (keys created for '*').
+		kbs = append(kbs, auth.AllKBs)
+	}
+	events, err := s.cfg.Audit.List(limit, kbs...)
 	if err != nil {
 		s.fail(w, r, err)
 		return
