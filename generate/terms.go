@@ -4,6 +4,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/quarry-kb/quarry/internal/hanfold"
 )
 
 // Base weights of term kinds. A Han bigram is about as specific as an
@@ -70,7 +72,8 @@ func eachTermWord(text string, fn func(term, word string, base float64)) {
 				}
 				j += s2
 			}
-			hanTerms(text[i:j], func(t string, base float64) { fn(t, t, base) })
+			// Traditional and simplified characters are one term.
+			hanTerms(hanfold.Fold(text[i:j]), func(t string, base float64) { fn(t, t, base) })
 			i = j
 			continue
 		case unicode.IsLetter(r) || unicode.IsDigit(r):
@@ -358,6 +361,7 @@ var notPluralNouns = map[string]bool{"is": true, "does": true, "was": true, "has
 // asksList reports whether a question asks for several things at once:
 // "which message formats", "what login methods", 哪些, 哪几种.
 func asksList(q string) bool {
+	q = hanfold.Fold(q)
 	for _, zh := range []string{"哪些", "哪几种", "哪几个", "哪几类"} {
 		if strings.Contains(q, zh) {
 			return true
@@ -402,6 +406,7 @@ func enumerates(s string) bool {
 // questionType returns the answer types a question asks for (0 when it
 // asks for none of them, as "how do I ..." and yes/no questions do).
 func questionType(q string) answerType {
+	q = hanfold.Fold(q)
 	var t answerType
 	lower := strings.ToLower(q)
 	words := strings.FieldsFunc(lower, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
@@ -480,6 +485,7 @@ var durationUnitsEN = map[string]bool{
 // (a number with a time unit), an amount of money (a currency sign or
 // unit, or "free"), a time or date, a count (any figure).
 func sentenceTypes(s string) answerType {
+	s = hanfold.Fold(s)
 	var t answerType
 	if enumerates(s) {
 		t |= typeList

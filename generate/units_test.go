@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/quarry-kb/quarry"
+	"github.com/quarry-kb/quarry/internal/hanfold"
 )
 
 // A FAQ page: every question is a line of its own, in the forms help
@@ -149,5 +150,36 @@ func TestListAnswerType(t *testing.T) {
 	cands := rankSentences(Config{}.withDefaults(), "For a DingTalk alert, which message formats can I pick?", ps)
 	if len(cands) == 0 || !strings.HasPrefix(cands[0].s.Text, "Msg Type") || !cands[0].typed {
 		t.Errorf("best sentence %+v, want the Msg Type row, typed", cands)
+	}
+}
+
+// Traditional and simplified characters are the same terms: a question
+// in traditional characters gets the answer its simplified twin gets,
+// from a simplified page and from its traditional copy.
+func TestExtractiveTraditionalSimplified(t *testing.T) {
+	simplified := passagesOf(chunk("cn/refund", "退款", "退款时效",
+		"退款将在3个工作日内原路退回。\n\n门锁的电子部件保修2年。"))
+	traditional := passagesOf(chunk("cn/refund", "退款", "退款時效",
+		"退款將在3個工作日內原路退回。\n\n門鎖的電子部件保修2年。"))
+	ask := func(q string, ps []quarry.Passage) quarry.Answer {
+		t.Helper()
+		a, err := NewExtractive(Config{}).Answer(context.Background(), q, ps, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	for _, q := range [][2]string{{"退款需要几个工作日？", "退款需要幾個工作日？"}, {"门锁的电子部件保修多久？", "門鎖的電子部件保修多久？"}} {
+		want := ask(q[0], simplified)
+		if !want.Answered {
+			t.Fatalf("%s: not answered from the simplified page", q[0])
+		}
+		if got := ask(q[1], simplified); got.Text != want.Text {
+			t.Errorf("%s on the simplified page: %q, want %q", q[1], got.Text, want.Text)
+		}
+		// The same sentences, in the page's own characters.
+		if got := ask(q[0], traditional); !got.Answered || hanfold.Fold(got.Text) != want.Text {
+			t.Errorf("%s on the traditional page: %q, want the traditional form of %q", q[0], got.Text, want.Text)
+		}
 	}
 }

@@ -1,8 +1,10 @@
 package bleveindex
 
 import (
+	"bytes"
 	"fmt"
 
+	"github.com/blevesearch/bleve/v2/analysis"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/custom"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
 	"github.com/blevesearch/bleve/v2/analysis/lang/cjk"
@@ -13,8 +15,10 @@ import (
 	"github.com/blevesearch/bleve/v2/analysis/tokenizer/unicode"
 	"github.com/blevesearch/bleve/v2/analysis/tokenmap"
 	"github.com/blevesearch/bleve/v2/mapping"
+	"github.com/blevesearch/bleve/v2/registry"
 
 	"github.com/quarry-kb/quarry"
+	"github.com/quarry-kb/quarry/internal/hanfold"
 )
 
 // Analysis settings. They decide which terms are indexed, so they are
@@ -117,7 +121,40 @@ const (
 	stopLucene     = "quarry_stop"
 	bigramUnigrams = "quarry_cjk_bigram_unigram"
 	bigramOnly     = "quarry_cjk_bigram"
+	// hanFold folds traditional Chinese characters into simplified ones
+	// (see internal/hanfold), before bigramming. Indexes created before
+	// it existed keep their stored analysers, without it.
+	hanFold = "quarry_han_fold"
 )
+
+func init() {
+	registry.RegisterTokenFilter(hanFold, func(map[string]any, *registry.Cache) (analysis.TokenFilter, error) {
+		return hanFoldFilter{}, nil
+	})
+}
+
+// hanFoldFilter replaces each traditional Chinese character of a token
+// by its simplified form.
+type hanFoldFilter struct{}
+
+func (hanFoldFilter) Filter(input analysis.TokenStream) analysis.TokenStream {
+	for _, tok := range input {
+		if tok.Type != analysis.Ideographic {
+			continue
+		}
+		rs := bytes.Runes(tok.Term)
+		changed := false
+		for i, r := range rs {
+			if f := hanfold.FoldRune(r); f != r {
+				rs[i], changed = f, true
+			}
+		}
+		if changed {
+			tok.Term = analysis.BuildTermFromRunes(rs)
+		}
+	}
+	return input
+}
 
 // Field names in the bleve documents.
 const (
@@ -169,10 +206,10 @@ func newMapping(a Analyzer) (*mapping.IndexMappingImpl, error) {
 	}
 
 	// The order follows Lucene's EnglishAnalyzer (possessive, lower case,
-	// stop, stem) with CJKAnalyzer's width folding first and bigramming
-	// last, so stemmers only ever see whole words and single CJK runes
+	// stop, stem) with CJKAnalyzer's width folding (and traditional to
+	// simplified folding) first and bigramming last, so stemmers only ever see whole words and single CJK runes
 	// (which they leave alone).
-	filters := []string{cjk.WidthName, en.PossessiveName, lowercase.Name}
+	filters := []string{cjk.WidthName, hanFold, en.PossessiveName, lowercase.Name}
 	switch a.StopWords {
 	case StopLucene:
 		filters = append(filters, stopLucene)

@@ -78,6 +78,7 @@ var helpCentre = []quarry.Chunk{
 	zh("cn-refund", 0, "退货退款政策", "退款政策：退款将在3个工作日内原路退回。"),
 	zh("cn-invoice", 0, "发票开具", "电子发票在订单完成后开具，税务信息请在账户中填写。"),
 	zh("cn-delivery", 0, "配送范围", "我们的配送范围覆盖中国大陆所有城市，偏远地区除外。"),
+	zh("tw-warranty", 0, "門鎖保固", "門鎖的電子零件保固兩年。"),
 }
 
 func TestSearch(t *testing.T) {
@@ -102,6 +103,10 @@ func TestSearch(t *testing.T) {
 		{"zh single character inside a word", "税", "cn-invoice#0", nil},
 		{"zh question", "配送范围包括哪些城市？", "cn-delivery#0", nil},
 		{"zh fullwidth latin", "ＲＥＦＵＮＤ", "refund#0", nil},
+		{"simplified query, traditional text", "门锁保固几年", "tw-warranty#0", nil},
+		{"traditional query, simplified text", "退貨退款", "cn-refund#0", nil},
+		{"traditional query, simplified text 2", "發票開具", "cn-invoice#0", nil},
+		{"traditional query, traditional text", "電子零件", "tw-warranty#0", nil},
 		{"en query in mixed index", "refund policy", "refund#0", []string{"cn-refund#0"}},
 		{"mixed scripts", "refund 退款", "", nil}, // both refund docs, checked below
 		{"unknown word", "xylophone", "", nil},
