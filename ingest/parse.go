@@ -44,30 +44,88 @@ type Section struct {
 	Text    string
 }
 
+// A format is one file type Quarry parses. To add a type, add a row to
+// formats; set untrusted when its parser can loop or allocate without
+// bound on a hostile file (binary formats, compressed streams), so that
+// it runs in a parse worker a bad file cannot take down (see Untrusted
+// and package ingest/sandbox).
+type format struct {
+	typ       string
+	exts      []string
+	untrusted bool
+	parse     func(data []byte) (Parsed, error)
+}
+
+var formats = []format{
+	{TypeMarkdown, []string{".md", ".markdown", ".mdx"}, false, textFormat(parseMarkdown)},
+	{TypeHTML, []string{".html", ".htm"}, false, textFormat(parseHTML)},
+	{TypeText, []string{".txt"}, false, textFormat(parseText)},
+	{TypePDF, []string{".pdf"}, true, parsePDFWithOCR},
+	{TypeDOCX, []string{".docx"}, true, parseDOCX},
+	{TypePPTX, []string{".pptx"}, true, parsePPTX},
+	{TypeXLSX, []string{".xlsx", ".xlsm"}, true, parseXLSX},
+	{TypeCSV, []string{".csv", ".tsv"}, false, parseCSV},
+	{TypeImage, []string{".png", ".jpg", ".jpeg"}, true, parseImage},
+}
+
+// parsePDFWithOCR parses a PDF and reads its pages without a text layer
+// by OCR.
+func parsePDFWithOCR(data []byte) (Parsed, error) {
+	p, err := parsePDF(data)
+	if err == nil && len(p.ocrPages) > 0 {
+		var ocred []Section
+		ocred, err = ocrPDFPages(data, p.ocrPages)
+		if err != nil && len(p.Sections) > 0 {
+			err = nil // the text layer of the other pages is still worth having
+		}
+		p.Sections = append(p.Sections, ocred...)
+		slices.SortStableFunc(p.Sections, func(a, b Section) int { return a.Page - b.Page })
+	}
+	return p, err
+}
+
+// ParserVersion names the behaviour of the parsers. Parse failures are
+// remembered by content hash and this version (see Failures): change it
+// when a parser changes what it accepts, so that files that failed
+// before are tried again.
+const ParserVersion = "2026-12-03.1"
+
+// textFormat adapts a parser of decoded text.
+func textFormat(parse func(string) Parsed) func([]byte) (Parsed, error) {
+	return func(data []byte) (Parsed, error) {
+		text, err := decodeText(data)
+		if err != nil {
+			return Parsed{}, err
+		}
+		return parse(text), nil
+	}
+}
+
+func formatOf(name string) *format {
+	ext := strings.ToLower(path.Ext(name))
+	for i := range formats {
+		if slices.Contains(formats[i].exts, ext) {
+			return &formats[i]
+		}
+	}
+	return nil
+}
+
 // TypeOf returns the document type for a file name from its extension,
 // or "" when Quarry does not handle it.
 func TypeOf(name string) string {
-	switch strings.ToLower(path.Ext(name)) {
-	case ".md", ".markdown", ".mdx":
-		return TypeMarkdown
-	case ".html", ".htm":
-		return TypeHTML
-	case ".txt":
-		return TypeText
-	case ".pdf":
-		return TypePDF
-	case ".docx":
-		return TypeDOCX
-	case ".pptx":
-		return TypePPTX
-	case ".xlsx", ".xlsm":
-		return TypeXLSX
-	case ".csv", ".tsv":
-		return TypeCSV
-	case ".png", ".jpg", ".jpeg":
-		return TypeImage
+	if f := formatOf(name); f != nil {
+		return f.typ
 	}
 	return ""
+}
+
+// Untrusted reports whether the parser of a file's type must not run in
+// the serving process: it can loop or allocate without bound on a
+// hostile file.
+func Untrusted(name string) bool {
+	f := formatOf(name)
+	return f != nil && f.untrusted
 }
 
 // ParseFile extracts the title, sections and language of a file from its
@@ -75,11 +133,15 @@ func TypeOf(name string) string {
 // the fallback title. The error, when there is one, is a short human
 // reason for skipping the file, classified quarry.CodeUnsupported
 // (a file type Quarry does not handle) or quarry.CodeInvalid (an empty,
-// binary, corrupt or textless file). ParseFile never panics: a parser
-// panic is returned as a CodeInvalid error.
+// binary, corrupt or textless file); SkipKind names its kind. ParseFile
+// never panics: a parser panic is returned as a CodeInvalid error.
+//
+// ParseFile runs the parser in the calling goroutine with no time or
+// memory limit: for files of an Untrusted type from a source nobody
+// vetted, use a parse worker (package ingest/sandbox) instead.
 func ParseFile(path string, data []byte) (p Parsed, err error) {
-	typ := TypeOf(path)
-	if typ == "" {
+	f := formatOf(path)
+	if f == nil {
 		ext := strings.ToLower(pathExt(path))
 		if ext == "" {
 			return Parsed{}, quarry.Errorf(quarry.CodeUnsupported, "unsupported file type (no extension)")
@@ -91,49 +153,14 @@ func ParseFile(path string, data []byte) (p Parsed, err error) {
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			p, err = Parsed{}, quarry.Errorf(quarry.CodeInvalid, "%s parser failed: %v", typ, r)
+			p, err = Parsed{}, quarry.Errorf(quarry.CodeInvalid, "%s parser failed: %v", f.typ, r)
 		}
 	}()
-	switch typ {
-	case TypePDF:
-		p, err = parsePDFGuarded(data)
-		if err == nil && len(p.ocrPages) > 0 {
-			var ocred []Section
-			ocred, err = ocrPDFPages(data, p.ocrPages)
-			if err != nil && len(p.Sections) > 0 {
-				err = nil // the text layer of the other pages is still worth having
-			}
-			p.Sections = append(p.Sections, ocred...)
-			slices.SortStableFunc(p.Sections, func(a, b Section) int { return a.Page - b.Page })
-		}
-	case TypeDOCX:
-		p, err = parseDOCX(data)
-	case TypePPTX:
-		p, err = parsePPTX(data)
-	case TypeXLSX:
-		p, err = parseXLSX(data)
-	case TypeCSV:
-		p, err = parseCSV(data)
-	case TypeImage:
-		p, err = parseImage(data)
-	default:
-		text, terr := decodeText(data)
-		if terr != nil {
-			return Parsed{}, terr
-		}
-		switch typ {
-		case TypeMarkdown:
-			p = parseMarkdown(text)
-		case TypeHTML:
-			p = parseHTML(text)
-		default:
-			p = parseText(text)
-		}
-	}
+	p, err = f.parse(data)
 	if err != nil {
 		return Parsed{}, err
 	}
-	p.Type = typ
+	p.Type = f.typ
 	return finish(p, path)
 }
 

@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"math"
@@ -10,9 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -46,54 +43,6 @@ func (b *budgetReader) ReadAt(p []byte, off int64) (int, error) {
 		return 0, errPDFBudget
 	}
 	return b.r.ReadAt(p, off)
-}
-
-// pdfTimeout bounds one PDF parse: generous for any sound file (30s plus
-// 10s per MiB), it only ever ends a parser stuck in a loop.
-var pdfTimeout = func(size int) time.Duration {
-	return 30*time.Second + time.Duration(size>>20)*10*time.Second
-}
-
-// hungPDFs remembers, by content hash, PDFs whose parse timed out, so
-// that a later sync in the same process skips them at once.
-var hungPDFs sync.Map
-
-// parsePDFGuarded runs parsePDF under a watchdog. The PDF library has
-// loops that malformed input can make endless without reading anything
-// (an unterminated hex string at the end of a stream, for one); Go
-// cannot stop a goroutine, so a parse that overruns pdfTimeout is
-// abandoned (it keeps a goroutine busy until the process exits) and the
-// file is skipped. That is one stray goroutine per distinct bad file per
-// process, instead of a sync that never ends.
-func parsePDFGuarded(data []byte) (Parsed, error) {
-	key := sha256.Sum256(data)
-	if _, ok := hungPDFs.Load(key); ok {
-		return Parsed{}, quarry.Errorf(quarry.CodeInvalid, "corrupt PDF: the parser did not finish on this file earlier")
-	}
-	type result struct {
-		p   Parsed
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		defer func() {
-			if x := recover(); x != nil {
-				done <- result{err: quarry.Errorf(quarry.CodeInvalid, "corrupt PDF: %v", x)}
-			}
-		}()
-		p, err := parsePDF(data)
-		done <- result{p, err}
-	}()
-	limit := pdfTimeout(len(data))
-	timer := time.NewTimer(limit)
-	defer timer.Stop()
-	select {
-	case r := <-done:
-		return r.p, r.err
-	case <-timer.C:
-		hungPDFs.Store(key, true)
-		return Parsed{}, quarry.Errorf(quarry.CodeInvalid, "corrupt PDF: the parser did not finish within %s", limit)
-	}
 }
 
 // parsePDF extracts the sections of a PDF: one per page, cut further at

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"runtime"
 	"slices"
 	"strings"
@@ -50,6 +51,26 @@ type Options struct {
 	MaxFileSize int64          // larger files are skipped; 0 means 64 MiB
 	Workers     int            // files parsed at once; 0 means runtime.NumCPU()
 	BatchChunks int            // chunks per batch to a BatchSink; 0 means DefaultBatchChunks
+
+	// Parse parses one file; nil means ParseFile in this process. A
+	// deployment sets it to a parse worker (package ingest/sandbox) so
+	// that a hostile file cannot hang or exhaust the process.
+	Parse func(ctx context.Context, path string, data []byte) (Parsed, error)
+	// Failures, when set, remembers files whose parse failed by content
+	// hash, so that they are not parsed again while they are unchanged.
+	// The caller saves it after the sync.
+	Failures *Failures
+	// Exclude lists patterns in .gitignore syntax, relative to the
+	// folder, of files and directories to leave out (besides those of
+	// the .quarryignore files in the folder).
+	Exclude []string
+	// FollowSymlinks follows symbolic links to files outside the folder.
+	// By default they are skipped: a link must not publish a file the
+	// folder's owner did not put there (links/passwd -> /etc/passwd).
+	FollowSymlinks bool
+	// Root is the absolute path of the folder, when fsys is one (os.DirFS);
+	// it lets an absolute symbolic link into the folder count as inside.
+	Root string
 }
 
 // Progress reports how far a sync has got.
@@ -58,44 +79,88 @@ type Progress struct {
 	Path        string // the file just handled
 }
 
-// Skip is a file that was not ingested, with the reason.
+// Skip is a file (or a directory, its path ending in "/") that was not
+// ingested, with the reason and its kind (one of the Kind constants).
 type Skip struct {
 	Path   string `json:"path"`
 	Reason string `json:"reason"`
+	Kind   string `json:"kind"`
 }
 
 // Summary is what a sync did.
 type Summary struct {
-	Files          int           `json:"files"` // files found (hidden ones excluded)
-	Added          int           `json:"added"`
-	Updated        int           `json:"updated"`
-	Unchanged      int           `json:"unchanged"`
-	Removed        int           `json:"removed"` // documents dropped: file gone, or now unparseable
-	Chunks         int           `json:"chunks"`  // chunks written this run
-	ChunksEmbedded int           `json:"chunks_embedded"`
-	Skipped        []Skip        `json:"skipped,omitempty"`
-	Duration       time.Duration `json:"duration_ns"`
+	Files          int            `json:"files"` // entries found: added+updated+unchanged+skipped
+	Added          int            `json:"added"`
+	Updated        int            `json:"updated"`
+	Unchanged      int            `json:"unchanged"`
+	Removed        int            `json:"removed"` // documents dropped: file gone, or now unparseable
+	Chunks         int            `json:"chunks"`  // chunks written this run
+	ChunksEmbedded int            `json:"chunks_embedded"`
+	Skipped        []Skip         `json:"skipped,omitempty"`
+	SkippedByKind  map[string]int `json:"skipped_by_kind,omitempty"`
+	Duration       time.Duration  `json:"duration_ns"`
 }
 
-// String is a readable multi-line report naming every skipped file.
+// String is a readable multi-line report: counts of skipped files by
+// kind, naming the files of the kinds that need attention.
 func (s Summary) String() string {
 	var b strings.Builder
-	_ = s.Write(&b)
+	_ = s.Report(&b, false)
 	return b.String()
 }
 
 // Write writes the report of String to w.
-func (s Summary) Write(w io.Writer) error {
+func (s Summary) Write(w io.Writer) error { return s.Report(w, false) }
+
+// quietKinds are skips that are routine (a folder holds other files):
+// the report counts them but names them only when verbose.
+var quietKinds = map[string]bool{
+	KindUnsupported: true, KindHidden: true, KindIgnored: true, KindLinkDir: true, KindNotRegular: true,
+}
+
+// maxNamed is how many files of one kind a non-verbose report names.
+const maxNamed = 20
+
+// Report writes the summary to w; verbose names every skipped file.
+func (s Summary) Report(w io.Writer, verbose bool) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Synced %d %s in %s: %d added, %d updated, %d unchanged, %d removed, %d skipped.\n",
+	fmt.Fprintf(&b, "Synced %d %s in %s: %d added, %d updated, %d unchanged, %d skipped; %d removed.\n",
 		s.Files, plural(s.Files, "file", "files"), s.Duration.Round(time.Millisecond),
-		s.Added, s.Updated, s.Unchanged, s.Removed, len(s.Skipped))
+		s.Added, s.Updated, s.Unchanged, len(s.Skipped), s.Removed)
 	fmt.Fprintf(&b, "Wrote %d %s, embedded %d %s.\n", s.Chunks, plural(s.Chunks, "chunk", "chunks"),
 		s.ChunksEmbedded, plural(s.ChunksEmbedded, "chunk", "chunks"))
 	if len(s.Skipped) > 0 {
-		b.WriteString("Skipped:\n")
+		byKind := map[string][]Skip{}
 		for _, sk := range s.Skipped {
-			fmt.Fprintf(&b, "  %s: %s\n", sk.Path, sk.Reason)
+			byKind[sk.Kind] = append(byKind[sk.Kind], sk)
+		}
+		kinds := slices.Sorted(maps.Keys(byKind))
+		b.WriteString("Skipped:\n")
+		for _, k := range kinds {
+			sks := byKind[k]
+			name := k
+			if name == "" {
+				name = "other"
+			}
+			fmt.Fprintf(&b, "  %s: %d\n", name, len(sks))
+			if quietKinds[k] && !verbose {
+				continue
+			}
+			for i, sk := range sks {
+				if i == maxNamed && !verbose {
+					fmt.Fprintf(&b, "    ... and %d more (--verbose lists them)\n", len(sks)-i)
+					break
+				}
+				fmt.Fprintf(&b, "    %s: %s\n", sk.Path, sk.Reason)
+			}
+		}
+		if !verbose {
+			for _, k := range kinds {
+				if quietKinds[k] {
+					b.WriteString("(--verbose lists every skipped file)\n")
+					break
+				}
+			}
 		}
 	}
 	_, err := io.WriteString(w, b.String())
@@ -140,11 +205,11 @@ func Sync(ctx context.Context, fsys fs.FS, sink Sink, opts Options) (Summary, er
 		opts.Workers = runtime.NumCPU()
 	}
 
-	files, walkSkips, badDirs, err := walk(ctx, fsys)
+	files, walkSkips, badDirs, err := walk(ctx, fsys, opts)
 	if err != nil {
 		return sum, err
 	}
-	sum.Files = len(files)
+	sum.Files = len(files) + len(walkSkips)
 	sum.Skipped = walkSkips
 	known := map[string]string{}
 	for _, p := range sink.Paths() {
@@ -157,76 +222,30 @@ func Sync(ctx context.Context, fsys fs.FS, sink Sink, opts Options) (Summary, er
 		embedded0 = counter.EmbeddedChunks()
 	}
 
-	err = process(ctx, fsys, files, known, chunker, opts, sink, &sum)
+	hashes := make([]string, len(files)) // content hashes of the files read, for opts.Failures
+	err = process(ctx, fsys, files, known, chunker, opts, sink, &sum, hashes)
 	if err == nil {
-		err = removeGone(ctx, files, known, badDirs, sink, &sum)
+		err = removeGone(ctx, files, walkSkips, known, badDirs, sink, &sum)
 	}
 	if counts {
 		sum.ChunksEmbedded = int(counter.EmbeddedChunks() - embedded0)
 	}
 	slices.SortFunc(sum.Skipped, func(a, b Skip) int { return strings.Compare(a.Path, b.Path) })
+	if len(sum.Skipped) > 0 {
+		sum.SkippedByKind = map[string]int{}
+		for _, sk := range sum.Skipped {
+			sum.SkippedByKind[sk.Kind]++
+		}
+	}
+	if err == nil {
+		seen := map[string]bool{}
+		for _, h := range hashes {
+			seen[h] = true
+		}
+		opts.Failures.keep(seen)
+	}
 	sum.Duration = time.Since(start)
 	return sum, err
-}
-
-type file struct {
-	path string
-	info fs.FileInfo
-}
-
-// walk lists the regular, non-hidden files of fsys in lexical order.
-// Directories that cannot be read are skips (and listed in badDirs so
-// that their known documents are not taken for deleted).
-func walk(ctx context.Context, fsys fs.FS) (files []file, skips []Skip, badDirs []string, err error) {
-	err = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-		if cerr := ctx.Err(); cerr != nil {
-			return cerr
-		}
-		if p != "." && strings.HasPrefix(d.Name(), ".") {
-			if d.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if err != nil {
-			if p == "." {
-				return err
-			}
-			skips = append(skips, Skip{p, "unreadable: " + errText(err)})
-			if d == nil || d.IsDir() {
-				badDirs = append(badDirs, p)
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if d.IsDir() {
-			return nil
-		}
-		info, err := fs.Stat(fsys, p) // follows a symlink to its target
-		if err != nil {
-			skips = append(skips, Skip{p, "unreadable: " + errText(err)})
-			return nil
-		}
-		switch {
-		case info.IsDir():
-			skips = append(skips, Skip{p, "symbolic link to a directory (not followed)"})
-		case !info.Mode().IsRegular():
-			skips = append(skips, Skip{p, "not a regular file"})
-		default:
-			files = append(files, file{p, info})
-		}
-		return nil
-	})
-	switch {
-	case err == nil:
-	case ctx.Err() != nil:
-		err = fmt.Errorf("sync: %w", ctx.Err())
-	case errors.Is(err, fs.ErrNotExist):
-		err = quarry.Errorf(quarry.CodeNotFound, "source folder: %w", err)
-	default:
-		err = quarry.Errorf(quarry.CodeInvalid, "source folder: %w", err)
-	}
-	return files, skips, badDirs, err
 }
 
 // errText drops the "open <path>: " prefix of an fs error; the path is
@@ -244,6 +263,7 @@ type outcome struct {
 	path      string
 	unchanged bool
 	skip      string // reason; "" when the file was parsed
+	kind      string // the skip's kind
 	stale     bool   // the skipped file's old version should be dropped
 	added     bool
 	doc       quarry.Document
@@ -253,7 +273,7 @@ type outcome struct {
 // process parses files in parallel and applies the outcomes to sink in
 // the order they finish, in batches (see applyAll).
 func process(ctx context.Context, fsys fs.FS, files []file, known map[string]string,
-	chunker *Chunker, opts Options, sink Sink, sum *Summary) error {
+	chunker *Chunker, opts Options, sink Sink, sum *Summary, hashes []string) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	// Buffered, so that workers go on parsing while a batch is written.
@@ -263,12 +283,12 @@ func process(ctx context.Context, fsys fs.FS, files []file, known map[string]str
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(opts.Workers)
-	for _, f := range files {
+	for i, f := range files {
 		if gctx.Err() != nil {
 			break
 		}
 		g.Go(func() error {
-			o := ingestFile(fsys, f, known, chunker, opts.MaxFileSize)
+			o := ingestFile(gctx, fsys, f, known, chunker, opts, &hashes[i])
 			select {
 			case results <- o:
 				return nil
@@ -288,35 +308,49 @@ func process(ctx context.Context, fsys fs.FS, files []file, known map[string]str
 	return nil
 }
 
-// ingestFile reads, hashes, parses and chunks one file.
-func ingestFile(fsys fs.FS, f file, known map[string]string, chunker *Chunker, maxSize int64) outcome {
+// ingestFile reads, hashes, parses and chunks one file; it stores the
+// content hash in *hash.
+func ingestFile(ctx context.Context, fsys fs.FS, f file, known map[string]string, chunker *Chunker, opts Options, hash *string) outcome {
 	o := outcome{path: f.path}
+	skip := func(err error) outcome {
+		o.skip, o.kind, o.stale = err.Error(), SkipKind(err), true
+		return o
+	}
 	if TypeOf(f.path) == "" {
 		_, err := ParseFile(f.path, nil)
-		o.skip, o.stale = err.Error(), true
+		return skip(err)
+	}
+	if f.info.Size() > opts.MaxFileSize {
+		o.skip = fmt.Sprintf("file too large (%s, the limit is %s)", byteSize(f.info.Size()), byteSize(opts.MaxFileSize))
+		o.kind, o.stale = KindTooLarge, true
 		return o
 	}
-	if f.info.Size() > maxSize {
-		o.skip = fmt.Sprintf("file too large (%s, the limit is %s)", byteSize(f.info.Size()), byteSize(maxSize))
-		o.stale = true
-		return o
-	}
-	data, err := fs.ReadFile(fsys, f.path)
+	data, err := fs.ReadFile(fsys, f.read)
 	if err != nil {
-		o.skip = "unreadable: " + errText(err) // the old version, if any, is kept
+		o.skip, o.kind = "unreadable: "+errText(err), KindUnreadable // the old version, if any, is kept
 		return o
 	}
 	sum := sha256.Sum256(data)
-	hash := hex.EncodeToString(sum[:])
+	*hash = hex.EncodeToString(sum[:])
 	old, ok := known[f.path]
-	if ok && old == hash {
+	if ok && old == *hash {
 		o.unchanged = true
 		return o
 	}
-	p, err := ParseFile(f.path, data)
-	if err != nil {
-		o.skip, o.stale = err.Error(), true
+	if r, failed := opts.Failures.lookup(*hash); failed {
+		o.skip, o.kind, o.stale = r.Reason+" (remembered: the file is not parsed again until it changes)", r.Kind, true
 		return o
+	}
+	parse := opts.Parse
+	if parse == nil {
+		parse = func(_ context.Context, path string, data []byte) (Parsed, error) { return ParseFile(path, data) }
+	}
+	p, err := parse(ctx, f.path, data)
+	if err != nil {
+		if ctx.Err() == nil {
+			opts.Failures.record(*hash, SkipKind(err), err.Error())
+		}
+		return skip(err)
 	}
 	o.added = !ok
 	o.doc = quarry.Document{
@@ -325,7 +359,7 @@ func ingestFile(fsys fs.FS, f file, known map[string]string, chunker *Chunker, m
 		Title:   p.Title,
 		Type:    p.Type,
 		Lang:    p.Lang,
-		Hash:    hash,
+		Hash:    *hash,
 		Size:    int64(len(data)),
 		ModTime: f.info.ModTime(),
 	}
@@ -341,7 +375,7 @@ func apply(ctx context.Context, o outcome, known map[string]string, sink Sink, s
 	case o.unchanged:
 		sum.Unchanged++
 	case o.skip != "":
-		sum.Skipped = append(sum.Skipped, Skip{o.path, o.skip})
+		sum.Skipped = append(sum.Skipped, Skip{o.path, o.skip, o.kind})
 		if _, ok := known[o.path]; ok && o.stale {
 			// The file is still there but no longer yields text: its old
 			// chunks would answer questions with text that is gone.
@@ -361,13 +395,15 @@ func apply(ctx context.Context, o outcome, known map[string]string, sink Sink, s
 
 // removeGone removes the documents whose files are no longer in the
 // folder (leaving those under directories that could not be read).
-func removeGone(ctx context.Context, files []file, known map[string]string, badDirs []string, sink Sink, sum *Summary) error {
+func removeGone(ctx context.Context, files []file, walkSkips []Skip, known map[string]string, badDirs []string, sink Sink, sum *Summary) error {
 	present := make(map[string]bool, len(files))
 	for _, f := range files {
-		present[f.path] = true
+		present[f.path] = true // handled above
 	}
-	for _, s := range sum.Skipped {
-		present[s.Path] = true // still there, handled above
+	for _, s := range walkSkips {
+		if s.Kind == KindUnreadable {
+			present[s.Path] = true // still there, but could not be read this time
+		}
 	}
 	gone := make([]string, 0)
 	for p := range known {

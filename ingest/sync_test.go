@@ -115,20 +115,24 @@ func TestSyncIngestsGoodFilesAndNamesBadOnes(t *testing.T) {
 		t.Errorf("indexed %q, want %q", got, goodPaths)
 	}
 	wantSkips := []Skip{
-		{"binary.txt", "binary content in a text file (NUL byte at offset 6)"},
-		{"broken.pdf", "corrupt PDF: "},
-		{"empty.md", "empty file"},
-		{"report.odt", "unsupported file type .odt"},
+		{".git/", "hidden", KindHidden},
+		{".hidden.md", "hidden", KindHidden},
+		{"binary.txt", "binary content in a text file (NUL byte at offset 6)", KindMalformed},
+		{"broken.pdf", "corrupt PDF: ", KindMalformed},
+		{"empty.md", "empty file", KindEmpty},
+		{"faq/.drafts/", "hidden", KindHidden},
+		{"report.odt", "unsupported file type .odt", KindUnsupported},
 	}
 	if len(sum.Skipped) != len(wantSkips) {
 		t.Fatalf("skipped %+v, want %d files", sum.Skipped, len(wantSkips))
 	}
 	for i, w := range wantSkips {
-		if g := sum.Skipped[i]; g.Path != w.Path || !strings.HasPrefix(g.Reason, w.Reason) {
+		if g := sum.Skipped[i]; g.Path != w.Path || !strings.HasPrefix(g.Reason, w.Reason) || g.Kind != w.Kind {
 			t.Errorf("skip %d = %+v, want %+v", i, g, w)
 		}
 	}
-	if sum.Files != 9 || sum.Added != 5 || sum.Updated != 0 || sum.Unchanged != 0 || sum.Removed != 0 {
+	if sum.Files != 12 || sum.Added != 5 || sum.Updated != 0 || sum.Unchanged != 0 || sum.Removed != 0 ||
+		sum.Files != sum.Added+sum.Updated+sum.Unchanged+len(sum.Skipped) {
 		t.Errorf("summary counts = %+v", sum)
 	}
 	total := 0
@@ -139,7 +143,7 @@ func TestSyncIngestsGoodFilesAndNamesBadOnes(t *testing.T) {
 		t.Errorf("chunks written %d, embedded %d, in sink %d", sum.Chunks, sum.ChunksEmbedded, total)
 	}
 	text := sum.String()
-	for _, s := range append([]string{"Synced 9 files", "5 added", "4 skipped", "Skipped:\n"}, "  broken.pdf: corrupt PDF: ", "  binary.txt: binary content", "  empty.md: empty file", "  report.odt: unsupported file type .odt") {
+	for _, s := range append([]string{"Synced 12 files", "5 added", "7 skipped", "Skipped:\n"}, "    broken.pdf: corrupt PDF: ", "    binary.txt: binary content", "    empty.md: empty file", "  unsupported file type: 1\n", "  hidden: 3\n") {
 		if !strings.Contains(text, s) {
 			t.Errorf("summary lacks %q:\n%s", s, text)
 		}
@@ -393,13 +397,21 @@ func TestSyncBadInput(t *testing.T) {
 
 func TestSummaryString(t *testing.T) {
 	s := Summary{Files: 3, Added: 1, Updated: 1, Unchanged: 0, Removed: 1, Chunks: 1, ChunksEmbedded: 1,
-		Skipped: []Skip{{"a.docx", "unsupported file type .docx"}}, Duration: 1234567 * time.Microsecond}
-	want := "Synced 3 files in 1.235s: 1 added, 1 updated, 0 unchanged, 1 removed, 1 skipped.\n" +
+		Skipped:  []Skip{{"a.docx", "unsupported file type .docx", KindUnsupported}, {"b.pdf", "corrupt PDF: x", KindMalformed}},
+		Duration: 1234567 * time.Microsecond}
+	want := "Synced 3 files in 1.235s: 1 added, 1 updated, 0 unchanged, 2 skipped; 1 removed.\n" +
 		"Wrote 1 chunk, embedded 1 chunk.\n" +
 		"Skipped:\n" +
-		"  a.docx: unsupported file type .docx\n"
+		"  malformed: 1\n" +
+		"    b.pdf: corrupt PDF: x\n" +
+		"  unsupported file type: 1\n" +
+		"(--verbose lists every skipped file)\n"
 	if got := s.String(); got != want {
 		t.Errorf("String() =\n%s\nwant\n%s", got, want)
+	}
+	var b strings.Builder
+	if err := s.Report(&b, true); err != nil || !strings.Contains(b.String(), "  unsupported file type: 1\n    a.docx: unsupported file type .docx\n") {
+		t.Errorf("verbose report =\n%s", b.String())
 	}
 }
 

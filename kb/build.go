@@ -152,7 +152,7 @@ func (m *Manager) buildLocked(ctx context.Context, name string, d *gen.Dir, w *g
 	if err := vb.Prepare(ctx, g, dir, from, emb.Space()); err != nil {
 		return ingest.Summary{}, gen.State{}, abandon(err)
 	}
-	sum, info, err := m.syncGeneration(ctx, name, fsys, g, dir, cfg, b)
+	sum, info, err := m.syncGeneration(ctx, name, fsys, g, dir, d.Root(), cfg, b)
 	if err != nil {
 		return sum, gen.State{}, abandon(err)
 	}
@@ -225,9 +225,8 @@ func checkIncremental(dir, g string, space index.Space, kind string) error {
 func checkComplete(sum ingest.Summary, info gen.Info, partial bool) error {
 	var unreadable []string
 	for _, sk := range sum.Skipped {
-		// ingest reports files it could not read (as opposed to files it
-		// cannot parse) with this prefix.
-		if strings.HasPrefix(sk.Reason, "unreadable") {
+		// files it could not read, as opposed to files it cannot parse
+		if sk.Kind == ingest.KindUnreadable {
 			unreadable = append(unreadable, sk.Path+": "+sk.Reason)
 		}
 	}
@@ -282,7 +281,7 @@ func (m *Manager) publish(ctx context.Context, d *gen.Dir, w *gen.Writer, vb Vec
 
 // syncGeneration runs the ingestion pipeline into generation g (in dir)
 // and validates the result.
-func (m *Manager) syncGeneration(ctx context.Context, name string, fsys fs.FS, g, dir string, cfg EngineConfig, b BuildOptions) (ingest.Summary, gen.Info, error) {
+func (m *Manager) syncGeneration(ctx context.Context, name string, fsys fs.FS, g, dir, root string, cfg EngineConfig, b BuildOptions) (ingest.Summary, gen.Info, error) {
 	var info gen.Info
 	e, err := OpenEngine(ctx, name, g, dir, cfg)
 	if err != nil {
@@ -303,9 +302,23 @@ func (m *Manager) syncGeneration(ctx context.Context, name string, fsys fs.FS, g
 	case len(b.except) > 0:
 		sink = exceptSink{wr, b.except}
 	}
-	sum, err := ingest.Sync(ctx, fsys, sink, ingest.Options{Chunk: m.cfg.Chunk, Progress: m.cfg.Progress})
+	opts := m.cfg.Ingest
+	opts.Chunk, opts.Progress = m.cfg.Chunk, m.cfg.Progress
+	opts.Failures = ingest.LoadFailures(filepath.Join(root, ParseFailuresFile))
+	opts.Root = ""
+	if filepath.IsAbs(b.Source) && b.Prefix == "" {
+		// Absolute symbolic links into the folder count as inside (under
+		// a prefix they count as outside: they are not resolved there).
+		if opts.Root, err = filepath.EvalSymlinks(b.Source); err != nil {
+			opts.Root = b.Source
+		}
+	}
+	sum, err := ingest.Sync(ctx, fsys, sink, opts)
 	if err != nil {
 		return sum, info, err
+	}
+	if err := opts.Failures.Save(); err != nil {
+		m.warn("remembering the files that failed to parse", err)
 	}
 	if err := wr.Commit(); err != nil {
 		return sum, info, err

@@ -81,6 +81,12 @@ type Config struct {
 	Vectors func(name string) (VectorBackend, error)
 	// Chunk sets chunk sizes of ingests.
 	Chunk ingest.ChunkConfig
+	// Ingest is the template of every sync's options: how files are
+	// parsed (a parse worker, see ingest/sandbox), what is excluded, and
+	// whether links out of the folder are followed. Chunk and Progress
+	// come from the fields of those names; Failures and Root are set per
+	// knowledge base and source.
+	Ingest ingest.Options
 	// OpenSource opens a recorded source (default OpenSource); tests
 	// inject failures.
 	OpenSource func(src string) (fs.FS, error)
@@ -101,6 +107,10 @@ type Config struct {
 	// (the command line prints them).
 	Report io.Writer
 }
+
+// ParseFailuresFile, in a knowledge base's root, remembers by content
+// hash the files whose parse failed (see ingest.Failures).
+const ParseFailuresFile = "parse-failures.json"
 
 // DefaultWatchEvery is how often a serving Manager polls state files.
 const DefaultWatchEvery = 200 * time.Millisecond

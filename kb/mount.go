@@ -285,3 +285,24 @@ func (s exceptSink) EmbeddedChunks() int64 {
 	}
 	return 0
 }
+
+// ReadLink and Lstat let the sync resolve symbolic links inside the
+// mounted folder (and refuse those that leave it).
+func (m mountFS) ReadLink(name string) (string, error) {
+	rest, ok, _ := m.inner(name)
+	if !ok {
+		return "", &fs.PathError{Op: "readlink", Path: name, Err: fs.ErrInvalid}
+	}
+	return fs.ReadLink(m.fsys, rest)
+}
+
+func (m mountFS) Lstat(name string) (fs.FileInfo, error) {
+	rest, ok, dir := m.inner(name)
+	switch {
+	case ok:
+		return fs.Lstat(m.fsys, rest)
+	case dir:
+		return m.Stat(name)
+	}
+	return nil, &fs.PathError{Op: "lstat", Path: name, Err: fs.ErrNotExist}
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/quarry-kb/quarry/index/bleveindex"
 	"github.com/quarry-kb/quarry/index/charngram"
 	"github.com/quarry-kb/quarry/ingest"
+	"github.com/quarry-kb/quarry/ingest/sandbox"
 	"github.com/quarry-kb/quarry/kb"
 	"github.com/quarry-kb/quarry/retrieve"
 )
@@ -84,7 +85,12 @@ func newManager(env *Env, o options, cfg engineConfig, h managerHooks) (*kb.Mana
 	if ec.Vectors == nil {
 		ec.Vectors = h.readVectors // else what each generation recorded
 	}
+	parser, err := sandbox.New(sandbox.Config{Timeout: o.ParseTimeout, MemoryLimit: int64(o.ParseMemory) << 20})
+	if err != nil {
+		return nil, err
+	}
 	kc := kb.Config{
+		Ingest: ingest.Options{Parse: parser.Parse, Exclude: o.Exclude, FollowSymlinks: o.FollowSymlinks},
 		Data:   o.Data,
 		Engine: ec,
 		Vectors: func(name string) (kb.VectorBackend, error) {

@@ -42,6 +42,14 @@ type options struct {
 	RateLimitAddr  int // requests per minute per client address
 	RateWindow     time.Duration
 	RateLimitKB    string // NAME=N,... per-key limits of single knowledge bases
+
+	// Untrusted files (group "parse"): limits of the parse worker, and
+	// what of the folder is left out.
+	ParseTimeout   time.Duration
+	ParseMemory    int // MiB
+	Exclude        stringList
+	FollowSymlinks bool
+	Verbose        bool
 }
 
 // newFlags returns a flag set for a subcommand with the shared flags
@@ -106,6 +114,16 @@ func newFlags(env *Env, name, usageLine, summary string, o *options, which ...st
 			fs.BoolVar(&o.QdrantTLS, "qdrant-tls", boolean("QUARRY_QDRANT_TLS"), "connect to Qdrant over TLS (env QUARRY_QDRANT_TLS)")
 		case "schedule":
 			fs.StringVar(&o.RebuildSchedule, "rebuild-schedule", str("", "QUARRY_REBUILD_SCHEDULE"), `cron schedule of full rebuilds inside the server, e.g. "0 2 * * *" (env QUARRY_REBUILD_SCHEDULE; default none)`)
+		case "parse":
+			fs.DurationVar(&o.ParseTimeout, "parse-timeout", 0, "wall-clock limit for parsing one PDF, 0 for 30s plus 10s per MiB (env QUARRY_PARSE_TIMEOUT)")
+			fs.IntVar(&o.ParseMemory, "parse-memory", num(512, "QUARRY_PARSE_MEMORY"), "memory limit of the parse worker of one PDF, MiB (env QUARRY_PARSE_MEMORY)")
+			fs.BoolVar(&o.FollowSymlinks, "follow-symlinks", boolean("QUARRY_FOLLOW_SYMLINKS"), "follow symbolic links to files outside the folder (env QUARRY_FOLLOW_SYMLINKS; default: skip them)")
+			if v := env.Getenv("QUARRY_PARSE_TIMEOUT"); v != "" {
+				if d, err := time.ParseDuration(v); err == nil {
+					o.ParseTimeout = d
+					fs.Lookup("parse-timeout").DefValue = v
+				}
+			}
 		case "gate":
 			fs.StringVar(&o.GateQuestions, "gate-questions", "", "question file (JSON lines, the corpora format); a rebuild whose recall@5 on it is worse than the serving generation's by more than --gate-margin is not switched to")
 			fs.Float64Var(&o.GateMargin, "gate-margin", 0.05, "how much recall@5 a rebuild may lose against the serving generation, with --gate-questions")

@@ -29,7 +29,10 @@ func runIngest(ctx context.Context, env *Env, args []string) error {
 			"files removed from the folder are removed from the index. A running server picks up\n"+
 			"the result without a restart. The folder is remembered for quarry reindex.\n"+
 			"--kb names the knowledge base (made if new); --prefix puts the folder's documents\n"+
-			"under a path of their own, so that several folders share a knowledge base.", &o, "chunk", "vectors", "kb")
+			"under a path of their own, so that several folders share a knowledge base.\n"+
+			"Files named in .quarryignore files (gitignore syntax) or by --exclude are left out.", &o, "chunk", "vectors", "kb", "parse")
+	fs.Var(&o.Exclude, "exclude", "pattern (gitignore syntax) of files to leave out; may be repeated")
+	fs.BoolVar(&o.Verbose, "verbose", false, "name every skipped file in the summary")
 	var prefix string
 	fs.StringVar(&prefix, "prefix", "", "path under which the folder's documents sit in the knowledge base (e.g. en); each prefix is a source of its own, ingested and removed independently of the others")
 	var cc crawl.Config
@@ -75,7 +78,7 @@ func runIngest(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	return sum.Write(env.Stdout)
+	return sum.Report(env.Stdout, o.Verbose)
 }
 
 // sourceDir returns the absolute path of a documents folder, which must

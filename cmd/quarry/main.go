@@ -18,9 +18,15 @@ import (
 	"syscall"
 
 	"github.com/quarry-kb/quarry"
+	"github.com/quarry-kb/quarry/ingest/sandbox"
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == sandbox.WorkerArg {
+		// A parse worker started by ingest (see package ingest/sandbox):
+		// not a command for people, so not in the list.
+		os.Exit(sandbox.Main(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()

@@ -255,7 +255,7 @@ func TestIngestIncremental(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("first ingest exited %d:\n%s%s", code, out, errOut)
 	}
-	for _, want := range []string{"4 added", "notes.docx", "empty.txt", "binary.txt", "broken.pdf"} {
+	for _, want := range []string{"4 added", "5 skipped", "hidden: 1", "empty.txt", "binary.txt", "broken.pdf"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("first ingest summary lacks %q:\n%s", want, out)
 		}

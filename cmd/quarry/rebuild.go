@@ -18,7 +18,7 @@ func runReindex(ctx context.Context, env *Env, args []string) error {
 			"generation, validate it and switch to it atomically. A running server picks it up\n"+
 			"within a second. If anything fails, the serving generation is untouched. Also the way\n"+
 			"to change the embedder or the vector store. Safe to run from cron while quarry serve\n"+
-			"runs on the same --data.", &o, "chunk", "vectors", "gate", "kb")
+			"runs on the same --data.", &o, "chunk", "vectors", "gate", "kb", "parse")
 	pf := providerFlags(fs, env, "embed")
 	if err := parse(fs, args, -1); err != nil {
 		return err

@@ -22,7 +22,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 			"POST /v1/chat/completions (model = knowledge base), GET /healthz, GET /readyz. New\n"+
 			"generations written by quarry ingest, reindex or rollback, and new knowledge bases,\n"+
 			"are picked up without a restart. --rebuild-schedule runs full rebuilds (as quarry\n"+
-			"reindex) of every knowledge base on a cron schedule.", &o, "addr", "vectors", "schedule", "gate", "chunk")
+			"reindex) of every knowledge base on a cron schedule.", &o, "addr", "vectors", "schedule", "gate", "chunk", "parse")
 	pf := providerFlags(fs, env, "llm", "embed")
 	if err := parse(fs, args, 0); err != nil {
 		return err
