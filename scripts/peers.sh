@@ -6,7 +6,7 @@
 #      builds its index and answers every query once (top 100, after 50
 #      warm-up queries);
 #   2. quarry eval ingests the corpus (the whole pipeline: parse, chunk,
-#      embed, both indexes) and measures nDCG@10 and latency per leg;
+#      embed, both indexes) and measures nDCG@10 and latency (hybrid);
 #   3. quarry bench answers the same queries in process (hybrid, top 100,
 #      one client, after 50 warm-up queries), then over HTTP against
 #      quarry serve (hybrid, top 10, 1, 8 and 64 clients).
@@ -15,7 +15,10 @@
 # Environment: ROUNDS (default 2), SHARED (default ../shared), PEERS (default $SHARED/peers),
 # REQUESTS per HTTP level (default 3000), KEEP=1 keeps the work directory.
 # Prints the load average before each step: the machine is shared, so
-# compare figures within one round.
+# compare figures within one round. Beside wall times it gives each
+# process's CPU time (user + system, /usr/bin/time), which a busy machine
+# disturbs less: Xapian's driver (build, then 350 queries) against quarry
+# eval (ingest, then 300 hybrid queries).
 set -eu
 
 SHARED=${SHARED:-../shared}
@@ -37,11 +40,11 @@ r=1
 while [ "$r" -le "$ROUNDS" ]; do
 	echo "== round $r"
 	load "before Xapian"
-	/usr/bin/python3 "$PEERS/xapian_engine.py" --dataset "$DS" --queries "$W/q.tsv" --lang en \
-		--index-dir "$W/xidx$r" --run "$W/x$r.run" --stats "$W/x$r.json" --tag xapian
+	/usr/bin/time -f '%U %S' -o "$W/xcpu$r" /usr/bin/python3 "$PEERS/xapian_engine.py" --dataset "$DS" \
+		--queries "$W/q.tsv" --lang en --index-dir "$W/xidx$r" --run "$W/x$r.run" --stats "$W/x$r.json" --tag xapian
 	python3 "$PEERS/evaluate.py" "$DS" "$W/x$r.run" > "$W/xq$r.json"
 	load "before quarry eval"
-	"$W/quarry" eval "$DS" --split test --data "$W/q$r" --json > "$W/qe$r.json"
+	/usr/bin/time -f '%U %S' -o "$W/qcpu$r" "$W/quarry" eval "$DS" --split test --modes hybrid --data "$W/q$r" --json > "$W/qe$r.json"
 	load "before quarry bench (in process)"
 	"$W/quarry" bench --data "$W/q$r" --queries "$W/q.tsv" --k 100 --clients 1 --requests 1000 \
 		--http off --json > "$W/qb$r.json"
@@ -56,14 +59,17 @@ import json, sys
 w, rounds = sys.argv[1], int(sys.argv[2])
 def j(name): return json.load(open(f"{w}/{name}"))
 print()
-print("| round | Xapian build s | Quarry ingest s | ratio | Xapian mean ms (keyword, top 100) | Quarry hybrid mean ms (in process, top 100) | ratio | Quarry eval hybrid mean ms | nDCG@10 Xapian / Quarry hybrid |")
-print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+def cpu(name):
+    u, s = open(f"{w}/{name}").read().split()[-2:]
+    return float(u) + float(s)
+print("| round | Xapian build s | Quarry ingest s | ratio | CPU s Xapian / Quarry | Xapian mean ms (keyword, top 100) | Quarry hybrid mean ms (in process, top 100) | ratio | Quarry eval hybrid mean ms | nDCG@10 Xapian / Quarry hybrid |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 for r in range(1, rounds + 1):
     x, xq, qe, qb = j(f"x{r}.json"), j(f"xq{r}.json"), j(f"qe{r}.json"), j(f"qb{r}.json")
     hyb = qe["hybrid"]
     ing = qe["ingest"]["seconds"]
     inproc = qb["in_process"][0]["mean_ms"]
-    print(f"| {r} | {x['build_s']:.2f} | {ing:.2f} | {ing / x['build_s']:.2f}x | {x['lat_mean_ms']:.2f} | {inproc:.2f} | {inproc / x['lat_mean_ms']:.2f}x | {hyb['latency']['mean_ms']:.2f} | {xq['nDCG@10']:.3f} / {hyb['ndcg@10']:.3f} |")
+    print(f"| {r} | {x['build_s']:.2f} | {ing:.2f} | {ing / x['build_s']:.2f}x | {cpu(f'xcpu{r}'):.1f} / {cpu(f'qcpu{r}'):.1f} | {x['lat_mean_ms']:.2f} | {inproc:.2f} | {inproc / x['lat_mean_ms']:.2f}x | {hyb['latency']['mean_ms']:.2f} | {xq['nDCG@10']:.3f} / {hyb['ndcg@10']:.3f} |")
 print()
 print("| round | clients | requests | errors | req/s | p50 ms | p99 ms |")
 print("| --- | --- | --- | --- | --- | --- | --- |")
