@@ -474,7 +474,10 @@ func TestNoRetryOnPermanentErrors(t *testing.T) {
 func TestTimeout(t *testing.T) {
 	srv, addr := startFake(t)
 	cfg := testConfig(t, addr, uniqueName("timeout"), dense3)
-	cfg.Timeout = 20 * time.Millisecond
+	// The per-call timeout also bounds New's own calls (create the
+	// collection, index payload fields), which must succeed on a loaded
+	// machine: the blocked Count below never answers, so any bound works.
+	cfg.Timeout = 500 * time.Millisecond
 	cfg.MaxRetries = -1
 	st := openConfig(t, cfg)
 	srv.Block("Count", 1)
