@@ -35,6 +35,9 @@ type options struct {
 	// Rebuild gate (group "gate").
 	GateQuestions string
 	GateMargin    float64
+	// The operator's side of a server (group "operator").
+	LogRetention string // how long the conversation log keeps turns
+	MetricsAddr  string // a separate listen address for GET /metrics
 
 	// API keys and limits of serve (registered with "addr").
 	InsecureNoAuth bool
@@ -78,6 +81,9 @@ func newFlags(env *Env, name, usageLine, summary string, o *options, which ...st
 	if name == "demo" {
 		// demo ingests and serves, so it takes the vector store flags.
 		which = append(which, "vectors")
+	}
+	if name == "demo" || name == "serve" {
+		which = append(which, "operator")
 	}
 	dur := func(def time.Duration, key string) time.Duration {
 		if v, err := time.ParseDuration(env.Getenv(key)); err == nil && v > 0 {
@@ -124,6 +130,9 @@ func newFlags(env *Env, name, usageLine, summary string, o *options, which ...st
 					fs.Lookup("parse-timeout").DefValue = v
 				}
 			}
+		case "operator":
+			fs.StringVar(&o.LogRetention, "log-retention", str("90d", "QUARRY_LOG_RETENTION"), "how long the conversation log keeps questions and answers (90d, 2w, 36h; 0 keeps them; pruned daily) (env QUARRY_LOG_RETENTION)")
+			fs.StringVar(&o.MetricsAddr, "metrics-addr", str("", "QUARRY_METRICS_ADDR"), "also serve GET /metrics, without a key, on this HOST:PORT (env QUARRY_METRICS_ADDR; default: only on the API address, with an admin key)")
 		case "gate":
 			fs.StringVar(&o.GateQuestions, "gate-questions", "", "question file (JSON lines, the corpora format); a rebuild whose recall@5 on it is worse than the serving generation's by more than --gate-margin is not switched to")
 			fs.Float64Var(&o.GateMargin, "gate-margin", 0.05, "how much recall@5 a rebuild may lose against the serving generation, with --gate-questions")

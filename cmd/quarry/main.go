@@ -51,6 +51,9 @@ func commands() []command {
 		{"keys", "quarry keys create|list|revoke [flags]", "manage the API keys of the HTTP API (scopes, knowledge base, origin, expiry)", runKeys},
 		{"kb", "quarry kb create NAME | list | delete NAME", "create, list and delete knowledge bases", runKB},
 		{"healthcheck", "quarry healthcheck [flags]", "check that a server answers /healthz (for container health checks)", runHealthcheck},
+		{"report", "quarry report [flags]", "print the dashboard's figures from the conversation log (--kb, --since 7d, --json)", runReport},
+		{"log", "quarry log export [flags]", "write the conversation log as JSON lines (--since 7d)", runLog},
+		{"questions", "quarry questions export [flags]", "write unanswered and down-rated questions as a quarry eval question file", runQuestions},
 		{"eval", "quarry eval [flags] DATASET_DIR | QUESTIONS.jsonl | builtin:helpcenter", "measure retrieval (BEIR dataset) or answer quality (question file)", runEval},
 		{"bench", "quarry bench [flags]", "measure ingest and search speed (synthetic corpus, in process and over HTTP)", runBench},
 	}

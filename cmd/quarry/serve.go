@@ -78,6 +78,12 @@ func serveWith(ctx context.Context, env *Env, o options, hooks serveHooks) error
 	if err := checkServable(ctx, m); err != nil {
 		return err
 	}
+	op, err := openOperator(ctx, o, m)
+	if err != nil {
+		return err
+	}
+	defer op.Close()
+	hand := &handoffs{data: o.Data, log: log}
 
 	srv, err := server.New(server.Config{
 		Resolve: func(r *http.Request) (server.Backend, error) {
@@ -99,6 +105,10 @@ func serveWith(ctx context.Context, env *Env, o options, hooks serveHooks) error
 		Keys: keys, Audit: audit, RateLimit: limits,
 		// chat completion usage, in the tokens chunk sizes are counted in
 		CountTokens: ingest.CountTokens,
+		// the conversation log, feedback, the dashboard, metrics, the
+		// widget (conversations.go)
+		Conversations: op.log, Reports: op.log, Metrics: op.metrics, Widget: true,
+		Handoff: hand.get,
 	})
 	if err != nil {
 		return err
@@ -121,9 +131,17 @@ func serveWith(ctx context.Context, env *Env, o options, hooks serveHooks) error
 
 	bgCtx, stopBg := context.WithCancel(ctx)
 	wait := m.Serve(bgCtx)
+	waitOp, err := op.run(bgCtx, o.MetricsAddr, log)
+	if err != nil {
+		stopBg()
+		wait()
+		ln.Close()
+		return err
+	}
 	err = srv.Serve(ctx, ln)
 	stopBg()
 	wait()
+	waitOp()
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
