@@ -39,3 +39,16 @@ if [ -n "$ocr_missing" ]; then
 		echo "test-deps: missing$ocr_missing (OCR tests skip; with CI=true they fail)" >&2
 	fi
 fi
+
+# Headless Chromium for the website widget's browser tests
+# (cmd/quarry/widget_browser_test.go, driven with chromedp). Without it
+# they skip, except under CI=true, where they fail.
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+	if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+		echo "test-deps: installing chromium with apt-get"
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+	else
+		echo "test-deps: chromium not found (the widget's browser tests skip; with CI=true they fail)" >&2
+	fi
+fi

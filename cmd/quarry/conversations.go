@@ -27,6 +27,9 @@ import (
 // the metrics listener, hand-off settings, and the commands that read
 // the log (quarry log export, quarry questions export, quarry report).
 
+// defaultLogRetention is how long turns are kept unless told otherwise.
+const defaultLogRetention = "90d"
+
 // convlogPath is the conversation log of a data directory.
 func convlogPath(data string) string { return filepath.Join(data, convlog.FileName) }
 
@@ -38,6 +41,9 @@ type operatorSetup struct {
 }
 
 func openOperator(ctx context.Context, o options, m *kb.Manager) (*operatorSetup, error) {
+	if o.LogRetention == "" {
+		o.LogRetention = defaultLogRetention
+	}
 	retention, err := convlog.ParseAge(o.LogRetention)
 	if err != nil {
 		return nil, quarry.Errorf(quarry.CodeInvalid, "--log-retention: %w", err)

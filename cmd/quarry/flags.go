@@ -131,7 +131,7 @@ func newFlags(env *Env, name, usageLine, summary string, o *options, which ...st
 				}
 			}
 		case "operator":
-			fs.StringVar(&o.LogRetention, "log-retention", str("90d", "QUARRY_LOG_RETENTION"), "how long the conversation log keeps questions and answers (90d, 2w, 36h; 0 keeps them; pruned daily) (env QUARRY_LOG_RETENTION)")
+			fs.StringVar(&o.LogRetention, "log-retention", str(defaultLogRetention, "QUARRY_LOG_RETENTION"), "how long the conversation log keeps questions and answers (90d, 2w, 36h; 0 keeps them; pruned daily) (env QUARRY_LOG_RETENTION)")
 			fs.StringVar(&o.MetricsAddr, "metrics-addr", str("", "QUARRY_METRICS_ADDR"), "also serve GET /metrics, without a key, on this HOST:PORT (env QUARRY_METRICS_ADDR; default: only on the API address, with an admin key)")
 		case "gate":
 			fs.StringVar(&o.GateQuestions, "gate-questions", "", "question file (JSON lines, the corpora format); a rebuild whose recall@5 on it is worse than the serving generation's by more than --gate-margin is not switched to")

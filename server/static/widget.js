@@ -267,6 +267,7 @@
           if (name === "delta") {
             if (!got) { got = true; text.textContent = ""; box.setAttribute("data-first-token-ms", String(Math.round(performance.now() - t0))); }
             text.textContent += data.delta;
+            box.setAttribute("data-deltas", String(+(box.getAttribute("data-deltas") || 0) + 1));
           } else if (name === "citations") {
             citations(box, data.citations);
           } else if (name === "done") {
