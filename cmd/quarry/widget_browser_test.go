@@ -174,7 +174,7 @@ type rect struct{ Left, Top, Right, Bottom float64 }
 
 func rectOf(t *testing.T, ctx context.Context, js string) rect {
 	t.Helper()
-	r, err := chromedp.Run(ctx, chromedp.Evaluate[rect](`(() => { const r = ` + js + `.getBoundingClientRect(); return {Left: r.left, Top: r.top, Right: r.right, Bottom: r.bottom}; })()`))
+	r, err := chromedp.Run(ctx, chromedp.Evaluate[rect](`(() => { const r = `+js+`.getBoundingClientRect(); return {Left: r.left, Top: r.top, Right: r.right, Bottom: r.bottom}; })()`))
 	if err != nil {
 		t.Fatal(err)
 	}
