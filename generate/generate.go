@@ -162,12 +162,13 @@ func (s *Service) Ask(ctx context.Context, req quarry.AskRequest, send func(quar
 	if len(req.History) > 0 {
 		notes = append(notes[:len(notes):len(notes)], historyNote)
 	}
-	if send != nil && len(notes) > 0 {
+	if send != nil {
 		inner := send
 		send = func(ev quarry.Event) error {
 			if ev.Type == quarry.EventDone && ev.Answer != nil {
 				a := *ev.Answer
 				a.Notes = append(a.Notes[:len(a.Notes):len(a.Notes)], notes...)
+				a.Notes = append(a.Notes, ocrNote(a)...)
 				ev.Answer = &a
 			}
 			return inner(ev)
@@ -178,5 +179,20 @@ func (s *Service) Ask(ctx context.Context, req quarry.AskRequest, send func(quar
 		return quarry.Answer{}, fmt.Errorf("ask: %w", err)
 	}
 	ans.Notes = append(ans.Notes[:len(ans.Notes):len(ans.Notes)], notes...)
+	ans.Notes = append(ans.Notes, ocrNote(ans)...)
 	return ans, nil
+}
+
+// OCRNote is the note of an answer that cites text recognised by OCR.
+const OCRNote = "a cited passage is text recognised by OCR from a scanned page or an image, and may hold recognition errors"
+
+// ocrNote returns OCRNote when a citation's heading marks its passage as
+// OCR text (see quarry.OCRHeadingSuffix).
+func ocrNote(a quarry.Answer) []string {
+	for _, c := range a.Citations {
+		if strings.HasSuffix(c.Heading, quarry.OCRHeadingSuffix) {
+			return []string{OCRNote}
+		}
+	}
+	return nil
 }

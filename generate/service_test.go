@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -175,5 +176,30 @@ func TestServiceUsesItsAnswerer(t *testing.T) {
 	}
 	if ans.Text != "canned" || !reflect.DeepEqual(ans.Notes, []string{"from the FAQ", "n"}) {
 		t.Errorf("answer %+v", ans)
+	}
+}
+
+// TestServiceOCRNote: an answer that cites OCR text says so, in the
+// answer and in its done event; one that does not, does not.
+func TestServiceOCRNote(t *testing.T) {
+	for _, heading := range []string{"Page 2 " + quarry.OCRHeadingSuffix, "Refunds"} {
+		r := &fakeRetriever{passages: []quarry.Passage{{Chunk: quarry.Chunk{ID: "d#0", DocID: "d", Path: "scan.pdf", Title: "Scanned policy",
+			Heading: heading, Page: 2, Text: "Refunds are paid within 5 business days of receiving the return."}}}}
+		var rec recorder
+		a, err := NewService(r, nil, ServiceConfig{}).Ask(context.Background(), quarry.AskRequest{Question: "How fast are refunds paid?"}, rec.send)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !a.Answered {
+			t.Fatalf("%s: not answered: %q", heading, a.Text)
+		}
+		want := strings.HasSuffix(heading, quarry.OCRHeadingSuffix)
+		if got := slices.Contains(a.Notes, OCRNote); got != want {
+			t.Errorf("%s: OCR note %v, want %v (notes %q)", heading, got, want, a.Notes)
+		}
+		done := rec.events[len(rec.events)-1]
+		if done.Answer == nil || slices.Contains(done.Answer.Notes, OCRNote) != want {
+			t.Errorf("%s: done event notes %+v", heading, done.Answer)
+		}
 	}
 }
