@@ -31,7 +31,7 @@ type Chunk struct {
 	Path    string `json:"path"`
 	Title   string `json:"title"`
 	Heading string `json:"heading,omitempty"` // heading path, joined with " > "
-	Page    int    `json:"page,omitempty"`    // 1-based PDF page; 0 when the source has no pages
+	Page    int    `json:"page,omitempty"`    // 1-based PDF page or slide; 0 when the source has no pages
 	Ordinal int    `json:"ordinal"`           // position of the chunk in its document, from 0
 	Text    string `json:"text"`
 	Tokens  int    `json:"tokens"` // cl100k_base tokens in Text

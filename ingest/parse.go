@@ -40,7 +40,7 @@ type Parsed struct {
 // rows and lines of code are lines of their own.
 type Section struct {
 	Heading []string // enclosing headings, outermost first; empty before the first heading
-	Page    int      // 1-based PDF page, 0 for other types
+	Page    int      // 1-based PDF page or PowerPoint slide, 0 for other types
 	Text    string
 }
 
