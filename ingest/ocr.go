@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"image"
+	_ "image/jpeg" // image.DecodeConfig of JPEG
+	_ "image/png"  // and of PNG
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,6 +31,8 @@ const (
 	ocrMemLimitKB  = 1 << 20 // 1 GiB of address space for one tesseract or pdftoppm run
 	ocrMaxPages    = 100     // scanned pages OCRed per PDF
 	ocrDPI         = 200
+	ocrMinPixels   = 320 * 200 // smaller images are icons, not pages
+	ocrMaxPixels   = 100 << 20
 )
 
 // OCRHeading is the heading of the text OCR found on an image; a PDF
@@ -109,6 +114,16 @@ func parseImage(data []byte) (Parsed, error) {
 	}
 	if !isPNG(data) && !isJPEG(data) {
 		return Parsed{}, quarry.Errorf(quarry.CodeInvalid, "corrupt image (not a PNG or JPEG file)")
+	}
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
+	switch {
+	case err != nil:
+		return Parsed{}, quarry.Errorf(quarry.CodeInvalid, "corrupt image (%v)", err)
+	case cfg.Width*cfg.Height < ocrMinPixels:
+		// Icons, logos and buttons: no text worth a page of OCR.
+		return Parsed{}, quarry.Errorf(quarry.CodeInvalid, "image too small to OCR (%d×%d pixels)", cfg.Width, cfg.Height)
+	case int64(cfg.Width)*int64(cfg.Height) > ocrMaxPixels:
+		return Parsed{}, quarry.Errorf(quarry.CodeInvalid, "image too large to OCR (%d×%d pixels)", cfg.Width, cfg.Height)
 	}
 	text, err := e.recognize(context.Background(), data)
 	if err != nil {

@@ -160,11 +160,29 @@ func TestOCR(t *testing.T) {
 	}
 }
 
+func TestOCRRefusesIcons(t *testing.T) {
+	needOCR(t, false)
+	var b bytes.Buffer
+	if err := png.Encode(&b, image.NewGray(image.Rect(0, 0, 64, 64))); err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string][]byte{"icon.png": b.Bytes(), "broken.jpg": {0xFF, 0xD8, 0xFF, 0xE0, 1, 2}} {
+		_, err := ParseFile(name, data)
+		if err == nil || quarry.ErrorCode(err) != quarry.CodeInvalid {
+			t.Errorf("%s: error %v, want a skip", name, err)
+		}
+	}
+}
+
 func TestOCROffReason(t *testing.T) {
 	saved := ocr() // the lookup is done: the value below stays
 	ocrEng = ocrEngine{reason: "OCR is off: tesseract not found (install tesseract-ocr)"}
 	defer func() { ocrEng = saved }()
-	_, err := ParseFile("scan.png", []byte("\x89PNG\r\n\x1a\nrest"))
+	var b bytes.Buffer
+	if err := png.Encode(&b, image.NewGray(image.Rect(0, 0, 800, 600))); err != nil {
+		t.Fatal(err)
+	}
+	_, err := ParseFile("scan.png", b.Bytes())
 	if err == nil || !strings.Contains(err.Error(), "tesseract not found") || quarry.ErrorCode(err) != quarry.CodeUnsupported {
 		t.Errorf("error %v, want a skip that names the missing tesseract", err)
 	}
