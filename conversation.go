@@ -84,7 +84,8 @@ type Report struct {
 	LatencyP95MS  float64 `json:"latency_p95_ms"`
 
 	// Volume is the questions over time, in buckets of BucketSeconds
-	// from Since.
+	// aligned to whole hours, days or weeks (UTC); the first may start
+	// before Since, but holds only turns from Since.
 	BucketSeconds int64    `json:"bucket_seconds"`
 	Volume        []Bucket `json:"volume"`
 	// Unanswered are the declined questions, near-duplicates grouped,

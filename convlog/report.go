@@ -33,36 +33,104 @@ func (l *Log) Report(ctx context.Context, f Filter) (*Report, error) {
 	where, args := whereClause(f)
 	r := &Report{KB: f.KB, Until: f.Until.UTC()}
 
-	var up, down, answered, first sumInt
-	err := l.db.QueryRowContext(ctx, `SELECT COUNT(*), SUM(t.answered), COUNT(DISTINCT t.conversation_id),
-		SUM(f.rating > 0), SUM(f.rating < 0), MIN(t.time) FROM turns t LEFT JOIN feedback f ON f.answer_id = t.answer_id`+where, args...).
-		Scan(&r.Questions, &answered, &r.Conversations, &up, &down, &first)
+	// One pass over the range's turns; the figures are summed here
+	// rather than by several SQL scans (the pure-Go SQLite reads rows
+	// slowly, so the fewer passes the better).
+	rows, err := l.db.QueryContext(ctx, `SELECT t.time, t.answered, t.latency_ms, t.conversation_id, COALESCE(f.rating, 0),
+		CASE WHEN t.answered = 0 THEN t.question ELSE '' END
+		FROM turns t LEFT JOIN feedback f ON f.answer_id = t.answer_id`+where, args...)
 	if err != nil {
-		return nil, fmt.Errorf("convlog: report totals: %w", err)
+		return nil, fmt.Errorf("convlog: report: %w", err)
 	}
-	r.Answered, r.Up, r.Down = int(answered), int(up), int(down)
+	type slim struct {
+		ms       int64
+		answered bool
+		rating   int
+	}
+	var turns []slim
+	var lat []float64
+	convs := map[string]struct{}{}
+	unanswered := map[string]int{}
+	first := int64(math.MaxInt64)
+	for rows.Next() {
+		var t slim
+		var answered int
+		var latency float64
+		var conv, question string
+		if err := rows.Scan(&t.ms, &answered, &latency, &conv, &t.rating, &question); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("convlog: report: %w", err)
+		}
+		t.answered = answered != 0
+		turns = append(turns, t)
+		lat = append(lat, latency)
+		convs[conv] = struct{}{}
+		if !t.answered {
+			unanswered[question]++
+		}
+		first = min(first, t.ms)
+		switch {
+		case t.rating > 0:
+			r.Up++
+		case t.rating < 0:
+			r.Down++
+		}
+		if t.answered {
+			r.Answered++
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("convlog: report: %w", err)
+	}
+	r.Questions, r.Conversations = len(turns), len(convs)
 	r.Declined = r.Questions - r.Answered
 	r.AnswerRate = ratio(r.Answered, r.Questions)
 	r.Satisfaction = ratio(r.Up, r.Up+r.Down)
+	sort.Float64s(lat)
+	r.LatencyP50MS = Percentile(lat, 50)
+	r.LatencyP95MS = Percentile(lat, 95)
 
 	since := f.Since
 	if since.IsZero() {
 		since = f.Until
 		if r.Questions > 0 {
-			since = time.UnixMilli(int64(first))
+			since = time.UnixMilli(first)
 		}
 	}
 	r.Since = since.UTC()
 
-	if err := l.latencies(ctx, where, args, r); err != nil {
-		return nil, err
+	width := BucketWidth(r.Until.Sub(r.Since))
+	r.BucketSeconds = int64(width / time.Second)
+	origin := BucketOrigin(r.Since, width)
+	n := max(1, int((r.Until.Sub(origin)+width-1)/width))
+	r.Volume = make([]Bucket, n)
+	for i := range r.Volume {
+		r.Volume[i].Start = origin.Add(time.Duration(i) * width)
 	}
-	if err := l.volume(ctx, where, args, r); err != nil {
-		return nil, err
+	for _, t := range turns {
+		i := (t.ms - origin.UnixMilli()) / width.Milliseconds()
+		if i < 0 || i >= int64(n) {
+			continue // only with a zero Since and a skewed clock
+		}
+		b := &r.Volume[i]
+		b.Questions++
+		if t.answered {
+			b.Answered++
+		}
+		switch {
+		case t.rating > 0:
+			b.Up++
+		case t.rating < 0:
+			b.Down++
+		}
 	}
-	if err := l.unanswered(ctx, where, args, r); err != nil {
-		return nil, err
+	qc := make([]QuestionCount, 0, len(unanswered))
+	for q, c := range unanswered {
+		qc = append(qc, QuestionCount{Question: q, Count: c})
 	}
+	r.Unanswered = GroupQuestions(qc)
+
 	if r.LowestRated, err = l.turnList(ctx, where, args, "f.rating < 0", "f.time DESC, t.answer_id", ReportTop); err != nil {
 		return nil, err
 	}
@@ -72,50 +140,11 @@ func (l *Log) Report(ctx context.Context, f Filter) (*Report, error) {
 	return r, nil
 }
 
-// sumInt scans a SUM or MIN that is NULL over no rows as 0.
-type sumInt int64
-
-func (s *sumInt) Scan(v any) error {
-	switch x := v.(type) {
-	case nil:
-		*s = 0
-	case int64:
-		*s = sumInt(x)
-	case float64:
-		*s = sumInt(x)
-	default:
-		return fmt.Errorf("unexpected %T", v)
-	}
-	return nil
-}
-
 func ratio(a, b int) float64 {
 	if b == 0 {
 		return 0
 	}
 	return float64(a) / float64(b)
-}
-
-func (l *Log) latencies(ctx context.Context, where string, args []any, r *Report) error {
-	rows, err := l.db.QueryContext(ctx, `SELECT t.latency_ms FROM turns t LEFT JOIN feedback f ON f.answer_id = t.answer_id`+where+` ORDER BY t.latency_ms`, args...)
-	if err != nil {
-		return fmt.Errorf("convlog: report latencies: %w", err)
-	}
-	defer rows.Close()
-	var ls []float64
-	for rows.Next() {
-		var v float64
-		if err := rows.Scan(&v); err != nil {
-			return fmt.Errorf("convlog: report latencies: %w", err)
-		}
-		ls = append(ls, v)
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("convlog: report latencies: %w", err)
-	}
-	r.LatencyP50MS = Percentile(ls, 50)
-	r.LatencyP95MS = Percentile(ls, 95)
-	return nil
 }
 
 // Percentile returns the nearest-rank p-th percentile of sorted values
@@ -140,65 +169,11 @@ func BucketWidth(span time.Duration) time.Duration {
 	return 7 * 24 * time.Hour
 }
 
-func (l *Log) volume(ctx context.Context, where string, args []any, r *Report) error {
-	width := BucketWidth(r.Until.Sub(r.Since))
-	r.BucketSeconds = int64(width / time.Second)
-	n := int((r.Until.Sub(r.Since) + width - 1) / width)
-	if n < 1 {
-		n = 1
-	}
-	r.Volume = make([]Bucket, n)
-	for i := range r.Volume {
-		r.Volume[i].Start = r.Since.Add(time.Duration(i) * width)
-	}
-	q := `SELECT (t.time - ?) / ?, COUNT(*), SUM(t.answered), SUM(f.rating > 0), SUM(f.rating < 0)
-		FROM turns t LEFT JOIN feedback f ON f.answer_id = t.answer_id` + where + ` GROUP BY 1`
-	a := append([]any{r.Since.UnixMilli(), width.Milliseconds()}, args...)
-	rows, err := l.db.QueryContext(ctx, q, a...)
-	if err != nil {
-		return fmt.Errorf("convlog: report volume: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var i int64
-		var b Bucket
-		var ans, up, down sumInt
-		if err := rows.Scan(&i, &b.Questions, &ans, &up, &down); err != nil {
-			return fmt.Errorf("convlog: report volume: %w", err)
-		}
-		if i < 0 || i >= int64(n) {
-			continue // outside the range (only with a zero Since and skewed clocks)
-		}
-		v := &r.Volume[i]
-		v.Questions, v.Answered, v.Up, v.Down = b.Questions, int(ans), int(up), int(down)
-	}
-	return rows.Err()
-}
-
-func (l *Log) unanswered(ctx context.Context, where string, args []any, r *Report) error {
-	cond := " WHERE t.answered = 0"
-	if where != "" {
-		cond = where + " AND t.answered = 0"
-	}
-	rows, err := l.db.QueryContext(ctx, `SELECT t.question, COUNT(*) FROM turns t LEFT JOIN feedback f ON f.answer_id = t.answer_id`+
-		cond+` GROUP BY t.question`, args...)
-	if err != nil {
-		return fmt.Errorf("convlog: report unanswered: %w", err)
-	}
-	defer rows.Close()
-	var qs []QuestionCount
-	for rows.Next() {
-		var q QuestionCount
-		if err := rows.Scan(&q.Question, &q.Count); err != nil {
-			return fmt.Errorf("convlog: report unanswered: %w", err)
-		}
-		qs = append(qs, q)
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("convlog: report unanswered: %w", err)
-	}
-	r.Unanswered = GroupQuestions(qs)
-	return nil
+// BucketOrigin is where the buckets of a range starting at since begin:
+// since rounded down to a whole hour, day or week (UTC), so bars cover
+// calendar hours and days. The first bucket holds only turns from since.
+func BucketOrigin(since time.Time, width time.Duration) time.Time {
+	return since.UTC().Truncate(width)
 }
 
 func (l *Log) turnList(ctx context.Context, where string, args []any, extra, order string, limit int) ([]Turn, error) {

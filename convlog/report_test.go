@@ -47,10 +47,11 @@ func expected(turns []convlog.Turn, since, until time.Time) convlog.Report {
 	r := convlog.Report{Since: since, Until: until}
 	convs := map[string]bool{}
 	width := convlog.BucketWidth(until.Sub(since))
-	n := int((until.Sub(since) + width - 1) / width)
+	origin := since.Truncate(width)
+	n := int((until.Sub(origin) + width - 1) / width)
 	r.Volume = make([]convlog.Bucket, n)
 	for i := range r.Volume {
-		r.Volume[i].Start = since.Add(time.Duration(i) * width)
+		r.Volume[i].Start = origin.Add(time.Duration(i) * width)
 	}
 	var lat []float64
 	unanswered := map[string]int{}
@@ -58,7 +59,7 @@ func expected(turns []convlog.Turn, since, until time.Time) convlog.Report {
 	for _, t := range turns {
 		r.Questions++
 		convs[t.ConversationID] = true
-		b := &r.Volume[int(t.Time.Sub(since)/width)]
+		b := &r.Volume[int(t.Time.Sub(origin)/width)]
 		b.Questions++
 		if t.Answered {
 			r.Answered++
@@ -119,6 +120,7 @@ func TestReportMatchesTheLog(t *testing.T) {
 		{"30 days, every knowledge base", convlog.Filter{Since: historyEnd.Add(-30 * 24 * time.Hour), Until: historyEnd}},
 		{"7 days, support", convlog.Filter{KB: "support", Since: historyEnd.Add(-7 * 24 * time.Hour), Until: historyEnd}},
 		{"one day, default", convlog.Filter{KB: "default", Since: historyEnd.Add(-24 * time.Hour), Until: historyEnd}},
+		{"from 13:37 on, buckets still on whole days", convlog.Filter{Since: historyEnd.Add(-20*24*time.Hour + 13*time.Hour + 37*time.Minute), Until: historyEnd.Add(-90 * time.Minute)}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			turns, err := l.Turns(ctx, c.f)

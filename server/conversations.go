@@ -219,3 +219,12 @@ func (s *Server) handleFeedback(w http.ResponseWriter, r *http.Request) {
 	s.cfg.Metrics.observeFeedback(kb, in.Rating)
 	s.writeJSON(w, r, http.StatusOK, feedbackResponseJSON{AnswerID: in.AnswerID, Rating: in.Rating})
 }
+
+// Observe wraps inner with the server's logging decorator, for channels
+// that answer outside the server's own routes (the WeChat channel): each
+// answer gets an answer id, joins conversationID ("" starts one), and is
+// logged under kb and channel and counted in the metrics. client is the
+// asker's address or account, kept only as a salted hash.
+func (s *Server) Observe(inner Asker, kb, channel, conversationID, client string) Asker {
+	return s.observed(inner, turnMeta{kb: kb, channel: channel, conversationID: cmpOr(conversationID, "conv_"+rand.Text()), client: client})
+}

@@ -316,3 +316,17 @@ func TestWidgetAsset(t *testing.T) {
 		t.Errorf("widget.js is %d bytes gzipped, over the 20 KB budget", len(widgetGz))
 	}
 }
+
+func TestObserveOtherChannels(t *testing.T) {
+	l := openConvlog(t)
+	s := newServer(t, Config{Asker: streamingAsk(), Conversations: l})
+	a := s.Observe(streamingAsk(), "shop", quarry.ChannelWeChat, "wx-openid-1", "oABC123")
+	ans, err := a.Ask(context.Background(), quarry.AskRequest{Question: "退货"}, func(quarry.Event) error { return nil })
+	if err != nil || ans.AnswerID == "" || ans.ConversationID != "wx-openid-1" {
+		t.Fatalf("%+v %v", ans, err)
+	}
+	tu, err := l.Get(context.Background(), ans.AnswerID)
+	if err != nil || tu.Channel != "wechat" || tu.KB != "shop" || tu.ClientHash != l.HashClient("oABC123") {
+		t.Fatalf("logged %+v %v", tu, err)
+	}
+}

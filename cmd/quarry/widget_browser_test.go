@@ -481,11 +481,11 @@ func TestWidgetInBrowser(t *testing.T) {
 		if strings.Contains(got[0], adminKey) || got[1] != fmt.Sprint(len(turns)) || strings.Contains(got[2], adminKey) {
 			t.Errorf("dashboard: url %q, questions %q (log: %d), cookie visible to scripts %q", got[0], got[1], len(turns), got[2])
 		}
-		b, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+		b, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(shots, "dashboard.jpg"), b, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(shots, "dashboard.png"), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	})

@@ -58,7 +58,7 @@
     ".c li{margin:3px 0;font-size:12.5px}.c a{color:" + color + ";text-decoration:underline;font-size:12.5px}" +
     ".s{font-size:12px;color:#6b7280;margin-top:6px;display:block}" +
     ".f{display:flex;gap:6px;margin-top:6px;align-items:center;flex-wrap:wrap;white-space:normal}" +
-    ".f button,.k{background:#fff;border:1px solid #d1d5db;border-radius:8px;padding:3px 8px;cursor:pointer;color:#374151}" +
+    ".f button,.k{background:#fff;border:1px solid #d1d5db;border-radius:8px;padding:4px 8px;cursor:pointer;color:#4b5563;display:inline-flex;align-items:center}" +
     ".f button[aria-pressed=true]{background:#eef2ff;border-color:" + color + "}" +
     ".f textarea{width:100%;min-height:52px;border:1px solid #d1d5db;border-radius:8px;padding:6px;resize:vertical;color:#111827;background:#fff}" +
     ".o{margin-top:8px;padding:8px;border-radius:8px;background:#fff7ed;border:1px solid #fed7aa;white-space:normal}" +
@@ -184,10 +184,12 @@
     box.append(o);
   }
 
+  var THUMB = '<svg viewBox="0 0 24 24" width="16" height="16" aria-hidden="true" fill="currentColor"><path d="M1 21h4V9H1v12zm22-11c0-1.1-.9-2-2-2h-6.3l1-4.6v-.3c0-.4-.2-.8-.5-1.1L14.2 1 7.6 7.6C7.2 8 7 8.5 7 9v10c0 1.1.9 2 2 2h9c.8 0 1.5-.5 1.8-1.2l3-7c.1-.3.2-.5.2-.8v-2z"/></svg>';
   function feedback(box, id) {
     var f = el("div", "f");
-    var up = el("button", null, "👍");
-    var down = el("button", null, "👎");
+    var up = el("button"), down = el("button");
+    up.innerHTML = THUMB;
+    down.innerHTML = THUMB.replace("<svg", '<svg style="transform:rotate(180deg)"');
     up.type = down.type = "button";
     up.setAttribute("aria-label", T.helpful);
     down.setAttribute("aria-label", T.unhelpful);
