@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/quarry-kb/quarry"
@@ -48,6 +49,10 @@ type EngineConfig struct {
 	NoRewrite bool
 	// WrapVectors, when set (by tests), wraps every vector store opened.
 	WrapVectors func(index.VectorStore) index.VectorStore
+
+	// slots bounds the searches (and offline answers) running at once,
+	// shared by the engines of a Manager (see Config.MaxConcurrent).
+	slots chan struct{}
 }
 
 // Embedder returns a new embedder.
@@ -135,6 +140,10 @@ type Engine struct {
 	svc      *generate.Service
 	ask      generate.Asker // svc, made multi-turn
 	manifest *index.Manifest
+	slots    chan struct{} // nil: unbounded
+	// boundAsk: answers take a slot too (the offline answerer works on
+	// the CPU; a language model's answer mostly waits, and does not).
+	boundAsk bool
 
 	mu       sync.Mutex
 	idle     *sync.Cond // signalled when inflight drops to 0
@@ -143,12 +152,13 @@ type Engine struct {
 	closeMu  sync.Once
 	closeErr error
 	closed   chan struct{} // closed once Close has returned
+	next     atomic.Pointer[Engine] // the engine that replaced this one
 }
 
 // OpenEngine opens generation genName of knowledge base kb, whose
 // directory is dir.
 func OpenEngine(ctx context.Context, kb, genName, dir string, cfg EngineConfig) (*Engine, error) {
-	e := &Engine{kb: kb, gen: genName, dir: dir, closed: make(chan struct{})}
+	e := &Engine{kb: kb, gen: genName, dir: dir, closed: make(chan struct{}), slots: cfg.slots, boundAsk: cfg.NewAnswerer == nil}
 	e.idle = sync.NewCond(&e.mu)
 	var err error
 	if e.emb, err = cfg.Embedder(); err != nil {
@@ -208,21 +218,79 @@ func (e *Engine) Retriever(cfg retrieve.Config) (*retrieve.Retriever, func(), er
 
 // Search and Ask count in-flight work so that a replaced engine is
 // closed only once nothing uses it.
+// A request that waited for its turn while the engine it resolved was
+// replaced is served by the replacement (see latest): what a client
+// sees follows a switch as soon as the next engine is in place.
 func (e *Engine) Search(ctx context.Context, req quarry.SearchRequest) (quarry.SearchResult, error) {
-	if !e.acquire() {
+	done, err := e.slot(ctx)
+	if err != nil {
+		return quarry.SearchResult{}, err
+	}
+	defer done()
+	c := e.pick()
+	if c == nil {
 		return quarry.SearchResult{}, errEngineClosed
 	}
-	defer e.release()
-	return e.ret.Search(ctx, req)
+	defer c.release()
+	return c.ret.Search(ctx, req)
+}
+
+// latest follows the engines that replaced e to the newest.
+func (e *Engine) latest() *Engine {
+	cur := e
+	for range 8 { // a chain is short; the bound guards against a cycle
+		n := cur.next.Load()
+		if n == nil {
+			break
+		}
+		cur = n
+	}
+	return cur
+}
+
+// pick acquires the newest engine that replaced e, or e itself; nil when
+// both are closing.
+func (e *Engine) pick() *Engine {
+	if c := e.latest(); c != e && c.acquire() {
+		return c
+	}
+	if e.acquire() {
+		return e
+	}
+	return nil
+}
+
+// slot waits for a turn to work on the CPU. Bounding the work running at
+// once keeps latency even under many clients, and leaves the CPU to
+// other work too: opening the next generation is not starved by a
+// crowd of searches.
+func (e *Engine) slot(ctx context.Context) (done func(), err error) {
+	if e.slots == nil {
+		return func() {}, nil
+	}
+	select {
+	case e.slots <- struct{}{}:
+		return func() { <-e.slots }, nil
+	case <-ctx.Done():
+		return nil, quarry.Errorf(quarry.CodeTimeout, "waiting for a turn: %w", context.Cause(ctx))
+	}
 }
 
 // Ask answers a question from the engine's generation.
 func (e *Engine) Ask(ctx context.Context, req quarry.AskRequest, send func(quarry.Event) error) (quarry.Answer, error) {
-	if !e.acquire() {
+	if e.boundAsk {
+		done, err := e.slot(ctx)
+		if err != nil {
+			return quarry.Answer{}, err
+		}
+		defer done()
+	}
+	c := e.pick()
+	if c == nil {
 		return quarry.Answer{}, errEngineClosed
 	}
-	defer e.release()
-	return e.ask.Ask(ctx, req, send)
+	defer c.release()
+	return c.ask.Ask(ctx, req, send)
 }
 
 var errEngineClosed = quarry.Errorf(quarry.CodeUnavailable, "the index is being replaced; retry")

@@ -26,6 +26,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -106,6 +107,10 @@ type Config struct {
 	// Report, when set, receives the gate's measures as lines of text
 	// (the command line prints them).
 	Report io.Writer
+	// MaxConcurrent bounds the searches and offline answers served at
+	// once, across knowledge bases (default twice GOMAXPROCS; negative:
+	// no bound). More requests wait their turn.
+	MaxConcurrent int
 }
 
 // ParseFailuresFile, in a knowledge base's root, remembers by content
@@ -143,6 +148,12 @@ func New(cfg Config) (*Manager, error) {
 	}
 	if cfg.OpenSource == nil {
 		cfg.OpenSource = OpenSource
+	}
+	switch {
+	case cfg.MaxConcurrent == 0:
+		cfg.Engine.slots = make(chan struct{}, 2*runtime.GOMAXPROCS(0))
+	case cfg.MaxConcurrent > 0:
+		cfg.Engine.slots = make(chan struct{}, cfg.MaxConcurrent)
 	}
 	m := &Manager{cfg: cfg, log: cfg.Logger, served: map[string]*holder{}}
 	rb, err := newRebuilder(m, cfg.Schedule)

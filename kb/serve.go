@@ -28,9 +28,11 @@ import (
 // reload waits for the close before opening it again.
 
 // retireGrace is how long a replaced engine stays open: requests that
-// resolved it just before the swap start their work on it in that time,
-// and a rollback within it takes it back without opening anything.
-const retireGrace = 2 * time.Second
+// resolved it just before the swap are served in that time (those still
+// waiting for their turn go to its replacement), and a rollback within
+// it takes it back at once, without opening anything. Meanwhile the
+// memory of both generations is in use.
+const retireGrace = 10 * time.Second
 
 // holder keeps the serving engine of one knowledge base.
 type holder struct {
@@ -211,6 +213,7 @@ func (h *holder) reload(ctx context.Context) error {
 	if same {
 		return nil
 	}
+	opening := time.Now()
 	e, err := h.open(ctx, s.Current)
 	if err != nil {
 		h.mu.Lock()
@@ -229,7 +232,9 @@ func (h *holder) reload(ctx context.Context) error {
 	h.eng = e
 	h.versions = s.Versions
 	h.lastErr = nil
+	e.next.Store(nil) // taken back by a rollback: it is the newest again
 	if old != nil {
+		old.next.Store(e) // requests still waiting on old go to e
 		h.retireLocked(old)
 	}
 	h.mu.Unlock()
@@ -237,7 +242,8 @@ func (h *holder) reload(ctx context.Context) error {
 	if old != nil {
 		from = old.gen
 	}
-	h.m.log.Info("switched generation", "kb", h.name, "from", from, "to", e.gen, "documents", s.Info.Documents, "chunks", s.Info.Chunks)
+	h.m.log.Info("switched generation", "kb", h.name, "from", from, "to", e.gen, "documents", s.Info.Documents, "chunks", s.Info.Chunks,
+		"open", time.Since(opening).Round(time.Millisecond), "noticed", opening.Sub(s.Switched).Round(time.Millisecond))
 	return nil
 }
 
