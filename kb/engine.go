@@ -151,7 +151,7 @@ type Engine struct {
 	closing  bool
 	closeMu  sync.Once
 	closeErr error
-	closed   chan struct{} // closed once Close has returned
+	closed   chan struct{}          // closed once Close has returned
 	next     atomic.Pointer[Engine] // the engine that replaced this one
 }
 
