@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/quarry-kb/quarry"
 	"github.com/quarry-kb/quarry/corpora"
 )
@@ -423,6 +424,37 @@ func TestWidgetInBrowser(t *testing.T) {
 		}
 		if diff > 0 {
 			t.Errorf("%d pixels of the widget differ under hostile CSS (isolation-0.png, isolation-1.png)", diff)
+		}
+	})
+
+	t.Run("keyboard: focus stays in the panel, Escape closes", func(t *testing.T) {
+		ctx := tab(t)
+		openWidget(t, ctx, site.URL+"/")
+		// The input has focus on opening; Tab and Shift+Tab cycle through
+		// the panel's controls and never leave it.
+		inside := `(() => { const r = ` + shadow + `; return document.activeElement === r.host && r.querySelector('.p').contains(r.activeElement); })()`
+		for i := 0; i < 6; i++ {
+			if err := chromedp.Do(ctx, chromedp.KeyEvent(kb.Tab)); err != nil {
+				t.Fatal(err)
+			}
+			if ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](inside)); err != nil || !ok {
+				t.Fatalf("after %d Tab presses the focus left the panel (%v)", i+1, err)
+			}
+		}
+		if err := chromedp.Do(ctx, chromedp.KeyEvent(kb.Tab, chromedp.KeyModifiers(chromedp.ModifierShift))); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](inside)); err != nil || !ok {
+			t.Fatalf("after Shift+Tab the focus left the panel (%v)", err)
+		}
+		if err := chromedp.Do(ctx, chromedp.KeyEvent(kb.Escape)); err != nil {
+			t.Fatal(err)
+		}
+		state, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`(() => { const r = `+shadow+`;
+			return [String(r.querySelector('.p').hidden), r.activeElement ? r.activeElement.className : '', r.querySelector('button.l').getAttribute('aria-expanded'),
+				r.querySelector('.p').getAttribute('role'), r.querySelector('.p').getAttribute('aria-modal'), r.querySelector('.m').getAttribute('role')]; })()`))
+		if err != nil || !slices.Equal(state, []string{"true", "l", "false", "dialog", "true", "log"}) {
+			t.Errorf("after Escape: hidden, focused, aria-expanded, roles = %v (%v); want the panel closed and the launcher focused", state, err)
 		}
 	})
 
