@@ -109,6 +109,7 @@ type page struct {
 type crawler struct {
 	cfg    Config
 	dir    string
+	start  string // the start URL's host
 	hosts  map[string]bool
 	robots map[string]*robotstxt.Group
 	state  map[string]page
@@ -128,7 +129,7 @@ func Run(ctx context.Context, start string, dir string, cfg Config) (Summary, er
 		return Summary{}, fmt.Errorf("crawl: %q is not an http(s) URL", start)
 	}
 	cfg = withDefaults(cfg)
-	c := &crawler{cfg: cfg, dir: dir, hosts: map[string]bool{strings.ToLower(u.Host): true},
+	c := &crawler{cfg: cfg, dir: dir, start: strings.ToLower(u.Host), hosts: map[string]bool{strings.ToLower(u.Host): true},
 		robots: map[string]*robotstxt.Group{}, state: map[string]page{}, log: cfg.Logger}
 	for _, h := range cfg.AllowHosts {
 		c.hosts[strings.ToLower(h)] = true
@@ -415,7 +416,7 @@ func (c *crawler) fetch(ctx context.Context, u string, wantLinks bool) ([]string
 	}
 	content := mainContent(doc, u)
 	sum := sha256.Sum256(content)
-	p := page{File: mirrorPath(u), ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified"), Hash: hex.EncodeToString(sum[:])}
+	p := page{File: c.mirrorPath(u), ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified"), Hash: hex.EncodeToString(sum[:])}
 	if known && old.Hash == p.Hash && old.File == p.File {
 		c.sum.Unchanged++
 	} else {
@@ -450,9 +451,17 @@ func (c *crawler) remove(u string, old page) error {
 
 // mirrorPath maps a URL to its file in the mirror: its path, ".html"
 // added where the path has no extension, "index.html" for a folder, and
-// a query string kept in the name.
-func mirrorPath(raw string) string {
+// a query string kept in the name; a page of another allowed host goes
+// under that host's name.
+func (c *crawler) mirrorPath(raw string) string {
 	u, _ := url.Parse(raw)
+	if h := strings.ToLower(u.Host); h != c.start {
+		return strings.ReplaceAll(h, ":", "_") + "/" + mirrorPath(u)
+	}
+	return mirrorPath(u)
+}
+
+func mirrorPath(u *url.URL) string {
 	p := u.Path
 	if strings.HasSuffix(p, "/") || p == "" {
 		p += "index"

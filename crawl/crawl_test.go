@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -254,5 +255,43 @@ func TestCrawlDepthAndLimits(t *testing.T) {
 	}
 	if _, err := Run(context.Background(), "ftp://example.com/", dir, Config{}); err == nil {
 		t.Error("an ftp URL was accepted")
+	}
+}
+
+// TestCrawlStaysOnHost: a link to another host is not followed unless
+// that host is allowed.
+func TestCrawlStaysOnHost(t *testing.T) {
+	var other atomic.Int32
+	ext := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		other.Add(1)
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprint(w, "<html><head><title>Partner</title></head><body><main><p>Partner page.</p></main></body></html>")
+	}))
+	defer ext.Close()
+	home := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprintf(w, `<html><head><title>Home</title></head><body><main><p>See <a href="%s/partner">our partner</a>.</p></main></body></html>`, ext.URL)
+	}))
+	defer home.Close()
+	cfg := Config{Interval: time.Millisecond, Depth: 1}
+	sum, err := Run(context.Background(), home.URL+"/", t.TempDir(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Written != 1 || other.Load() != 0 {
+		t.Errorf("summary %+v, %d requests to the other host; want 1 page and none", sum, other.Load())
+	}
+	cfg.AllowHosts = []string{strings.TrimPrefix(ext.URL, "http://")}
+	dir := t.TempDir()
+	sum, err = Run(context.Background(), home.URL+"/", dir, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Written != 2 || other.Load() == 0 {
+		t.Errorf("with the host allowed: summary %+v, %d requests to it; want 2 pages", sum, other.Load())
+	}
+	extFile := filepath.Join(dir, strings.ReplaceAll(strings.TrimPrefix(ext.URL, "http://"), ":", "_"), "partner.html")
+	if _, err := os.Stat(extFile); err != nil {
+		t.Errorf("the other host's page is not under its host's name: %v", err)
 	}
 }
