@@ -203,9 +203,9 @@ func (e ocrEngine) recognize(ctx context.Context, img []byte) (string, error) {
 }
 
 // run runs a tool under the OCR limits: a timeout, an address-space
-// limit (ulimit -v) and one thread.
+// limit (ulimit -v, which only lowers what the parse worker allows) and one thread.
 func (e ocrEngine) run(ctx context.Context, stdin []byte, bin string, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, "/bin/sh", append([]string{"-c", `ulimit -v ` + strconv.Itoa(ocrMemLimitKB) + ` && exec "$0" "$@"`, bin}, args...)...)
+	cmd := exec.CommandContext(ctx, "/bin/sh", append([]string{"-c", `ulimit -v ` + strconv.Itoa(ocrMemLimitKB) + ` 2>/dev/null; exec "$0" "$@"`, bin}, args...)...)
 	cmd.Env = append(os.Environ(), "OMP_THREAD_LIMIT=1")
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
