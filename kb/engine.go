@@ -53,6 +53,26 @@ type EngineConfig struct {
 	// slots bounds the searches (and offline answers) running at once,
 	// shared by the engines of a Manager (see Config.MaxConcurrent).
 	slots chan struct{}
+
+	// ReadOnly opens engines for answering only, so that a server and
+	// command-line readers share a generation: the keyword index through
+	// OpenKeywordReadOnly, the vectors through a backend's OpenReadOnly
+	// when it has one. Manager.Open and serving set it; builds do not.
+	ReadOnly bool
+	// OpenKeywordReadOnly opens an existing keyword index read-only
+	// (nil: OpenKeyword).
+	OpenKeywordReadOnly func(dir string) (Keyword, error)
+}
+
+// ReadOnlyOpener is a VectorBackend that can open a generation's
+// vectors for reading only (see EngineConfig.ReadOnly).
+type ReadOnlyOpener interface {
+	OpenReadOnly(ctx context.Context, g, dir string, space index.Space) (index.VectorStore, error)
+}
+
+func (c EngineConfig) readOnly() EngineConfig {
+	c.ReadOnly = true
+	return c
 }
 
 // Embedder returns a new embedder.
@@ -88,7 +108,11 @@ func (c EngineConfig) openVectors(ctx context.Context, kb, g, dir string, space 
 	} else if err := CheckRecordKind(g, rec, b.Kind()); err != nil {
 		return nil, "", err
 	}
-	if vs, err = b.Open(ctx, g, dir, space); err != nil {
+	open := b.Open
+	if ro, ok := b.(ReadOnlyOpener); ok && c.ReadOnly {
+		open = ro.OpenReadOnly
+	}
+	if vs, err = open(ctx, g, dir, space); err != nil {
 		return nil, "", err
 	}
 	if c.WrapVectors != nil {
@@ -175,7 +199,11 @@ func OpenEngine(ctx context.Context, kb, genName, dir string, cfg EngineConfig) 
 	if cfg.OpenKeyword == nil {
 		return nil, quarry.Errorf(quarry.CodeInternal, "kb: EngineConfig.OpenKeyword is not set")
 	}
-	if e.kw, err = cfg.OpenKeyword(filepath.Join(dir, KeywordDir)); err != nil {
+	openKeyword := cfg.OpenKeyword
+	if cfg.ReadOnly && cfg.OpenKeywordReadOnly != nil {
+		openKeyword = cfg.OpenKeywordReadOnly
+	}
+	if e.kw, err = openKeyword(filepath.Join(dir, KeywordDir)); err != nil {
 		return nil, fmt.Errorf("keyword index: %w", err)
 	}
 	if e.vs, e.store, err = cfg.openVectors(ctx, kb, genName, dir, e.emb.Space()); err != nil {

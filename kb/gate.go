@@ -80,7 +80,7 @@ func (gt *Gate) recall(ctx context.Context, e *Engine) (float64, error) {
 // serving generation and fails with quarry.ErrConflict when g is worse
 // by more than the margin.
 func (gt *Gate) check(ctx context.Context, m *Manager, name string, d *gen.Dir, w *gen.Writer, g string, serving gen.State, cfg EngineConfig) error {
-	e, err := OpenEngine(ctx, name, g, d.Path(g), cfg)
+	e, err := OpenEngine(ctx, name, g, d.Path(g), cfg.readOnly())
 	if err != nil {
 		return fmt.Errorf("gate: open generation %s: %w", g, err)
 	}
@@ -119,14 +119,14 @@ func (gt *Gate) servingRecall(ctx context.Context, m *Manager, name string, d *g
 			return gt.recall(ctx, e)
 		}
 	}
-	e, err := OpenEngine(ctx, name, current, d.Path(current), cfg)
+	e, err := OpenEngine(ctx, name, current, d.Path(current), cfg.readOnly())
 	if err != nil {
 		copyGen, dir, cerr := w.Begin(current)
 		if cerr != nil {
 			return 0, fmt.Errorf("%w (and copying it: %v)", err, cerr)
 		}
 		defer w.Abort(copyGen)
-		if e, err = OpenEngine(ctx, name, current, dir, cfg); err != nil {
+		if e, err = OpenEngine(ctx, name, current, dir, cfg.readOnly()); err != nil {
 			return 0, err
 		}
 	}

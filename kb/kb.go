@@ -333,7 +333,7 @@ func (m *Manager) Open(ctx context.Context, name string) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return OpenEngine(ctx, name, s.Current, d.Path(s.Current), m.cfg.Engine)
+	return OpenEngine(ctx, name, s.Current, d.Path(s.Current), m.cfg.Engine.readOnly())
 }
 
 // State returns the generations state of knowledge base name.

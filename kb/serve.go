@@ -271,7 +271,7 @@ func (h *holder) open(ctx context.Context, g string) (*Engine, error) {
 			return nil, quarry.Errorf(quarry.CodeCanceled, "%w", ctx.Err())
 		}
 	}
-	return OpenEngine(ctx, h.name, g, h.dir.Path(g), h.m.cfg.Engine)
+	return OpenEngine(ctx, h.name, g, h.dir.Path(g), h.m.cfg.Engine.readOnly())
 }
 
 // retireLocked closes e after the grace period unless it is taken back;

@@ -71,6 +71,12 @@ func (embeddedBackend) Open(_ context.Context, _, dir string, space index.Space)
 	return memvec.Open(filepath.Join(dir, kb.VectorsDir), space, memvec.Config{})
 }
 
+// OpenReadOnly opens the vectors without locking them, for readers that
+// share the generation with a server (kb.ReadOnlyOpener).
+func (embeddedBackend) OpenReadOnly(_ context.Context, _, dir string, space index.Space) (index.VectorStore, error) {
+	return memvec.Open(filepath.Join(dir, kb.VectorsDir), space, memvec.Config{ReadOnly: true})
+}
+
 func (embeddedBackend) Publish(context.Context, string) (func(context.Context) error, error) {
 	return func(context.Context) error { return nil }, nil
 }

@@ -55,6 +55,11 @@ func (c engineConfig) engine() kb.EngineConfig {
 		Answer:      c.Answer,
 		Service:     c.Service,
 		OpenKeyword: func(dir string) (kb.Keyword, error) { return bleveindex.Open(dir, kw) },
+		OpenKeywordReadOnly: func(dir string) (kb.Keyword, error) {
+			ro := kw
+			ro.ReadOnly = true
+			return bleveindex.Open(dir, ro)
+		},
 		NewEmbed:    c.embedder,
 		VectorsFor:  backendFor,
 		Vectors:     c.vectors,

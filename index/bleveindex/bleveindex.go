@@ -57,6 +57,10 @@ type Config struct {
 	// (another process, or another open Index) to let go before failing
 	// with quarry.ErrUnavailable. Default 2s.
 	LockTimeout time.Duration
+	// ReadOnly opens an existing index for searching only, with a shared
+	// lock: any number of read-only opens (a server and quarry ask or
+	// search on the same data directory) coexist. Writes fail.
+	ReadOnly bool
 }
 
 // Defaults.
@@ -123,6 +127,9 @@ func Open(dir string, cfg Config) (*Index, error) {
 		return nil, err
 	}
 	ix := &Index{cfg: cfg, scoring: cfg.Scoring.withDefaults()}
+	if !exists && cfg.ReadOnly {
+		return nil, quarry.Errorf(quarry.CodeNotFound, "bleveindex: %s holds no index", dir)
+	}
 	if exists {
 		err = ix.open(dir)
 	} else {
@@ -185,7 +192,11 @@ func (ix *Index) create(dir string) error {
 }
 
 func (ix *Index) open(dir string) error {
-	idx, err := bleve.OpenUsing(dir, map[string]any{"bolt_timeout": ix.cfg.LockTimeout.String()})
+	rc := map[string]any{"bolt_timeout": ix.cfg.LockTimeout.String()}
+	if ix.cfg.ReadOnly {
+		rc["read_only"] = true
+	}
+	idx, err := bleve.OpenUsing(dir, rc)
 	if err != nil {
 		if strings.Contains(err.Error(), "timeout") {
 			return quarry.Errorf(quarry.CodeUnavailable, "bleveindex: open %s: in use by another process: %w", dir, err)

@@ -55,6 +55,11 @@ type Config struct {
 	// Workers bounds the goroutines one dense search uses. 0 means
 	// runtime.GOMAXPROCS(0).
 	Workers int
+	// ReadOnly loads the store as it is on disk without locking it or
+	// writing to it, so that readers (quarry ask, search) can open it
+	// while a server holds it; writes fail with quarry.ErrUnavailable.
+	// The store must exist.
+	ReadOnly bool
 }
 
 const defaultMaxLogBytes = 64 << 20
@@ -115,19 +120,26 @@ func Open(dir string, space index.Space, cfg Config) (*Store, error) {
 	if cfg.Workers <= 0 {
 		cfg.Workers = runtime.GOMAXPROCS(0)
 	}
-	s := &Store{
-		space:  space,
-		cosine: !space.Sparse && space.Distance != "dot",
-		cfg:    cfg,
-		dir:    dir,
-		byID:   map[string]uint32{},
-		byDoc:  map[string][]uint32{},
+	fresh := func() *Store {
+		s := &Store{
+			space:  space,
+			cosine: !space.Sparse && space.Distance != "dot",
+			cfg:    cfg,
+			dir:    dir,
+			byID:   map[string]uint32{},
+			byDoc:  map[string][]uint32{},
+		}
+		if space.Sparse {
+			s.post = map[uint32]*posting{}
+		}
+		return s
 	}
-	if space.Sparse {
-		s.post = map[uint32]*posting{}
-	}
+	s := fresh()
 	if dir == "" {
 		return s, nil
+	}
+	if cfg.ReadOnly {
+		return loadReadOnly(dir, fresh)
 	}
 	d, err := openDisk(dir, s)
 	if err != nil {
@@ -196,7 +208,7 @@ func (s *Store) Upsert(ctx context.Context, recs []index.Record) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.usable(ctx, "upsert"); err != nil {
+	if err := s.writable(ctx, "upsert"); err != nil {
 		return err
 	}
 	if s.disk != nil {
@@ -219,7 +231,7 @@ func (s *Store) DeleteDocs(ctx context.Context, docIDs ...string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.usable(ctx, "delete"); err != nil {
+	if err := s.writable(ctx, "delete"); err != nil {
 		return err
 	}
 	known := s.knownDocs(docIDs)
@@ -260,7 +272,7 @@ func (s *Store) Replace(ctx context.Context, docIDs []string, recs []index.Recor
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.usable(ctx, "replace"); err != nil {
+	if err := s.writable(ctx, "replace"); err != nil {
 		return err
 	}
 	known := s.knownDocs(docIDs)
@@ -349,6 +361,14 @@ func (s *Store) Close() error {
 		return nil
 	}
 	return s.disk.close(s)
+}
+
+// writable is usable for writes: not closed, not read-only.
+func (s *Store) writable(ctx context.Context, op string) error {
+	if s.cfg.ReadOnly {
+		return quarry.Errorf(quarry.CodeUnavailable, "memvec: %s: the store is open read-only", op)
+	}
+	return s.usable(ctx, op)
 }
 
 func (s *Store) usable(ctx context.Context, op string) error {

@@ -116,6 +116,39 @@ func openDisk(dir string, s *Store) (_ *disk, err error) {
 	return d, nil
 }
 
+// loadReadOnly loads the store in dir into s without locking or writing
+// anything: the snapshot, then the complete frames of its log.
+func loadReadOnly(dir string, fresh func() *Store) (*Store, error) {
+	for range 3 {
+		s := fresh()
+		d := &disk{dir: dir}
+		if _, err := os.Stat(filepath.Join(dir, snapName)); errors.Is(err, fs.ErrNotExist) {
+			return nil, quarry.Errorf(quarry.CodeNotFound, "memvec: %s holds no store", dir)
+		}
+		if err := d.loadSnapshot(s); err != nil {
+			return nil, err
+		}
+		data, err := os.ReadFile(filepath.Join(dir, logName))
+		if errors.Is(err, fs.ErrNotExist) {
+			return s, nil
+		}
+		if err != nil {
+			return nil, ioErr("read log", err)
+		}
+		gen, ok := parseLogHeader(data)
+		if !ok || gen < d.gen {
+			return s, nil // damaged, or from before the snapshot: nothing to add
+		}
+		if gen == d.gen {
+			replayFrames(data, func(op logOp) { op.apply(s) }, s.space)
+			return s, nil
+		}
+		// The writer checkpointed between our reads of the snapshot and
+		// the log: start again from the new snapshot.
+	}
+	return nil, quarry.Errorf(quarry.CodeUnavailable, "memvec: %s keeps changing while it is read; try again", dir)
+}
+
 // crcReader hashes what it reads.
 type crcReader struct {
 	r *bufio.Reader
