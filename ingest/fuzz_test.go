@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/quarry-kb/quarry/internal/officegen"
 )
 
 // checkParsed asserts what every successful parse guarantees.
@@ -156,4 +158,38 @@ func parsePDFWithin(data []byte, d time.Duration) (Parsed, error) {
 	case <-time.After(d):
 		return Parsed{}, errors.New("timeout")
 	}
+}
+
+// FuzzParseOffice feeds the Office and CSV parsers (kind picks .docx,
+// .pptx, .xlsx or .csv). Deployments run the zip-based ones in a parse
+// worker; here a parse that does not finish is given up on.
+func FuzzParseOffice(f *testing.F) {
+	f.Add(uint8(0), testDocx())
+	f.Add(uint8(1), officegen.PPTX("Deck", []officegen.Slide{{Title: "Plans", Bullets: []string{"One.", "Two."}, Notes: "Note."}}))
+	if x, err := officegen.XLSX("Prices", []officegen.Sheet{{Name: "S", Rows: [][]string{{"Product", "Price"}, {"Cam", "$59"}}}}); err == nil {
+		f.Add(uint8(2), x)
+	}
+	f.Add(uint8(3), []byte("问题,答案\n发票怎么开？,在订单详情页申请。\n"))
+	f.Add(uint8(3), []byte("a;b\n\"x\n"))
+	exts := []string{"f.docx", "f.pptx", "f.xlsx", "f.csv"}
+	f.Fuzz(func(t *testing.T, kind uint8, data []byte) {
+		name := exts[int(kind)%len(exts)]
+		type result struct {
+			p   Parsed
+			err error
+		}
+		done := make(chan result, 1)
+		go func() {
+			p, err := ParseFile(name, data)
+			done <- result{p, err}
+		}()
+		select {
+		case r := <-done:
+			if r.err == nil {
+				checkParsed(t, r.p, name == "f.pptx") // slides are numbered like pages
+			}
+		case <-time.After(5 * time.Second):
+			return // a skip is the contract: the worker's time limit ends it
+		}
+	})
 }

@@ -183,3 +183,8 @@ func (f *Failures) Save() error {
 	f.dirty = false
 	return nil
 }
+
+// Routine reports whether skips of a kind are routine (other files in a
+// folder: unsupported types, hidden or ignored files) rather than files
+// that need someone's attention.
+func Routine(kind string) bool { return quietKinds[kind] }

@@ -2,12 +2,14 @@ package kb
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/robfig/cron/v3"
 
 	"github.com/quarry-kb/quarry"
+	"github.com/quarry-kb/quarry/ingest"
 )
 
 // rebuilder runs full rebuilds inside the server: on the admin route and
@@ -72,7 +74,14 @@ func (r *rebuilder) start(name, trigger string) error {
 		start := time.Now()
 		log := r.m.log.With("kb", name, "trigger", trigger)
 		log.Info("rebuild started")
-		_, st, err := r.m.Reindex(ctx, name, RebuildRequest{Trigger: trigger, lock: w})
+		sum, st, err := r.m.Reindex(ctx, name, RebuildRequest{Trigger: trigger, lock: w})
+		for _, sk := range sum.Skipped {
+			level := slog.LevelWarn
+			if ingest.Routine(sk.Kind) {
+				level = slog.LevelDebug
+			}
+			log.Log(ctx, level, "file skipped", "path", sk.Path, "kind", sk.Kind, "reason", sk.Reason)
+		}
 		r.mu.Lock()
 		delete(r.running, name)
 		r.mu.Unlock()
