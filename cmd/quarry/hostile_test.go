@@ -124,9 +124,9 @@ func TestHostileFolder(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	var logs bytes.Buffer
+	logs := &syncBuffer{} // written by exec's copying goroutine
 	srv := exec.Command(bin, append([]string{"serve", "--data", data, "--addr", addr}, limits...)...)
-	srv.Stdout, srv.Stderr = &logs, &logs
+	srv.Stdout, srv.Stderr = logs, logs
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
