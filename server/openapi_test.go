@@ -51,6 +51,7 @@ func fullServer(t *testing.T) (*Server, *keyed) {
 		Searcher: staticSearch(quarry.SearchResult{}), Asker: streamingAsk(), Admin: &fakeAdmin{},
 		KnowledgeBases: []string{"default", "shop"}, Audit: k.audit, Keys: openKeys{},
 		Conversations: openConvlog(t), Reports: openConvlog(t), Metrics: NewMetrics(), Widget: true,
+		Strategies: fakeStrategies{}, Channels: fakeChannels,
 	})
 	return s, k
 }

@@ -129,6 +129,14 @@ type Config struct {
 	// Widget serves the embeddable website widget at /widget.js (see
 	// widget.go).
 	Widget bool
+	// Strategies, when set, serves POST /v1/kb/{kb}/admin/reload,
+	// which reloads the knowledge base's reply strategy (channels.go).
+	Strategies StrategyReloader
+	// Channels, when set, serves GET and POST
+	// /v1/channels/{channel}/{kb}: messaging platforms' webhooks, which
+	// prove who they are with their own signatures, not API keys
+	// (channels.go).
+	Channels ChannelFunc
 }
 
 // Server is Quarry's HTTP API. Create it with New; serve Handler with
@@ -238,6 +246,10 @@ func (s *Server) routes() {
 	if s.cfg.Reports != nil {
 		s.dashboardRoutes(r)
 	}
+	if s.cfg.Strategies != nil {
+		s.api(r, GroupAdmin, urlKB).Post("/v1/kb/{kb}/admin/reload", s.handleStrategyReload)
+	}
+	s.channelRoutes(r)
 	s.mux = r
 	s.handler = r
 }
