@@ -151,6 +151,9 @@ type answerJSON struct {
 	AnswerID       string         `json:"answer_id,omitempty"`
 	ConversationID string         `json:"conversation_id,omitempty"`
 	Handoff        *handoffJSON   `json:"handoff,omitempty"`
+	// Strategy names the reply-strategy rule that answered instead of
+	// retrieval: curated, blocked, small_talk or handoff.
+	Strategy string `json:"strategy,omitempty"`
 }
 
 type handoffJSON struct {
@@ -189,6 +192,7 @@ func toAnswer(a quarry.Answer) answerJSON {
 		AnswerID:       a.AnswerID,
 		ConversationID: a.ConversationID,
 		Handoff:        toHandoff(a.Handoff),
+		Strategy:       a.Strategy,
 	}
 }
 

@@ -9,10 +9,13 @@ import (
 	"github.com/quarry-kb/quarry/kb"
 )
 
-// runKB is quarry kb create|list|delete.
+// runKB is quarry kb create|list|delete|show.
 func runKB(ctx context.Context, env *Env, args []string) error {
+	if len(args) > 0 && args[0] == "show" {
+		return runKBShow(ctx, env, args[1:]) // the reply strategy (strategy.go)
+	}
 	var o options
-	fs := newFlags(env, "kb", "quarry kb create NAME | list | delete NAME",
+	fs := newFlags(env, "kb", "quarry kb create NAME | list | delete NAME | show NAME",
 		"Manage the knowledge bases of the data directory. Each has its own sources, generations\n"+
 			"and vectors; names are lower-case letters, digits and '-'. A running server serves a new\n"+
 			"knowledge base as soon as something is ingested into it (quarry ingest --kb NAME DIR),\n"+

@@ -49,7 +49,7 @@ func commands() []command {
 		{"reindex", "quarry reindex [flags] [SOURCE_DIR]", "rebuild the index from scratch into a new generation and switch to it", runReindex},
 		{"rollback", "quarry rollback [flags]", "switch serving back to the previous generation", runRollback},
 		{"keys", "quarry keys create|list|revoke [flags]", "manage the API keys of the HTTP API (scopes, knowledge base, origin, expiry)", runKeys},
-		{"kb", "quarry kb create NAME | list | delete NAME", "create, list and delete knowledge bases", runKB},
+		{"kb", "quarry kb create NAME | list | delete NAME | show NAME", "create, list and delete knowledge bases; show one's reply strategy and channels", runKB},
 		{"healthcheck", "quarry healthcheck [flags]", "check that a server answers /healthz (for container health checks)", runHealthcheck},
 		{"report", "quarry report [flags]", "print the dashboard's figures from the conversation log (--kb, --since 7d, --json)", runReport},
 		{"log", "quarry log export [flags]", "write the conversation log as JSON lines (--since 7d)", runLog},

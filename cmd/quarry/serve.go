@@ -12,6 +12,7 @@ import (
 	"github.com/quarry-kb/quarry/ingest"
 	"github.com/quarry-kb/quarry/kb"
 	"github.com/quarry-kb/quarry/server"
+	"github.com/quarry-kb/quarry/strategy"
 )
 
 func runServe(ctx context.Context, env *Env, args []string) error {
@@ -85,8 +86,17 @@ func serveWith(ctx context.Context, env *Env, o options, hooks serveHooks) error
 	defer op.Close()
 	hand := &handoffs{data: o.Data, log: log}
 
+	strats, err := newStrategies(o.Data, env.Getenv, log, func(ctx context.Context, name string) (strategy.Asker, error) {
+		return m.Engine(ctx, name)
+	})
+	if err != nil {
+		return err
+	}
+	defer strats.Close()
+
 	srv, err := server.New(server.Config{
-		Resolve: func(r *http.Request) (server.Backend, error) {
+		// reply strategies before retrieval, per knowledge base (strategy.go)
+		Resolve: strats.resolve(func(r *http.Request) (server.Backend, error) {
 			name := server.KnowledgeBase(r.Context())
 			if name == "" {
 				name = kb.Default
@@ -96,7 +106,10 @@ func serveWith(ctx context.Context, env *Env, o options, hooks serveHooks) error
 				return server.Backend{}, err
 			}
 			return server.Backend{Searcher: e, Asker: e}, nil
-		},
+		}),
+		Middleware:         []func(http.Handler) http.Handler{strats.conversation},
+		Strategies:         strats,
+		Channels:           strats.channel,
 		ListKnowledgeBases: func(context.Context) ([]string, error) { return m.List() },
 		Ready:              m.Ready,
 		Logger:             log,
@@ -138,10 +151,13 @@ func serveWith(ctx context.Context, env *Env, o options, hooks serveHooks) error
 		ln.Close()
 		return err
 	}
+	stratsDone := make(chan struct{})
+	go func() { defer close(stratsDone); strats.watch(bgCtx, hooks.watchEvery) }()
 	err = srv.Serve(ctx, ln)
 	stopBg()
 	wait()
 	waitOp()
+	<-stratsDone
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}

@@ -1,0 +1,436 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/quarry-kb/quarry"
+	"github.com/quarry-kb/quarry/channels/wechat"
+	"github.com/quarry-kb/quarry/index/bleveindex"
+	"github.com/quarry-kb/quarry/kb"
+	"github.com/quarry-kb/quarry/server"
+	"github.com/quarry-kb/quarry/strategy"
+	"github.com/quarry-kb/quarry/strategy/webhook"
+)
+
+// Reply strategies (package strategy) wrap each knowledge base's
+// answering service: curated answers, blocked topics, small talk and
+// escalation run before retrieval. Each knowledge base's strategy is
+// the file strategy.yaml in its folder of the data directory, reloaded
+// when it changes; its channels (WeChat) are configured there too.
+
+// conversationHeader lets API callers group their requests into a
+// conversation (decline counts, hand-off transcripts).
+const conversationHeader = "X-Quarry-Conversation"
+
+// strategies holds the reply strategies of the knowledge bases a
+// server has been asked about, created on first use.
+type strategies struct {
+	data    string
+	getenv  func(string) string
+	log     *slog.Logger
+	next    func(ctx context.Context, kb string) (strategy.Asker, error)
+	analyze strategy.Analyzer
+	hooks   *webhook.Dispatcher
+
+	mu  sync.Mutex
+	kbs map[string]*kbStrategy
+}
+
+// kbStrategy is one knowledge base's strategy, its decorator and its
+// WeChat channel (rebuilt when the channel's settings change).
+type kbStrategy struct {
+	name  string
+	store *strategy.Store
+	svc   *strategy.Service
+
+	mu       sync.Mutex
+	wcConfig strategy.WeChat
+	wc       *wechat.Channel
+}
+
+// strategyPath is the strategy file of knowledge base kb.
+func strategyPath(data, name string) string {
+	return filepath.Join(kb.Root(data, name), strategy.FileName)
+}
+
+// newStrategies returns the strategies of the data directory's
+// knowledge bases; next gives a knowledge base's answering service.
+func newStrategies(data string, getenv func(string) string, log *slog.Logger, next func(ctx context.Context, kb string) (strategy.Asker, error)) (*strategies, error) {
+	analyze, err := bleveindex.QueryTerms(bleveindex.Analyzer{})
+	if err != nil {
+		return nil, err
+	}
+	return &strategies{
+		data: data, getenv: getenv, log: log, next: next, analyze: analyze,
+		hooks: webhook.New(webhook.Config{Logger: log}),
+		kbs:   map[string]*kbStrategy{},
+	}, nil
+}
+
+// kb returns knowledge base name's strategy, loading it the first time.
+func (s *strategies) kb(name string) (*kbStrategy, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if k, ok := s.kbs[name]; ok {
+		return k, nil
+	}
+	store, err := strategy.NewStore(strategyPath(s.data, name), s.analyze, s.log)
+	if err != nil {
+		return nil, err
+	}
+	k := &kbStrategy{name: name, store: store}
+	k.svc, err = strategy.New(strategy.Config{
+		KB: name, Strategies: store, Logger: s.log,
+		Next: askerFunc(func(ctx context.Context, req quarry.AskRequest, send func(quarry.Event) error) (quarry.Answer, error) {
+			a, err := s.next(ctx, name)
+			if err != nil {
+				return quarry.Answer{}, err
+			}
+			return a.Ask(ctx, req, send)
+		}),
+		Notifier: strategy.NotifierFunc(func(h strategy.Webhook, e strategy.Handoff) {
+			var secret string
+			if h.SecretEnv != "" {
+				secret = s.getenv(h.SecretEnv)
+			}
+			s.hooks.Post(webhook.Target{URL: h.URL, Secret: secret, Timeout: h.Timeout, MaxAttempts: h.MaxAttempts}, "escalation", e.ID, e)
+		}),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if st := store.Current(); st.Path != "" {
+		s.log.Info("reply strategy loaded", "kb", name, "path", st.Path, "curated", len(st.File.Curated))
+	}
+	s.kbs[name] = k
+	return k, nil
+}
+
+type askerFunc func(ctx context.Context, req quarry.AskRequest, send func(quarry.Event) error) (quarry.Answer, error)
+
+func (f askerFunc) Ask(ctx context.Context, req quarry.AskRequest, send func(quarry.Event) error) (quarry.Answer, error) {
+	return f(ctx, req, send)
+}
+
+// resolve wraps a resolver: the backend's answering service is the
+// knowledge base's strategy, which calls the resolved one.
+func (s *strategies) resolve(inner server.ResolveFunc) server.ResolveFunc {
+	return func(r *http.Request) (server.Backend, error) {
+		b, err := inner(r)
+		if err != nil || b.Asker == nil {
+			return b, err
+		}
+		name := server.KnowledgeBase(r.Context())
+		if name == "" {
+			name = kb.Default
+		}
+		k, err := s.kb(name)
+		if err != nil {
+			return server.Backend{}, err
+		}
+		b.Asker = k.svc
+		return b, nil
+	}
+}
+
+// conversation puts the caller's conversation id (header
+// X-Quarry-Conversation) in the request's context.
+func (s *strategies) conversation(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id := strings.TrimSpace(r.Header.Get(conversationHeader)); id != "" {
+			if len(id) > 128 {
+				id = id[:128]
+			}
+			r = r.WithContext(strategy.WithConversation(r.Context(), strategy.Conversation{ID: "api:" + id, Channel: "api"}))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// ReloadStrategy serves POST /v1/kb/{kb}/admin/reload.
+func (s *strategies) ReloadStrategy(r *http.Request, name string) (any, error) {
+	if err := checkKBName(name); err != nil {
+		return nil, err
+	}
+	k, err := s.kb(name)
+	if err != nil {
+		return nil, err
+	}
+	changed, err := k.store.Reload()
+	if err != nil {
+		return nil, err
+	}
+	st := k.store.Current()
+	var chans []string
+	if st.File.Channels.WeChat != nil {
+		chans = append(chans, "wechat")
+	}
+	return map[string]any{"kb": name, "changed": changed, "path": st.Path, "curated": len(st.File.Curated),
+		"blocked": len(st.File.Blocked), "channels": chans}, nil
+}
+
+func checkKBName(name string) error {
+	if name == "" || len(name) > 64 || strings.Trim(name, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" || name[0] == '-' {
+		return quarry.Errorf(quarry.CodeInvalid, "knowledge base name %q: lower-case letters, digits and '-'", name)
+	}
+	return nil
+}
+
+// channel serves /v1/channels/{channel}/{kb}.
+func (s *strategies) channel(r *http.Request, channel, name string) (server.Channel, error) {
+	if channel != "wechat" {
+		return nil, quarry.Errorf(quarry.CodeNotFound, "no channel %q (Quarry has: wechat)", channel)
+	}
+	if err := checkKBName(name); err != nil {
+		return nil, quarry.Errorf(quarry.CodeNotFound, "%w", err)
+	}
+	k, err := s.kb(name)
+	if err != nil {
+		return nil, err
+	}
+	return k.wechat(s)
+}
+
+// wechat returns the knowledge base's WeChat channel, rebuilt when its
+// settings changed.
+func (k *kbStrategy) wechat(s *strategies) (*wechat.Channel, error) {
+	cfg := k.store.Current().File.Channels.WeChat
+	if cfg == nil {
+		return nil, quarry.Errorf(quarry.CodeNotFound, "knowledge base %s has no WeChat channel (channels.wechat in its %s)", k.name, strategy.FileName)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.wc != nil && reflect.DeepEqual(k.wcConfig, *cfg) {
+		return k.wc, nil
+	}
+	var secret string
+	if cfg.AppSecretEnv != "" {
+		secret = s.getenv(cfg.AppSecretEnv)
+	}
+	wc, err := wechat.New(wechat.Config{
+		KB: k.name, Token: cfg.Token, AppID: cfg.AppID, AppSecret: secret, EncodingAESKey: cfg.EncodingAESKey,
+		APIBaseURL: cfg.APIBaseURL, MaxRunes: cfg.MaxRunes, Logger: s.log,
+		Greeting:    cfg.Greeting.For("zh", strategy.Text{}),
+		Unsupported: cfg.Unsupported.For("zh", strategy.Text{}),
+		Context: func(ctx context.Context, openID string) context.Context {
+			return strategy.WithConversation(ctx, strategy.Conversation{ID: "wechat:" + openID, Channel: "wechat", User: openID})
+		},
+	}, k.svc)
+	if err != nil {
+		return nil, err
+	}
+	if k.wc != nil {
+		old := k.wc
+		go old.Close()
+	}
+	k.wc, k.wcConfig = wc, *cfg
+	return wc, nil
+}
+
+// watch reloads the strategy files of the loaded knowledge bases when
+// they change, until ctx is done.
+func (s *strategies) watch(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(cmpOr(every, strategy.DefaultPollInterval))
+	defer t.Stop()
+	bad := map[string]string{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		kbs := make([]*kbStrategy, 0, len(s.kbs))
+		for _, k := range s.kbs {
+			kbs = append(kbs, k)
+		}
+		s.mu.Unlock()
+		for _, k := range kbs {
+			changed, err := k.store.Reload()
+			switch {
+			case err != nil && bad[k.name] != err.Error():
+				bad[k.name] = err.Error()
+				s.log.Error("strategy file rejected; the previous strategy stays in force", "kb", k.name, "err", err)
+			case err == nil && changed:
+				delete(bad, k.name)
+				s.log.Info("reply strategy reloaded", "kb", k.name, "curated", len(k.store.Current().File.Curated))
+			case err == nil:
+				delete(bad, k.name)
+			}
+		}
+	}
+}
+
+// Figures are the strategies' counts and the webhook's, for metrics
+// and the dashboard: escalation failures show here.
+type strategyFigures struct {
+	KnowledgeBases map[string]strategy.Figures `json:"knowledge_bases"`
+	Webhook        webhook.Stats               `json:"webhook"`
+	WeChat         map[string]wechat.Stats     `json:"wechat,omitempty"`
+}
+
+func (s *strategies) figures() strategyFigures {
+	f := strategyFigures{KnowledgeBases: map[string]strategy.Figures{}, Webhook: s.hooks.Stats(), WeChat: map[string]wechat.Stats{}}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for name, k := range s.kbs {
+		f.KnowledgeBases[name] = k.svc.Figures()
+		k.mu.Lock()
+		if k.wc != nil {
+			f.WeChat[name] = k.wc.Stats()
+		}
+		k.mu.Unlock()
+	}
+	return f
+}
+
+// Close waits for hand-offs and late WeChat answers in flight.
+func (s *strategies) Close() error {
+	s.mu.Lock()
+	var chans []*wechat.Channel
+	for _, k := range s.kbs {
+		k.mu.Lock()
+		if k.wc != nil {
+			chans = append(chans, k.wc)
+		}
+		k.mu.Unlock()
+	}
+	s.mu.Unlock()
+	for _, c := range chans {
+		c.Close()
+	}
+	return s.hooks.Close()
+}
+
+// printStrategy writes a knowledge base's effective strategy and
+// channels (quarry kb show).
+func printStrategy(w io.Writer, name string, st *strategy.Strategy, llm bool, getenv func(string) string) {
+	f := st.File
+	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+	p("Knowledge base: %s", name)
+	if st.Path == "" {
+		p("Strategy file:  none (defaults); create %s to set one", strategy.FileName)
+	} else {
+		p("Strategy file:  %s", st.Path)
+	}
+	switch {
+	case f.Persona == "":
+		p("Persona:        none")
+	case llm:
+		p("Persona:        %q (added to the language model's instructions)", oneLine(f.Persona))
+	default:
+		p("Persona:        %q (ignored: the offline extractive answerer quotes passages; it applies with --llm-provider)", oneLine(f.Persona))
+	}
+	p("Curated:        %d answers, threshold %.2f (matched with the retrieval analyzers, English and Chinese)", len(f.Curated), st.Threshold())
+	for _, c := range f.Curated {
+		src := ""
+		if c.Source != "" {
+			src = " → " + c.Source
+		}
+		p("  - %s: %d phrasings, e.g. %q%s", c.ID, len(c.Questions), c.Questions[0], src)
+	}
+	p("Blocked:        %d topic sets", len(f.Blocked))
+	for _, b := range f.Blocked {
+		p("  - %s", strings.Join(b.Topics, ", "))
+	}
+	if f.SmallTalk.Off {
+		p("Small talk:     off (greetings are searched like questions)")
+	} else {
+		p("Small talk:     on (greetings, thanks and goodbyes answered briefly)")
+	}
+	e := f.Escalation
+	var rules []string
+	if !e.OnRequestOff {
+		rules = append(rules, "when the customer asks for a person")
+	}
+	if e.OnDecline {
+		rules = append(rules, "on every decline")
+	}
+	if e.AfterDeclines > 0 {
+		rules = append(rules, fmt.Sprintf("after %d declines in a conversation", e.AfterDeclines))
+	}
+	if e.Handoff.En == "" && e.Handoff.Zh == "" && e.Webhook.URL == "" && !e.OnDecline && e.AfterDeclines == 0 {
+		p("Escalation:     off (no escalation section)")
+	} else {
+		p("Escalation:     %s", strings.Join(rules, "; "))
+		p("  hand-off:     %q / %q", st.HandoffText("en"), st.HandoffText("zh"))
+		if e.Webhook.URL == "" {
+			p("  webhook:      none")
+		} else {
+			secret := "unsigned (no secret_env)"
+			if e.Webhook.SecretEnv != "" {
+				secret = "signed with $" + e.Webhook.SecretEnv
+				if getenv(e.Webhook.SecretEnv) == "" {
+					secret += " (NOT SET in this environment)"
+				}
+			}
+			p("  webhook:      POST %s, %s", e.Webhook.URL, secret)
+		}
+	}
+	p("Channels:")
+	p("  api:          /v1/kb/%s/ask, /v1/chat/completions (model %s)", name, name)
+	if wc := f.Channels.WeChat; wc != nil {
+		mode := "plain text"
+		if wc.EncodingAESKey != "" {
+			mode = "safe mode (AES)"
+		}
+		late := "late answers: customer-service API with AppID " + wc.AppID
+		if wc.AppID == "" || wc.AppSecretEnv == "" {
+			late = "late answers: not delivered (set app_id and app_secret_env)"
+		} else if getenv(wc.AppSecretEnv) == "" {
+			late += " ($" + wc.AppSecretEnv + " NOT SET in this environment)"
+		}
+		p("  wechat:       /v1/channels/wechat/%s, %s; %s", name, mode, late)
+	} else {
+		p("  wechat:       not configured")
+	}
+}
+
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > 80 {
+		s = string(r[:79]) + "…"
+	}
+	return s
+}
+
+// runKBShow is quarry kb show NAME: the knowledge base's effective
+// reply strategy and channels. An invalid strategy file is an error
+// naming its line.
+func runKBShow(_ context.Context, env *Env, args []string) error {
+	var o options
+	fs := newFlags(env, "kb show", "quarry kb show [flags] NAME",
+		"Print the knowledge base's effective reply strategy (persona, curated answers, blocked topics,\n"+
+			"small talk, escalation) and channels, from DATA/kb/NAME/"+strategy.FileName+".", &o)
+	pf := providerFlags(fs, env, "llm")
+	if err := parse(fs, args, 1); err != nil {
+		return err
+	}
+	name := fs.Arg(0)
+	if err := checkKBName(name); err != nil {
+		return err
+	}
+	l, _, err := pf.validate()
+	if err != nil {
+		return err
+	}
+	analyze, err := bleveindex.QueryTerms(bleveindex.Analyzer{})
+	if err != nil {
+		return err
+	}
+	store, err := strategy.NewStore(strategyPath(o.Data, name), analyze, nil)
+	if err != nil {
+		return err
+	}
+	printStrategy(env.Stdout, name, store.Current(), l.Provider != "" && l.Provider != providerNone, env.Getenv)
+	return nil
+}

@@ -1,0 +1,275 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/quarry-kb/quarry/channels/wechat"
+	"github.com/quarry-kb/quarry/kb"
+	"github.com/quarry-kb/quarry/strategy"
+	"github.com/quarry-kb/quarry/strategy/webhook"
+)
+
+// strategyDocs is a small help centre whose documents answer the
+// curated question too, so a curated answer has retrieval to beat.
+var strategyDocs = map[string]string{
+	"account/password.md": "# Resetting your password\n\nTo reset your password, open Settings and choose Forgot password. We e-mail you a reset link that works for 24 hours.\n",
+	"billing/refunds.md":  "# Refunds\n\nRefunds are issued within 5 business days after we receive the returned item.\n",
+	"zh/密码.md":            "# 重置密码\n\n如需重置密码，请打开设置并选择忘记密码。我们会发送一封重置邮件，链接24小时内有效。\n",
+}
+
+const curatedAnswerText = "Open the Kestrel app and tap Account › Security › Reset password. 打开 Kestrel 应用，点击 账户 › 安全 › 重置密码。"
+
+func strategyYAML(hookURL string, extra string) string {
+	return `persona: Be brief.
+curated:
+  - id: reset-password
+    questions:
+      - How do I reset my password?
+      - 如何重置密码？
+    answer: "` + curatedAnswerText + `"
+    source: https://help.example.com/password
+    title: Password help
+blocked:
+  - topics: [stock price, 股价]
+    reply: {en: "I can't discuss that.", zh: "抱歉，无法回答。"}
+escalation:
+  handoff: {en: "A colleague will take over.", zh: "已为您转接人工客服。"}
+  after_declines: 2
+  webhook:
+    url: ` + hookURL + `
+    secret_env: TEST_HOOK_SECRET
+channels:
+  wechat:
+    token: wx-token
+    greeting: 欢迎！
+` + extra
+}
+
+type askJSON struct {
+	Answer    string `json:"answer"`
+	Answered  bool   `json:"answered"`
+	Strategy  string `json:"strategy"`
+	Citations []struct {
+		DocID string `json:"doc_id"`
+		Path  string `json:"path"`
+		Title string `json:"title"`
+	} `json:"citations"`
+}
+
+func (s *liveServer) ask(t *testing.T, q, conversation string) askJSON {
+	t.Helper()
+	b, _ := json.Marshal(map[string]string{"question": q})
+	req, _ := http.NewRequest("POST", "http://"+s.addr+"/v1/ask", bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	if conversation != "" {
+		req.Header.Set(conversationHeader, conversation)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out askJSON
+	if resp.StatusCode != 200 || json.Unmarshal(raw, &out) != nil {
+		t.Fatalf("ask %q: %d %s", q, resp.StatusCode, raw)
+	}
+	return out
+}
+
+// hookReceiver is a local webhook that verifies signatures.
+type hookReceiver struct {
+	*httptest.Server
+	mu       sync.Mutex
+	requests int
+	fail     int // answer the first fail requests with 500
+	got      []strategy.Handoff
+}
+
+func newHookReceiver(t *testing.T, secret string, fail int) *hookReceiver {
+	h := &hookReceiver{fail: fail}
+	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if err := webhook.Verify(secret, r.Header.Get(webhook.HeaderTimestamp), r.Header.Get(webhook.HeaderSignature), body, time.Now(), time.Minute); err != nil {
+			t.Errorf("webhook signature: %v", err)
+		}
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.requests++
+		if h.requests <= h.fail {
+			w.WriteHeader(500)
+			return
+		}
+		var e strategy.Handoff
+		if err := json.Unmarshal(body, &e); err != nil {
+			t.Errorf("webhook body: %v", err)
+		}
+		h.got = append(h.got, e)
+	}))
+	t.Cleanup(h.Close)
+	return h
+}
+
+func (h *hookReceiver) counts() (int, []strategy.Handoff) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.requests, append([]strategy.Handoff(nil), h.got...)
+}
+
+func TestReplyStrategyEndToEnd(t *testing.T) {
+	src, data := t.TempDir(), t.TempDir()
+	writeFiles(t, src, strategyDocs)
+	if _, stderr, code := runCLI(t, "ingest", "--data", data, src); code != 0 {
+		t.Fatalf("ingest: %s", stderr)
+	}
+	hook := newHookReceiver(t, "hook-secret", 1)
+	path := strategyPath(data, kb.Default)
+	if err := os.WriteFile(path, []byte(strategyYAML(hook.URL, "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := startServe(t, options{Data: data}, map[string]string{"TEST_HOOK_SECRET": "hook-secret"}, serveHooks{})
+
+	// Without the strategy, retrieval answers the near miss from the
+	// documents; the curated phrasings get the curated answer, verbatim.
+	checkCurated := func(when string) {
+		t.Helper()
+		for _, q := range []string{"How can I reset my password?", "如何重置密码"} {
+			a := s.ask(t, q, "")
+			if a.Strategy != "curated" || a.Answer != curatedAnswerText || len(a.Citations) != 1 ||
+				a.Citations[0].Path != "https://help.example.com/password" || a.Citations[0].DocID != "curated:reset-password" {
+				t.Errorf("%s: %q got %+v", when, q, a)
+			}
+		}
+	}
+	checkCurated("first")
+	near := s.ask(t, "How do I reset my router password link expiry?", "")
+	if near.Strategy == "curated" {
+		t.Errorf("near miss answered by the curated answer: %+v", near)
+	}
+	if a := s.ask(t, "What is the stock price?", ""); a.Strategy != "blocked" || a.Answer != "I can't discuss that." {
+		t.Errorf("blocked: %+v", a)
+	}
+	if a := s.ask(t, "你好", ""); a.Strategy != "small_talk" || !a.Answered {
+		t.Errorf("small talk: %+v", a)
+	}
+
+	// Curated answers live outside the index: they survive reindex and
+	// rollback.
+	gen0 := s.status(t).Generation.Serving
+	if _, stderr, code := runCLI(t, "reindex", "--data", data); code != 0 {
+		t.Fatalf("reindex: %s", stderr)
+	}
+	waitUntil(t, 10*time.Second, "the server switches to the new generation", func() bool { return s.status(t).Generation.Serving != gen0 })
+	checkCurated("after reindex")
+	if _, stderr, code := runCLI(t, "rollback", "--data", data); code != 0 {
+		t.Fatalf("rollback: %s", stderr)
+	}
+	waitUntil(t, 10*time.Second, "the server rolls back", func() bool { return s.status(t).Generation.Serving == gen0 })
+	checkCurated("after rollback")
+
+	// Escalation by request in Chinese: the hand-off text, and the
+	// webhook once, retried after its 500.
+	if a := s.ask(t, "转人工", "c-1"); a.Strategy != "handoff" || a.Answer != "已为您转接人工客服。" {
+		t.Errorf("hand-off: %+v", a)
+	}
+	waitUntil(t, 10*time.Second, "the webhook delivery", func() bool { _, got := hook.counts(); return len(got) == 1 })
+	// After two declines in another conversation.
+	s.ask(t, "How much does the Kestrel Hub weigh in kilograms?", "c-2")
+	if _, got := hook.counts(); len(got) != 1 {
+		t.Errorf("escalated after one decline")
+	}
+	if a := s.ask(t, "Which colour options does the Kestrel Hub come in?", "c-2"); a.Strategy != "handoff" || a.Answered {
+		t.Errorf("second decline: %+v", a)
+	}
+	waitUntil(t, 10*time.Second, "the second delivery", func() bool { _, got := hook.counts(); return len(got) == 2 })
+	requests, got := hook.counts()
+	if requests != 3 {
+		t.Errorf("%d webhook requests, want 3 (one retry after the 500)", requests)
+	}
+	if got[0].Reason != strategy.ReasonRequested || got[0].Conversation != "api:c-1" || got[1].Reason != strategy.ReasonDeclines ||
+		got[1].Declines != 2 || len(got[1].Transcript) != 4 {
+		t.Errorf("hand-offs %+v", got)
+	}
+
+	// A new curated answer is picked up without a restart.
+	hours := strings.Replace(strategyYAML(hook.URL, ""), "curated:\n", "curated:\n  - id: hours\n    questions: [\"What are your opening hours?\"]\n    answer: \"9 to 6, Monday to Friday.\"\n", 1)
+	if err := os.WriteFile(path, []byte(hours), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 10*time.Second, "the new curated answer", func() bool { return s.ask(t, "What are your opening hours?", "").Strategy == "curated" })
+
+	// A file with an error is refused with its line; the previous
+	// strategy stays in force.
+	bad := strings.Replace(hours, "    answer: \"9 to 6, Monday to Friday.\"\n", "", 1)
+	if err := os.WriteFile(path, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var errBody struct {
+		Error struct{ Code, Message string }
+	}
+	code, err := s.call("POST", "/v1/kb/default/admin/reload", nil, &errBody)
+	if err != nil || code != 400 || !strings.Contains(errBody.Error.Message, "strategy.yaml:3: curated[0] (hours) has no answer") {
+		t.Errorf("reload of a bad file: %d %+v %v", code, errBody, err)
+	}
+	time.Sleep(300 * time.Millisecond) // the watcher has seen it too
+	if a := s.ask(t, "What are your opening hours?", ""); a.Answer != "9 to 6, Monday to Friday." {
+		t.Errorf("previous strategy not in force: %+v", a)
+	}
+	if !strings.Contains(s.stderr.String(), "strategy.yaml:3:") {
+		t.Errorf("the rejected file is not logged:\n%s", s.stderr)
+	}
+
+	// The WeChat channel answers through the same strategy.
+	msg := `<xml><ToUserName><![CDATA[gh_x]]></ToUserName><FromUserName><![CDATA[o-user]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[如何重置密码]]></Content><MsgId>42</MsgId></xml>`
+	resp, err := http.Post("http://"+s.addr+"/v1/channels/wechat/default?"+wechat.VerifyQuery("wx-token", time.Now().Unix(), "77"), "text/xml", strings.NewReader(msg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var reply wechat.Message
+	if resp.StatusCode != 200 || xml.Unmarshal(raw, &reply) != nil || !strings.HasPrefix(reply.Content, curatedAnswerText) ||
+		!strings.Contains(reply.Content, "https://help.example.com/password") {
+		t.Errorf("wechat: %d %s", resp.StatusCode, raw)
+	}
+	resp, err = http.Get("http://" + s.addr + "/v1/channels/wechat/default?signature=bad&timestamp=1&nonce=2&echostr=x")
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != 403 {
+			t.Errorf("bad signature: %d", resp.StatusCode)
+		}
+	}
+}
+
+func TestKBShow(t *testing.T) {
+	data := t.TempDir()
+	path := strategyPath(data, "default")
+	os.MkdirAll(filepath.Dir(path), 0o755)
+	os.WriteFile(path, []byte(strategyYAML("https://hooks.example.com/x", "")), 0o644)
+	out, stderr, code := runCLI(t, "kb", "show", "--data", data, "default")
+	if code != 0 {
+		t.Fatalf("%d %s", code, stderr)
+	}
+	for _, want := range []string{"Persona:        \"Be brief.\" (ignored: the offline extractive answerer", "reset-password: 2 phrasings",
+		"stock price, 股价", "after 2 declines", "$TEST_HOOK_SECRET (NOT SET", "wechat:       /v1/channels/wechat/default, plain text"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("kb show lacks %q:\n%s", want, out)
+		}
+	}
+	os.WriteFile(path, []byte("curated:\n  - answer: x\n"), 0o644)
+	if _, stderr, code := runCLI(t, "kb", "show", "--data", data, "default"); code == 0 || !strings.Contains(stderr, fmt.Sprintf("%s:2: curated[0] (curated-1) has no questions", path)) {
+		t.Errorf("bad file: %d %s", code, stderr)
+	}
+}
