@@ -86,6 +86,16 @@ func checkConversationID(id string) error {
 	return nil
 }
 
+type conversationKey struct{}
+
+// Conversation returns the conversation id and channel of the request
+// an Asker is answering ("" outside one), so that decorators (the reply
+// strategy's escalation) can follow a conversation.
+func Conversation(ctx context.Context) (id, channel string) {
+	v, _ := ctx.Value(conversationKey{}).([2]string)
+	return v[0], v[1]
+}
+
 // observed wraps an Asker: it gives every answer an id, a conversation
 // and, when declined, the knowledge base's hand-off; then it logs the
 // turn and counts it in the metrics. It is the server's logging
@@ -103,6 +113,7 @@ type observedAsker struct {
 }
 
 func (a observedAsker) Ask(ctx context.Context, req quarry.AskRequest, send func(quarry.Event) error) (quarry.Answer, error) {
+	ctx = context.WithValue(ctx, conversationKey{}, [2]string{a.m.conversationID, a.m.channel})
 	id := "ans_" + rand.Text()
 	var handoff *quarry.Handoff
 	if a.s.cfg.Handoff != nil {

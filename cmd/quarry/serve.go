@@ -107,7 +107,6 @@ func serveWith(ctx context.Context, env *Env, o options, hooks serveHooks) error
 			}
 			return server.Backend{Searcher: e, Asker: e}, nil
 		}),
-		Middleware:         []func(http.Handler) http.Handler{strats.conversation},
 		Strategies:         strats,
 		Channels:           strats.channel,
 		ListKnowledgeBases: func(context.Context) ([]string, error) { return m.List() },

@@ -27,10 +27,6 @@ import (
 // the file strategy.yaml in its folder of the data directory, reloaded
 // when it changes; its channels (WeChat) are configured there too.
 
-// conversationHeader lets API callers group their requests into a
-// conversation (decline counts, hand-off transcripts).
-const conversationHeader = "X-Quarry-Conversation"
-
 // strategies holds the reply strategies of the knowledge bases a
 // server has been asked about, created on first use.
 type strategies struct {
@@ -137,23 +133,14 @@ func (s *strategies) resolve(inner server.ResolveFunc) server.ResolveFunc {
 		if err != nil {
 			return server.Backend{}, err
 		}
-		b.Asker = k.svc
+		b.Asker = askerFunc(func(ctx context.Context, req quarry.AskRequest, send func(quarry.Event) error) (quarry.Answer, error) {
+			if id, channel := server.Conversation(ctx); id != "" {
+				ctx = strategy.WithConversation(ctx, strategy.Conversation{ID: id, Channel: channel})
+			}
+			return k.svc.Ask(ctx, req, send)
+		})
 		return b, nil
 	}
-}
-
-// conversation puts the caller's conversation id (header
-// X-Quarry-Conversation) in the request's context.
-func (s *strategies) conversation(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if id := strings.TrimSpace(r.Header.Get(conversationHeader)); id != "" {
-			if len(id) > 128 {
-				id = id[:128]
-			}
-			r = r.WithContext(strategy.WithConversation(r.Context(), strategy.Conversation{ID: "api:" + id, Channel: "api"}))
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 // ReloadStrategy serves POST /v1/kb/{kb}/admin/reload.

@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/quarry-kb/quarry"
 	"github.com/quarry-kb/quarry/channels/wechat"
 	"github.com/quarry-kb/quarry/kb"
 	"github.com/quarry-kb/quarry/strategy"
@@ -70,12 +75,9 @@ type askJSON struct {
 
 func (s *liveServer) ask(t *testing.T, q, conversation string) askJSON {
 	t.Helper()
-	b, _ := json.Marshal(map[string]string{"question": q})
+	b, _ := json.Marshal(map[string]string{"question": q, "conversation_id": conversation})
 	req, _ := http.NewRequest("POST", "http://"+s.addr+"/v1/ask", bytes.NewReader(b))
 	req.Header.Set("Content-Type", "application/json")
-	if conversation != "" {
-		req.Header.Set(conversationHeader, conversation)
-	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -198,7 +200,7 @@ func TestReplyStrategyEndToEnd(t *testing.T) {
 	if requests != 3 {
 		t.Errorf("%d webhook requests, want 3 (one retry after the 500)", requests)
 	}
-	if got[0].Reason != strategy.ReasonRequested || got[0].Conversation != "api:c-1" || got[1].Reason != strategy.ReasonDeclines ||
+	if got[0].Reason != strategy.ReasonRequested || got[0].Conversation != "c-1" || got[0].Channel != "api" || got[1].Reason != strategy.ReasonDeclines ||
 		got[1].Declines != 2 || len(got[1].Transcript) != 4 {
 		t.Errorf("hand-offs %+v", got)
 	}
@@ -272,4 +274,43 @@ func TestKBShow(t *testing.T) {
 	if _, stderr, code := runCLI(t, "kb", "show", "--data", data, "default"); code == 0 || !strings.Contains(stderr, fmt.Sprintf("%s:2: curated[0] (curated-1) has no questions", path)) {
 		t.Errorf("bad file: %d %s", code, stderr)
 	}
+}
+
+func TestStrategyMetrics(t *testing.T) {
+	hook := newHookReceiver(t, "s", 1000) // always 500: the delivery fails
+	data := t.TempDir()
+	path := strategyPath(data, kb.Default)
+	os.MkdirAll(filepath.Dir(path), 0o755)
+	os.WriteFile(path, []byte(strategyYAML(hook.URL, "")), 0o644)
+	s, err := newStrategies(data, func(string) string { return "s" }, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.hooks = webhook.New(webhook.Config{Backoff: time.Millisecond})
+	k, err := s.kb(kb.Default)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.svc.Ask(context.Background(), quarry.AskRequest{Question: "talk to a human"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	s.hooks.Wait()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(strategyCollector{s})
+	want := `
+# HELP quarry_escalation_webhook_events_total Hand-off webhook events by outcome: delivered, or failed after every retry.
+# TYPE quarry_escalation_webhook_events_total counter
+quarry_escalation_webhook_events_total{result="delivered"} 0
+quarry_escalation_webhook_events_total{result="failed"} 1
+# HELP quarry_escalations_total Conversations handed off to a person, by reason (requested, declined, declines).
+# TYPE quarry_escalations_total counter
+quarry_escalations_total{kb="default",reason="requested"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "quarry_escalation_webhook_events_total", "quarry_escalations_total"); err != nil {
+		t.Error(err)
+	}
+	if n, _ := hook.counts(); n != webhook.DefaultMaxAttempts {
+		t.Errorf("%d attempts, want %d", n, webhook.DefaultMaxAttempts)
+	}
+	s.Close()
 }
