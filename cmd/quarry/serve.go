@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net"
 	"net/http"
@@ -93,6 +94,11 @@ func serveWith(ctx context.Context, env *Env, o options, hooks serveHooks) error
 		return err
 	}
 	defer strats.Close()
+	if op.metrics != nil {
+		if err := op.metrics.Registry().Register(strategyCollector{strats}); err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+	}
 
 	srv, err := server.New(server.Config{
 		// reply strategies before retrieval, per knowledge base (strategy.go)

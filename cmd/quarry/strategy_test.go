@@ -246,6 +246,19 @@ func TestReplyStrategyEndToEnd(t *testing.T) {
 		!strings.Contains(reply.Content, "https://help.example.com/password") {
 		t.Errorf("wechat: %d %s", resp.StatusCode, raw)
 	}
+	// The dashboard's metrics show the hand-offs and the webhook's work.
+	resp, err = http.Get("http://" + s.addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`quarry_escalations_total{kb="default",reason="requested"} 1`, `quarry_escalations_total{kb="default",reason="declines"} 1`,
+		`quarry_escalation_webhook_events_total{result="delivered"} 2`, `quarry_escalation_webhook_attempts_total 3`} {
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 	resp, err = http.Get("http://" + s.addr + "/v1/channels/wechat/default?signature=bad&timestamp=1&nonce=2&echostr=x")
 	if err == nil {
 		resp.Body.Close()
