@@ -383,3 +383,27 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestStoreWaitsForAFileBeingWritten(t *testing.T) {
+	f := newFixture(t, strategyFile("http://127.0.0.1:1/x", ""))
+	// An editor truncates the file, then writes it: the empty file in
+	// between is valid, and must not be served.
+	if err := os.WriteFile(f.path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(30 * time.Millisecond)
+		os.WriteFile(f.path, []byte(strategyFile("http://127.0.0.1:1/x", "  on_decline: true\n")), 0o644)
+	}()
+	changed, err := f.store.ReloadSettled(300 * time.Millisecond)
+	if err != nil || changed {
+		t.Fatalf("changed %v, err %v: a file still being written was taken", changed, err)
+	}
+	if len(f.store.Current().File.Curated) != 1 {
+		t.Fatal("the previous strategy is not in force")
+	}
+	changed, err = f.store.ReloadSettled(50 * time.Millisecond)
+	if err != nil || !changed || !f.store.Current().File.Escalation.OnDecline {
+		t.Errorf("the finished file was not taken: %v %v", changed, err)
+	}
+}

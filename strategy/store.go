@@ -62,26 +62,47 @@ func (s *Store) LastError() error {
 	return nil
 }
 
+// DefaultSettle is how long a changed file must stay the same before
+// Watch takes it: an editor or a script still writing it must not have
+// its half-written file (an empty one, say, which is valid) served.
+const DefaultSettle = 150 * time.Millisecond
+
 // Reload reads the file again. It reports whether the strategy changed;
 // on error the previous strategy stays in force.
-func (s *Store) Reload() (bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+func (s *Store) Reload() (bool, error) { return s.reload(0) }
+
+// ReloadSettled is Reload for a watcher: a file that changes again
+// within settle is left for the next check (changed false, no error).
+func (s *Store) ReloadSettled(settle time.Duration) (bool, error) { return s.reload(settle) }
+
+func (s *Store) read() ([]byte, [32]byte, error) {
 	data, err := os.ReadFile(s.path)
-	var sum [32]byte
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		data = nil
+		return nil, [32]byte{}, nil
 	case err != nil:
-		err = quarry.Errorf(quarry.CodeUnavailable, "strategy: %w", err)
+		return nil, [32]byte{}, quarry.Errorf(quarry.CodeUnavailable, "strategy: %w", err)
+	}
+	return data, sha256.Sum256(data), nil
+}
+
+func (s *Store) reload(settle time.Duration) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	data, sum, err := s.read()
+	if err != nil {
 		s.lastErr.Store(&err)
 		return false, err
-	default:
-		sum = sha256.Sum256(data)
 	}
 	if s.cur.Load() != nil && sum == s.sum {
 		s.lastErr.Store(nil)
 		return false, nil
+	}
+	if settle > 0 && s.cur.Load() != nil {
+		time.Sleep(settle)
+		if _, again, err := s.read(); err != nil || again != sum {
+			return false, nil // still being written: the next check takes it
+		}
 	}
 	f, err := ParseFile(s.path, data)
 	if err != nil {
@@ -119,7 +140,7 @@ func (s *Store) Watch(ctx context.Context, interval time.Duration) {
 			return
 		case <-t.C:
 		}
-		changed, err := s.Reload()
+		changed, err := s.ReloadSettled(DefaultSettle)
 		switch {
 		case err != nil && err.Error() != lastBad:
 			lastBad = err.Error()

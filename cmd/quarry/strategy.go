@@ -242,7 +242,7 @@ func (s *strategies) watch(ctx context.Context, every time.Duration) {
 		}
 		s.mu.Unlock()
 		for _, k := range kbs {
-			changed, err := k.store.Reload()
+			changed, err := k.store.ReloadSettled(strategy.DefaultSettle)
 			switch {
 			case err != nil && bad[k.name] != err.Error():
 				bad[k.name] = err.Error()
