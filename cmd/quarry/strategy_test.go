@@ -62,7 +62,7 @@ channels:
 ` + extra
 }
 
-type askJSON struct {
+type strategyAnswerJSON struct {
 	Answer    string `json:"answer"`
 	Answered  bool   `json:"answered"`
 	Strategy  string `json:"strategy"`
@@ -73,7 +73,7 @@ type askJSON struct {
 	} `json:"citations"`
 }
 
-func (s *liveServer) ask(t *testing.T, q, conversation string) askJSON {
+func (s *liveServer) ask(t *testing.T, q, conversation string) strategyAnswerJSON {
 	t.Helper()
 	b, _ := json.Marshal(map[string]string{"question": q, "conversation_id": conversation})
 	req, _ := http.NewRequest("POST", "http://"+s.addr+"/v1/ask", bytes.NewReader(b))
@@ -84,7 +84,7 @@ func (s *liveServer) ask(t *testing.T, q, conversation string) askJSON {
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	var out askJSON
+	var out strategyAnswerJSON
 	if resp.StatusCode != 200 || json.Unmarshal(raw, &out) != nil {
 		t.Fatalf("ask %q: %d %s", q, resp.StatusCode, raw)
 	}
