@@ -200,9 +200,12 @@ func killedBy(cmd *exec.Cmd, sig syscall.Signal) bool {
 }
 
 // outOfMemory reports whether a worker's stderr tells of the Go runtime
-// failing to get memory: what an address-space limit looks like.
+// failing to get memory: what an address-space limit looks like. A
+// race-enabled worker (the test binary under -race) maps its shadow
+// memory as it grows, and under the same limit dies with "too many
+// address space collisions" instead.
 func outOfMemory(stderr string) bool {
-	for _, s := range []string{"out of memory", "cannot allocate memory", "failed to create new OS thread", "failed to allocate", "memory limit"} {
+	for _, s := range []string{"out of memory", "cannot allocate memory", "failed to create new OS thread", "failed to allocate", "memory limit", "address space collisions"} {
 		if strings.Contains(stderr, s) {
 			return true
 		}
