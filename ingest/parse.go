@@ -88,7 +88,7 @@ func parsePDFWithOCR(data []byte) (Parsed, error) {
 // remembered by content hash and this version (see Failures): change it
 // when a parser changes what it accepts, so that files that failed
 // before are tried again.
-const ParserVersion = "2026-12-03.1"
+const ParserVersion = "2026-12-03.2"
 
 // textFormat adapts a parser of decoded text.
 func textFormat(parse func(string) Parsed) func([]byte) (Parsed, error) {

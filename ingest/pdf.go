@@ -120,6 +120,12 @@ func parsePDF(data []byte) (Parsed, error) {
 		}
 	}
 	p.Sections = b.sections()
+	if len(p.Sections) == 0 && pdfEncrypted(r) {
+		// The library opens some encrypted files (RC4 with an empty user
+		// password) but cannot read their streams: say so, rather than
+		// "corrupt" or "no extractable text".
+		return Parsed{}, quarry.Errorf(quarry.CodeInvalid, "encrypted PDF (its content could not be decrypted)")
+	}
 	if len(p.Sections) == 0 && firstErr != nil {
 		return Parsed{}, quarry.Errorf(quarry.CodeInvalid, "corrupt PDF: %w", firstErr)
 	}
@@ -284,6 +290,16 @@ func pdfPages(r *pdf.Reader) (pages []pdf.Page, err error) {
 		return nil, quarry.Errorf(quarry.CodeInvalid, "corrupt PDF: no pages")
 	}
 	return pages, nil
+}
+
+// pdfEncrypted reports whether the file has an /Encrypt dictionary.
+func pdfEncrypted(r *pdf.Reader) (enc bool) {
+	defer func() {
+		if recover() != nil {
+			enc = false
+		}
+	}()
+	return r.Trailer().Key("Encrypt").Kind() != pdf.Null
 }
 
 func pdfTitle(r *pdf.Reader) (title string) {

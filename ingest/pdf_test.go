@@ -509,3 +509,27 @@ func TestParsePDFRunningFurniture(t *testing.T) {
 		t.Errorf("short pages lost their text:\n%s", got)
 	}
 }
+
+// An RC4-40 encrypted PDF with an empty user password (fpdf's
+// SetProtection) is reported as encrypted, not as corrupt or textless.
+func TestParsePDFEncryptedRC4(t *testing.T) {
+	f := fpdf.New("P", "mm", "A4", "")
+	f.SetProtection(fpdf.CnProtectPrint, "", "owner")
+	f.AddPage()
+	f.SetFont("Helvetica", "", 12)
+	f.Cell(40, 10, "Refunds are paid within fourteen days.")
+	var b bytes.Buffer
+	if err := f.Output(&b); err != nil {
+		t.Fatal(err)
+	}
+	p, err := ParseFile("locked.pdf", b.Bytes())
+	if err == nil {
+		if !strings.Contains(p.Sections[0].Text, "fourteen days") {
+			t.Errorf("decrypted text %q", p.Sections[0].Text)
+		}
+		return
+	}
+	if SkipKind(err) != KindEncrypted {
+		t.Errorf("err = %v (kind %s), want it reported as encrypted", err, SkipKind(err))
+	}
+}

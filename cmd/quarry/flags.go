@@ -5,11 +5,18 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/robfig/cron/v3"
+
+	"github.com/quarry-kb/quarry"
+	"github.com/quarry-kb/quarry/convlog"
 	"github.com/quarry-kb/quarry/kb"
 )
 
@@ -59,6 +66,7 @@ type options struct {
 // registered (those in which are listed).
 func newFlags(env *Env, name, usageLine, summary string, o *options, which ...string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	flagEnv.Store(fs, env.Getenv)
 	fs.SetOutput(env.Stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: %s\n\n%s\n\nFlags:\n", usageLine, summary)
@@ -141,10 +149,91 @@ func newFlags(env *Env, name, usageLine, summary string, o *options, which ...st
 	return fs
 }
 
+// flagEnv holds the environment of each flag set newFlags made, for
+// parse.
+var flagEnv sync.Map // *flag.FlagSet -> func(string) string
+
+// envName finds the variable a flag reads: its usage says "(env NAME".
+var envName = regexp.MustCompile(`\(env (QUARRY_[A-Z0-9_]+)`)
+
+// applyEnv sets every flag of fs whose variable is set in the
+// environment, through the flag's own parser: one strict way to read a
+// setting, whether it comes from a flag or a variable. A malformed value
+// is an error naming the variable. Flags on the command line, parsed
+// afterwards, win.
+func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		m := envName.FindStringSubmatch(f.Usage)
+		if m == nil || err != nil {
+			return
+		}
+		v := getenv(m[1])
+		if v == "" {
+			return
+		}
+		if serr := f.Value.Set(v); serr != nil {
+			err = quarry.Errorf(quarry.CodeInvalid, "%s=%q: %v (it sets --%s)", m[1], v, serr, f.Name)
+			return
+		}
+		if serr := checkFlag(f.Name, f.Value.String()); serr != nil {
+			err = quarry.Errorf(quarry.CodeInvalid, "%s=%q: %v (it sets --%s)", m[1], v, serr, f.Name)
+		}
+	})
+	return err
+}
+
+// checkFlag validates flags whose type cannot: those that take one of a
+// few words.
+func checkFlag(name, v string) error {
+	switch name {
+	case "log-level":
+		var l slog.Level
+		if err := l.UnmarshalText([]byte(strings.ToUpper(v))); err != nil {
+			return fmt.Errorf("want debug, info, warn or error")
+		}
+	case "vector-store":
+		if v != storeEmbedded && v != storeQdrant {
+			return fmt.Errorf("want %s or %s", storeEmbedded, storeQdrant)
+		}
+	case "kb":
+		if v == "*" {
+			return nil // every knowledge base, for quarry keys; other commands refuse it
+		}
+		return kb.ValidateName(v)
+	case "addr", "qdrant-addr":
+		if _, _, err := net.SplitHostPort(v); err != nil {
+			return fmt.Errorf("want HOST:PORT")
+		}
+	case "metrics-addr":
+		if _, _, err := net.SplitHostPort(v); v != "" && err != nil {
+			return fmt.Errorf("want HOST:PORT")
+		}
+	case "rebuild-schedule":
+		if _, err := cron.ParseStandard(v); v != "" && err != nil {
+			return err
+		}
+	case "log-retention":
+		if _, err := convlog.ParseAge(v); err != nil {
+			return err
+		}
+	case "rate-limit-kb":
+		if _, err := parseKBLimits(v); v != "" && err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // parse parses args and checks the number of positional arguments.
 // Flags may come before or after the arguments ("quarry eval DIR
 // --split test"), as users type them; "--" ends the flags.
 func parse(fs *flag.FlagSet, args []string, nargs int) error {
+	if getenv, ok := flagEnv.LoadAndDelete(fs); ok {
+		if err := applyEnv(fs, getenv.(func(string) string)); err != nil {
+			return err
+		}
+	}
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -166,6 +255,15 @@ func parse(fs *flag.FlagSet, args []string, nargs int) error {
 	}
 	if err := fs.Parse(append([]string{"--"}, pos...)); err != nil {
 		return errUsage
+	}
+	var cerr error
+	fs.Visit(func(f *flag.Flag) {
+		if err := checkFlag(f.Name, f.Value.String()); err != nil && cerr == nil {
+			cerr = quarry.Errorf(quarry.CodeInvalid, "--%s %q: %v", f.Name, f.Value.String(), err)
+		}
+	})
+	if cerr != nil {
+		return cerr
 	}
 	if nargs >= 0 && fs.NArg() != nargs {
 		fmt.Fprintf(fs.Output(), "expected %d argument(s), got %d\n\n", nargs, fs.NArg())
