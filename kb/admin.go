@@ -3,6 +3,9 @@ package kb
 import (
 	"context"
 	"log/slog"
+	"path/filepath"
+	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -201,7 +204,7 @@ func (m *Manager) Status(name string) (Status, error) {
 		LastStarted:  rec.LastStarted,
 		LastFinished: rec.LastFinished,
 		LastSuccess:  rec.LastSuccess,
-		LastError:    rec.LastError,
+		LastError:    scrubPaths(rec.LastError),
 		LastErrorAt:  rec.LastErrorAt,
 		LastTrigger:  rec.LastTrigger,
 		Generation:   GenStatus{Current: s.Current, Previous: s.Previous},
@@ -227,7 +230,20 @@ func (m *Manager) Status(name string) (Status, error) {
 	serving, rerr := m.Serving(name)
 	st.Generation.Serving = serving
 	if rerr != nil {
-		st.ReloadError = rerr.Error()
+		st.ReloadError = scrubPaths(rerr.Error())
 	}
 	return st, nil
+}
+
+// absPath matches an absolute file path in an error message.
+var absPath = regexp.MustCompile(`(^|[\s"'(=])(/[^\s"':,;)]+)`)
+
+// scrubPaths replaces the absolute file paths in a message meant for
+// API callers by their last element: the server's file layout is not
+// theirs to see (the full message is in the server's log).
+func scrubPaths(msg string) string {
+	return absPath.ReplaceAllStringFunc(msg, func(m string) string {
+		i := strings.IndexByte(m, '/')
+		return m[:i] + ".../" + filepath.Base(m[i:])
+	})
 }

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
+	"os"
 	"reflect"
 	"strings"
 
@@ -88,9 +90,13 @@ func decodeError(err error, dst any) error {
 		// encoding/json has no typed error for DisallowUnknownFields.
 		return quarry.Errorf(quarry.CodeInvalid, "request body has an unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
 	}
-	// Reading the body failed (the connection broke, say); the status
-	// will not reach anyone, the log should say what happened.
-	return quarry.Errorf(quarry.CodeInvalid, "read request body: %w", err)
+	// Reading the body failed. The error's text names the connection's
+	// socket addresses: the caller sees a message of its own.
+	var ne net.Error
+	if errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+		return quarry.Errorf(quarry.CodeTimeout, "the request body did not arrive in time")
+	}
+	return quarry.Errorf(quarry.CodeInvalid, "the request body could not be read (the connection failed)")
 }
 
 // jsonKind names the JSON type that decodes into t.
