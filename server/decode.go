@@ -26,6 +26,12 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, dst any) er
 // decodeBody reads one JSON object into dst; strict refuses unknown
 // fields.
 func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, dst any, strict bool) error {
+	if r.ContentLength > limit {
+		// Refuse before reading: a client that sent "Expect:
+		// 100-continue" then never sends the body, and one that did not
+		// is not cut off mid-body (a connection reset instead of the 413).
+		return quarry.Errorf(quarry.CodeTooLarge, "request body is larger than the limit of %d bytes", limit)
+	}
 	body := bufio.NewReader(http.MaxBytesReader(w, r.Body, limit))
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)

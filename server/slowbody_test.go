@@ -60,3 +60,35 @@ func TestSlowBodyIsTimeout(t *testing.T) {
 		t.Errorf("the message names a socket address: %s", raw)
 	}
 }
+
+// A body announced larger than the limit, with "Expect: 100-continue",
+// gets the JSON 413 at once: no 100 Continue, no connection reset.
+func TestTooLargeWithExpectContinue(t *testing.T) {
+	s := newServer(t, Config{Searcher: searchFunc(func(context.Context, quarry.SearchRequest) (quarry.SearchResult, error) {
+		return quarry.SearchResult{}, nil
+	})})
+	ln := listen(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := serve(s, ctx, ln)
+	defer func() { cancel(); <-done }()
+	for range 5 {
+		conn, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "POST /v1/search HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", 10<<20)
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			conn.Close()
+			t.Fatalf("no response: %v", err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		conn.Close()
+		var e errorJSON
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || json.Unmarshal(raw, &e) != nil || e.Error.Code != quarry.CodeTooLarge {
+			t.Fatalf("status %d, body %q; want a JSON 413", resp.StatusCode, raw)
+		}
+	}
+}
