@@ -10,6 +10,7 @@ import (
 	"github.com/go-pdf/fpdf"
 
 	"github.com/quarry-kb/quarry"
+	"github.com/quarry-kb/quarry/internal/hostile"
 )
 
 // makePDF renders pages of paragraphs with a core font. Paragraphs are
@@ -39,31 +40,13 @@ func makePDF(t testing.TB, title string, pages [][]string) []byte {
 // cross-reference table, so tests can feed the parser content that no PDF
 // library would write.
 func rawPDF(content string) []byte {
-	return rawPDFObjects(
+	return hostile.PDF(
 		"<< /Type /Catalog /Pages 2 0 R >>",
 		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
 		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
 		fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content),
 		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
 	)
-}
-
-// rawPDFObjects writes objects 1..n (1 is the catalog) with their xref.
-func rawPDFObjects(objs ...string) []byte {
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.4\n")
-	offs := make([]int, len(objs))
-	for i, o := range objs {
-		offs[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
-	for _, o := range offs {
-		fmt.Fprintf(&b, "%010d 00000 n \n", o)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
-	return b.Bytes()
 }
 
 func TestParsePDF(t *testing.T) {
@@ -140,11 +123,11 @@ func TestParsePDFRejects(t *testing.T) {
 		// panic must come back as a skip reason.
 		{"library panic", rawPDF("BT /F1 12 Tf 72 700 Td Tj ET"), "corrupt PDF: page 1: bad Tj operator"},
 		// Structures that send the PDF library round in circles.
-		{"page tree cycle", rawPDFObjects(
+		{"page tree cycle", hostile.PDF(
 			"<< /Type /Catalog /Pages 2 0 R >>",
 			"<< /Type /Pages /Kids [2 0 R 2 0 R] /Count 1 >>",
 		), "corrupt PDF: page tree: too deep or cyclic"},
-		{"parent cycle", rawPDFObjects(
+		{"parent cycle", hostile.PDF(
 			"<< /Type /Catalog /Pages 2 0 R >>",
 			"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
 			"<< /Type /Page /Parent 3 0 R /Contents 4 0 R >>",

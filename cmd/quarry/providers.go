@@ -451,30 +451,3 @@ func (pr *providers) Close() error {
 	pr.closers = nil
 	return errors.Join(errs...)
 }
-
-// answerer returns the configured answerer: the language model's, or
-// the offline extractive one.
-func (c engineConfig) answerer(vocab generate.Vocabulary) (generate.Answerer, error) {
-	if c.NewAnswerer != nil {
-		return c.NewAnswerer()
-	}
-	cfg := c.Answer
-	if cfg.Vocabulary == nil {
-		cfg.Vocabulary = vocab // the keyword index knows the knowledge base's words
-	}
-	return generate.NewExtractive(cfg), nil
-}
-
-// asker wraps svc for conversations: follow-up questions are rewritten
-// into standalone ones before retrieval, unless rewriting is off (the
-// service then answers the question on its own and says so).
-func (c engineConfig) asker(svc *generate.Service) generate.Asker {
-	if c.NoRewrite {
-		return svc
-	}
-	rw := c.Rewriter
-	if rw == nil {
-		rw = generate.HeuristicRewriter{}
-	}
-	return generate.Conversation{Asker: svc, Rewriter: rw}
-}
