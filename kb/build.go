@@ -298,9 +298,9 @@ func (m *Manager) syncGeneration(ctx context.Context, name string, fsys fs.FS, g
 	var sink ingest.Sink = wr
 	switch {
 	case b.Prefix != "":
-		fsys, sink = mount(fsys, b.Prefix), prefixSink{wr, b.Prefix + "/"}
+		fsys, sink = mount(fsys, b.Prefix), underPrefix(wr, b.Prefix+"/")
 	case len(b.except) > 0:
-		sink = exceptSink{wr, b.except}
+		sink = outsidePrefixes(wr, b.except)
 	}
 	opts := m.cfg.Ingest
 	opts.Chunk, opts.Progress = m.cfg.Chunk, m.cfg.Progress

@@ -127,16 +127,31 @@ func (i dirInfo) String() string   { return fs.FormatFileInfo(i) }
 
 var _ fs.ReadDirFile = (*ancestorDir)(nil)
 
-// prefixSink shows a sync only the documents under one prefix.
-type prefixSink struct {
+// filterSink shows a sync only the documents whose paths it keeps: those
+// under one prefix (a sync of a prefixed source), or those outside every
+// mounted prefix (a sync of the root source).
+type filterSink struct {
 	ingest.Sink
-	prefix string // with the trailing slash
+	keep func(path string) bool
 }
 
-func (s prefixSink) Paths() []string {
+// underPrefix keeps the documents under prefix (with its trailing slash).
+func underPrefix(sink ingest.Sink, prefix string) filterSink {
+	return filterSink{sink, func(p string) bool { return strings.HasPrefix(p, prefix) }}
+}
+
+// outsidePrefixes keeps the documents under none of prefixes (each with
+// its trailing slash).
+func outsidePrefixes(sink ingest.Sink, prefixes []string) filterSink {
+	return filterSink{sink, func(p string) bool {
+		return !slices.ContainsFunc(prefixes, func(x string) bool { return strings.HasPrefix(p, x) })
+	}}
+}
+
+func (s filterSink) Paths() []string {
 	var out []string
 	for _, p := range s.Sink.Paths() {
-		if strings.HasPrefix(p, s.prefix) {
+		if s.keep(p) {
 			out = append(out, p)
 		}
 	}
@@ -144,12 +159,12 @@ func (s prefixSink) Paths() []string {
 }
 
 // PutBatch passes batches on (see ingest.BatchSink).
-func (s prefixSink) PutBatch(ctx context.Context, docs []quarry.Document, chunks [][]quarry.Chunk) error {
+func (s filterSink) PutBatch(ctx context.Context, docs []quarry.Document, chunks [][]quarry.Chunk) error {
 	return ingest.PutBatch(ctx, s.Sink, docs, chunks)
 }
 
 // EmbeddedChunks passes on the count of the sink it wraps.
-func (s prefixSink) EmbeddedChunks() int64 {
+func (s filterSink) EmbeddedChunks() int64 {
 	if c, ok := s.Sink.(ingest.EmbedCounter); ok {
 		return c.EmbeddedChunks()
 	}
@@ -254,36 +269,6 @@ func (d *unionDir) ReadDir(n int) ([]fs.DirEntry, error) {
 	ents := d.ents[:n]
 	d.ents = d.ents[n:]
 	return ents, nil
-}
-
-// exceptSink hides from a sync of the root source the documents of the
-// sources mounted at prefixes.
-type exceptSink struct {
-	ingest.Sink
-	prefixes []string // with trailing slashes
-}
-
-func (s exceptSink) Paths() []string {
-	var out []string
-	for _, p := range s.Sink.Paths() {
-		if !slices.ContainsFunc(s.prefixes, func(x string) bool { return strings.HasPrefix(p, x) }) {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// PutBatch passes batches on (see ingest.BatchSink).
-func (s exceptSink) PutBatch(ctx context.Context, docs []quarry.Document, chunks [][]quarry.Chunk) error {
-	return ingest.PutBatch(ctx, s.Sink, docs, chunks)
-}
-
-// EmbeddedChunks passes on the count of the sink it wraps.
-func (s exceptSink) EmbeddedChunks() int64 {
-	if c, ok := s.Sink.(ingest.EmbedCounter); ok {
-		return c.EmbeddedChunks()
-	}
-	return 0
 }
 
 // ReadLink and Lstat let the sync resolve symbolic links inside the
