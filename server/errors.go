@@ -13,10 +13,25 @@ import (
 // read it; it exists so access logs tell a disconnect from a failure.
 const StatusClientClosedRequest = 499
 
+// Codes of errors found in a request before it reaches a route (see
+// conn.go): they are about the HTTP message itself, not about Quarry.
+const (
+	// CodeHeadersTooLarge: the request line and headers are over
+	// Config.MaxHeaderBytes (431).
+	CodeHeadersTooLarge quarry.Code = "headers_too_large"
+	// CodeBadRequest: the HTTP message is malformed (400), or uses a
+	// protocol or transfer coding the server does not speak (505, 501).
+	CodeBadRequest quarry.Code = "bad_request"
+)
+
 // statusOf maps a quarry error code to an HTTP status. It is the only
 // place that does.
 func statusOf(code quarry.Code) int {
 	switch code {
+	case CodeHeadersTooLarge:
+		return http.StatusRequestHeaderFieldsTooLarge
+	case CodeBadRequest:
+		return http.StatusBadRequest
 	case quarry.CodeInvalid:
 		return http.StatusBadRequest
 	case quarry.CodeNotFound:
@@ -41,6 +56,23 @@ func statusOf(code quarry.Code) int {
 		return http.StatusTooManyRequests
 	}
 	return http.StatusInternalServerError
+}
+
+// connErrorCode is the code of an error response written before any
+// route ran, by net/http itself (which picks the status: 431, 400, 501,
+// 505) or by the connection guard (408 for headers that came too
+// slowly). Their statuses are net/http's; the codes say the same in the
+// API's terms.
+func connErrorCode(status int) quarry.Code {
+	switch status {
+	case http.StatusRequestHeaderFieldsTooLarge:
+		return CodeHeadersTooLarge
+	case http.StatusRequestTimeout:
+		return quarry.CodeTimeout
+	case http.StatusNotImplemented, http.StatusHTTPVersionNotSupported:
+		return quarry.CodeUnsupported
+	}
+	return CodeBadRequest
 }
 
 // errorJSON is the body of every error response and of the SSE error

@@ -197,7 +197,7 @@ func TestOpenAPIErrorCodes(t *testing.T) {
 	got := doc.Components.Schemas.Error.Properties.Error.Properties.Code.Enum
 	for _, c := range []quarry.Code{quarry.CodeInvalid, quarry.CodeNotFound, quarry.CodeConflict, quarry.CodeTooLarge,
 		quarry.CodeUnsupported, quarry.CodeUnavailable, quarry.CodeTimeout, quarry.CodeCanceled, quarry.CodeInternal,
-		quarry.CodeUnauthenticated, quarry.CodeForbidden, quarry.CodeRateLimited} {
+		quarry.CodeUnauthenticated, quarry.CodeForbidden, quarry.CodeRateLimited, CodeHeadersTooLarge, CodeBadRequest} {
 		if !slices.Contains(got, string(c)) {
 			t.Errorf("error code %q is missing from the Error schema", c)
 		}

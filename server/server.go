@@ -71,6 +71,12 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// MaxK caps the "k" a caller may ask for (default 100).
 	MaxK int
+	// MaxHeaderBytes caps a request's line and headers (default 64 KiB);
+	// larger ones get a JSON 431 (see conn.go).
+	MaxHeaderBytes int
+	// ReadHeaderTimeout is how long Serve waits for a request's headers
+	// (default 10s); a request whose headers stop short gets a JSON 408.
+	ReadHeaderTimeout time.Duration
 
 	// Middleware wraps the /v1 API routes, innermost last. It runs after
 	// routing, so chi.RouteContext(r.Context()).RoutePattern() is set,
@@ -170,6 +176,10 @@ func New(cfg Config) (*Server, error) {
 		return nil, quarry.Errorf(quarry.CodeInvalid, "server: RateLimit.PerKeyForKB limits must be positive")
 	case cfg.RateLimit.Window < 0:
 		return nil, quarry.Errorf(quarry.CodeInvalid, "server: RateLimit.Window must not be negative, got %s", cfg.RateLimit.Window)
+	case cfg.MaxHeaderBytes < 0:
+		return nil, quarry.Errorf(quarry.CodeInvalid, "server: MaxHeaderBytes must not be negative, got %d", cfg.MaxHeaderBytes)
+	case cfg.ReadHeaderTimeout < 0:
+		return nil, quarry.Errorf(quarry.CodeInvalid, "server: ReadHeaderTimeout must not be negative, got %s", cfg.ReadHeaderTimeout)
 	case cfg.MaxK < 0:
 		return nil, quarry.Errorf(quarry.CodeInvalid, "server: MaxK must not be negative, got %d", cfg.MaxK)
 	case cfg.Resolve == nil && cfg.Searcher == nil && cfg.Asker == nil:
@@ -198,6 +208,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxK == 0 {
 		cfg.MaxK = DefaultMaxK
 	}
+	if cfg.MaxHeaderBytes == 0 {
+		cfg.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if cfg.ReadHeaderTimeout == 0 {
+		cfg.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -214,7 +230,7 @@ func New(cfg Config) (*Server, error) {
 
 func (s *Server) routes() {
 	r := chi.NewRouter()
-	r.Use(withRequestID, s.accessLog, s.cfg.Metrics.instrument, s.recoverer)
+	r.Use(withRequestID, s.accessLog, s.cfg.Metrics.instrument, s.recoverer, s.limitHeaders)
 	if s.cfg.Keys != nil {
 		r.Use(s.corsHandler())
 	}
@@ -288,7 +304,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer cancelBase(nil)
 	hs := &http.Server{
 		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		// Above the real limit, which limitHeaders enforces with a JSON
+		// 431; a guardedConn turns net/http's own 431 (and its other
+		// plain-text errors) into JSON, and answers slow headers.
+		MaxHeaderBytes: hardHeaderBytes(s.cfg.MaxHeaderBytes),
+		ConnState:      connState,
 		// Bounds reading the body too; net/http lifts the read deadline
 		// once the body is read, so it does not cut long streams.
 		ReadTimeout: s.cfg.Timeout,
@@ -298,7 +319,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 
 	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
+	go func() { served <- hs.Serve(guardedListener{Listener: ln, s: s}) }()
 	select {
 	case err := <-served:
 		return quarry.Errorf(quarry.CodeUnavailable, "server: serve on %s: %w", ln.Addr(), err)
