@@ -6,7 +6,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/pkoukk/tiktoken-go"
 	tiktoken_loader "github.com/pkoukk/tiktoken-go-loader"
 
 	"github.com/quarry-kb/quarry"
@@ -17,10 +16,14 @@ const Encoding = "cl100k_base"
 
 // Tokenizer counts and splits text in cl100k_base tokens. It is safe for
 // concurrent use. The BPE ranks are compiled into the binary (from
-// tiktoken-go-loader's offline assets), so nothing is downloaded.
+// tiktoken-go-loader's offline assets), so nothing is downloaded; the
+// encoder is cl100k.go's, which gives tiktoken-go's tokens faster.
 type Tokenizer struct {
-	enc *tiktoken.Tiktoken
+	enc *cl100k
 }
+
+// ranksFile is the name tiktoken-go's loaders know cl100k_base's ranks by.
+const ranksFile = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
 
 var (
 	tokOnce sync.Once
@@ -33,16 +36,14 @@ var (
 // process).
 func LoadTokenizer() (*Tokenizer, error) {
 	tokOnce.Do(func() {
-		// tiktoken-go keeps its loader in a package variable; setting it
-		// once, before the first GetEncoding, keeps it race free and
-		// guarantees the network loader is never used.
-		tiktoken.SetBpeLoader(tiktoken_loader.NewOfflineLoader())
-		enc, err := tiktoken.GetEncoding(Encoding)
+		// The offline loader reads the ranks compiled into the binary; the
+		// network is never used.
+		ranks, err := tiktoken_loader.NewOfflineLoader().LoadTiktokenBpe(ranksFile)
 		if err != nil {
 			tokErr = quarry.Errorf(quarry.CodeInternal, "load %s token ranks: %w", Encoding, err)
 			return
 		}
-		tok = &Tokenizer{enc: enc}
+		tok = &Tokenizer{enc: newCL100K(ranks)}
 	})
 	return tok, tokErr
 }
@@ -72,15 +73,27 @@ func (t *Tokenizer) Count(s string) int {
 	if s == "" {
 		return 0
 	}
-	return len(t.encode(s))
+	if len(s) <= maxRun {
+		return t.enc.count(s)
+	}
+	n := 0
+	t.runs(s, func(piece string) { n += t.enc.count(piece) })
+	return n
 }
 
-// encode is EncodeOrdinary with long runs cut (see maxRun).
+// encode is tiktoken's EncodeOrdinary with long runs cut (see maxRun).
 func (t *Tokenizer) encode(s string) []int {
 	if len(s) <= maxRun { // fewer bytes than maxRun: no long run possible
-		return t.enc.EncodeOrdinary(s)
+		return t.enc.encode(nil, s)
 	}
 	var out []int
+	t.runs(s, func(piece string) { out = t.enc.encode(out, piece) })
+	return out
+}
+
+// runs calls f with the consecutive pieces of s, cut inside every run
+// of more than maxRun characters without whitespace.
+func (t *Tokenizer) runs(s string, f func(string)) {
 	seg, run := 0, 0
 	for i, r := range s {
 		if unicode.IsSpace(r) {
@@ -88,11 +101,11 @@ func (t *Tokenizer) encode(s string) []int {
 			continue
 		}
 		if run++; run > maxRun {
-			out = append(out, t.enc.EncodeOrdinary(s[seg:i])...)
+			f(s[seg:i])
 			seg, run = i, 1
 		}
 	}
-	return append(out, t.enc.EncodeOrdinary(s[seg:])...)
+	f(s[seg:])
 }
 
 // Truncate returns s if it has at most n tokens, else a prefix of s
@@ -124,7 +137,7 @@ func (t *Tokenizer) cuts(s string, n int) []int {
 	ends := make([]int, len(ids))
 	off := 0
 	for i, id := range ids {
-		off += len(t.enc.Decode([]int{id}))
+		off += len(t.enc.decode(id))
 		ends[i] = off
 	}
 	var out []int
