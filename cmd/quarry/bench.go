@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,6 +48,7 @@ type benchConfig struct {
 	inProcess       bool
 	pdfCopies       int
 	keep, synthetic bool
+	profile         string // directory for CPU and block profiles of ingest and in-process search
 }
 
 func runBench(ctx context.Context, env *Env, args []string) error {
@@ -74,6 +76,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	fs.BoolVar(&bc.inProcess, "in-process", true, "measure search in process (before the HTTP run)")
 	fs.IntVar(&bc.pdfCopies, "pdf-copies", 0, "also ingest the sample help centre's PDFs this many times over, for pages/s")
 	fs.BoolVar(&bc.keep, "keep", false, "keep the temporary data directory")
+	fs.StringVar(&bc.profile, "profile", "", "write CPU and block profiles of the ingest (ingest.cpu, ingest.block) and of in-process search (search.cpu) into this directory, for go tool pprof")
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -180,7 +183,14 @@ func bench(ctx context.Context, env *Env, o options, bc benchConfig, chunksSet b
 	case !exists:
 		corpus = synth.New(synth.Config{Docs: bc.chunks, Words: bc.words})
 		fmt.Fprintf(env.Stderr, "bench: ingesting a synthetic corpus of %d documents into %s\n", bc.chunks, o.Data)
+		stop, err := startProfile(bc.profile, "ingest", true)
+		if err != nil {
+			return nil, err
+		}
 		ib, err := benchIngest(ctx, env, o, corpus)
+		if perr := stop(); err == nil {
+			err = perr
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -364,11 +374,52 @@ func benchInProcess(ctx context.Context, env *Env, o options, bc benchConfig, qu
 	for i := range min(warmup, len(queries)) {
 		_ = search(ctx, queries[i])
 	}
+	stop, err := startProfile(bc.profile, "search", false)
+	if err != nil {
+		return err
+	}
 	for _, c := range bc.clients {
 		fmt.Fprintf(env.Stderr, "bench: in process, %d clients\n", c)
 		rep.InProcess = append(rep.InProcess, runLoad(ctx, c, bc.requests, queries, search))
 	}
-	return nil
+	return stop()
+}
+
+// startProfile starts a CPU profile into dir/name.cpu (and, with block,
+// records blocking events into dir/name.block when stopped). With no
+// dir it does nothing.
+func startProfile(dir, name string, block bool) (stop func() error, err error) {
+	if dir == "" {
+		return func() error { return nil }, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.Create(filepath.Join(dir, name+".cpu"))
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if block {
+		runtime.SetBlockProfileRate(int(time.Millisecond / 10))
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		err := f.Close()
+		if !block {
+			return err
+		}
+		defer runtime.SetBlockProfileRate(0)
+		bf, berr := os.Create(filepath.Join(dir, name+".block"))
+		if berr != nil {
+			return errors.Join(err, berr)
+		}
+		berr = pprof.Lookup("block").WriteTo(bf, 0)
+		return errors.Join(err, berr, bf.Close())
+	}, nil
 }
 
 func benchHTTP(ctx context.Context, env *Env, o options, bc benchConfig, queries []string, rep *benchReport) error {
