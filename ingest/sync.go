@@ -64,6 +64,12 @@ type Options struct {
 	// folder, of files and directories to leave out (besides those of
 	// the .quarryignore files in the folder).
 	Exclude []string
+	// ExcludeIn lists more such patterns by the folder below which they
+	// apply, a slash path relative to the folder ("" for the folder
+	// itself): the --exclude patterns of a source mounted there. They
+	// are relative to that folder, as a .quarryignore file's in it would
+	// be, and stop at the folder of a deeper key (another source).
+	ExcludeIn map[string][]string
 	// FollowSymlinks follows symbolic links to files outside the folder.
 	// By default they are skipped: a link must not publish a file the
 	// folder's owner did not put there (links/passwd -> /etc/passwd).

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -42,6 +44,36 @@ func walk(ctx context.Context, fsys fs.FS, opts Options) (files []file, skips []
 		if p = strings.TrimSpace(p); p != "" {
 			patterns = append(patterns, gitignore.ParsePattern(p, nil))
 		}
+	}
+	// The patterns of ExcludeIn apply below their folder, up to the
+	// folder of a deeper key (a source mounted inside another is its own).
+	type folderMatcher struct {
+		dir string // "" or a clean slash path
+		m   gitignore.Matcher
+	}
+	var folders []folderMatcher
+	for _, dir := range slices.Sorted(maps.Keys(opts.ExcludeIn)) {
+		var domain []string
+		d := strings.Trim(path.Clean("/"+dir), "/")
+		if d != "" {
+			domain = strings.Split(d, "/")
+		}
+		var ps []gitignore.Pattern
+		for _, p := range opts.ExcludeIn[dir] {
+			if p = strings.TrimSpace(p); p != "" {
+				ps = append(ps, gitignore.ParsePattern(p, domain))
+			}
+		}
+		folders = append(folders, folderMatcher{dir: d, m: gitignore.NewMatcher(ps)})
+	}
+	excludedIn := func(p string, isDir bool) bool {
+		best := -1
+		for i, f := range folders {
+			if (f.dir == "" || p == f.dir || strings.HasPrefix(p, f.dir+"/")) && (best < 0 || len(f.dir) > len(folders[best].dir)) {
+				best = i
+			}
+		}
+		return best >= 0 && folders[best].m.Match(strings.Split(p, "/"), isDir)
 	}
 	matcher := gitignore.NewMatcher(patterns)
 	skip := func(p, kind, reason string) {
@@ -83,7 +115,7 @@ func walk(ctx context.Context, fsys fs.FS, opts Options) (files []file, skips []
 		case strings.HasPrefix(name, "."):
 			skip(shown, KindHidden, "hidden (the name starts with a dot)")
 			return skipDir()
-		case matcher.Match(strings.Split(p, "/"), isDir):
+		case matcher.Match(strings.Split(p, "/"), isDir), excludedIn(p, isDir):
 			skip(shown, KindIgnored, "excluded by "+IgnoreFile+" or --exclude")
 			return skipDir()
 		}

@@ -179,3 +179,55 @@ func write(t *testing.T, path, text string) {
 		t.Fatal(err)
 	}
 }
+
+// TestExcludeIn applies a source's --exclude patterns below the folder it
+// is mounted at, as a .quarryignore file there would: an anchored pattern
+// is relative to that folder, and nothing outside it is touched.
+func TestExcludeIn(t *testing.T) {
+	src := t.TempDir()
+	for _, name := range []string{"en/drafts/a.md", "en/guide/drafts/b.md", "en/keep.md", "zh/drafts/c.md", "zh/tmp.log.md", "en/tmp.log.md"} {
+		write(t, filepath.Join(src, name), "# T\n\nText of "+name+".")
+	}
+	tests := []struct {
+		name  string
+		opts  Options
+		index []string
+	}{
+		{"anchored under en", Options{ExcludeIn: map[string][]string{"en": {"/drafts/"}}},
+			[]string{"en/guide/drafts/b.md", "en/keep.md", "en/tmp.log.md", "zh/drafts/c.md", "zh/tmp.log.md"}},
+		{"unanchored under en", Options{ExcludeIn: map[string][]string{"en": {"drafts/", "*.log.md"}}},
+			[]string{"en/keep.md", "zh/drafts/c.md", "zh/tmp.log.md"}},
+		{"root and a folder", Options{Exclude: []string{"/zh/drafts/"}, ExcludeIn: map[string][]string{"en/": {"tmp.log.md"}}},
+			[]string{"en/drafts/a.md", "en/guide/drafts/b.md", "en/keep.md", "zh/tmp.log.md"}},
+		{"negation inside the folder", Options{ExcludeIn: map[string][]string{"en": {"*.md", "!keep.md"}}},
+			[]string{"en/keep.md", "zh/drafts/c.md", "zh/tmp.log.md"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sink := newMemSink()
+			if _, err := Sync(context.Background(), os.DirFS(src), sink, tt.opts); err != nil {
+				t.Fatal(err)
+			}
+			if got := sink.sortedPaths(); !slices.Equal(got, tt.index) {
+				t.Errorf("indexed %q, want %q", got, tt.index)
+			}
+		})
+	}
+}
+
+// TestExcludeInStopsAtDeeperFolder: the patterns of the root stop where
+// another folder's own begin (two sources, one mounted inside the other).
+func TestExcludeInStopsAtDeeperFolder(t *testing.T) {
+	src := t.TempDir()
+	for _, name := range []string{"internal/a.md", "en/internal/b.md", "en/drafts/c.md", "drafts/d.md"} {
+		write(t, filepath.Join(src, name), "# T\n\nText of "+name+".")
+	}
+	sink := newMemSink()
+	opts := Options{ExcludeIn: map[string][]string{"": {"internal/"}, "en": {"drafts/"}}}
+	if _, err := Sync(context.Background(), os.DirFS(src), sink, opts); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := sink.sortedPaths(), []string{"drafts/d.md", "en/internal/b.md"}; !slices.Equal(got, want) {
+		t.Errorf("indexed %q, want %q", got, want)
+	}
+}

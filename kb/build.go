@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,6 +31,14 @@ type BuildOptions struct {
 	// and limits the build to it: documents under other prefixes (other
 	// sources) are kept as they are. "" is the whole knowledge base.
 	Prefix string
+	// Exclude lists patterns (gitignore syntax, relative to the source
+	// folder) of files to leave out, besides the Manager's
+	// Config.Ingest.Exclude and the folder's .quarryignore files. They
+	// are recorded with the source, so rebuilds leave the same files out.
+	Exclude []string
+	// FollowSymlinks follows symbolic links out of the folder (besides
+	// Config.Ingest.FollowSymlinks); recorded with the source.
+	FollowSymlinks bool
 	// Strict fails the build when a file of the source cannot be read or
 	// the source holds no document, rather than switching to an index
 	// that silently lacks them. Rebuilds are strict.
@@ -39,6 +48,9 @@ type BuildOptions struct {
 	// except lists the prefixes of other sources, with trailing
 	// slashes, which an ingest of the root source leaves alone.
 	except []string
+	// sources, on a rebuild, are the recorded sources being rebuilt:
+	// their exclusions apply below their prefixes.
+	sources []Source
 	// Create makes the knowledge base if it does not exist (quarry
 	// ingest into a new name); otherwise a missing one is
 	// quarry.ErrNotFound. The default knowledge base is always created.
@@ -164,7 +176,7 @@ func (m *Manager) buildLocked(ctx context.Context, name string, d *gen.Dir, w *g
 	if from != "" && sum.Added+sum.Updated+sum.Removed == 0 && !b.Fresh {
 		// Nothing changed: keep serving what is there.
 		if b.Source != "" {
-			if err := recordSource(d, Source{Path: b.Source, Prefix: b.Prefix}); err != nil {
+			if err := recordSource(d, b.source()); err != nil {
 				m.warn("recording the source for quarry reindex", err)
 			}
 		}
@@ -186,7 +198,7 @@ func (m *Manager) buildLocked(ctx context.Context, name string, d *gen.Dir, w *g
 		return sum, gen.State{}, abandon(err)
 	}
 	if b.Source != "" {
-		if err := recordSource(d, Source{Path: b.Source, Prefix: b.Prefix}); err != nil {
+		if err := recordSource(d, b.source()); err != nil {
 			m.warn("recording the source for quarry reindex", err)
 		}
 	}
@@ -304,6 +316,29 @@ func (m *Manager) syncGeneration(ctx context.Context, name string, fsys fs.FS, g
 	}
 	opts := m.cfg.Ingest
 	opts.Chunk, opts.Progress = m.cfg.Chunk, m.cfg.Progress
+	opts.Exclude, opts.ExcludeIn = slices.Clone(opts.Exclude), nil
+	excludeIn := func(prefix string, patterns []string) {
+		if len(patterns) == 0 {
+			return
+		}
+		if opts.ExcludeIn == nil {
+			opts.ExcludeIn = map[string][]string{}
+		}
+		opts.ExcludeIn[prefix] = append(opts.ExcludeIn[prefix], patterns...)
+	}
+	if b.sources != nil {
+		follow := true
+		for _, s := range b.sources {
+			excludeIn(s.Prefix, s.Exclude)
+			follow = follow && s.FollowSymlinks
+		}
+		// Links out of the folders are followed on a rebuild only when
+		// every source was ingested so (the walk has one setting).
+		opts.FollowSymlinks = opts.FollowSymlinks || follow
+	} else {
+		excludeIn(b.Prefix, b.Exclude)
+		opts.FollowSymlinks = opts.FollowSymlinks || b.FollowSymlinks
+	}
 	opts.Failures = ingest.LoadFailures(filepath.Join(root, ParseFailuresFile))
 	opts.Root = ""
 	if filepath.IsAbs(b.Source) && b.Prefix == "" {
@@ -347,4 +382,9 @@ func (m *Manager) syncGeneration(ctx context.Context, name string, fsys fs.FS, g
 	}
 	info = gen.Info{Documents: len(docs), Chunks: want, Embedder: e.emb.Space().Embedder, Built: time.Now().UTC()}
 	return sum, info, nil
+}
+
+// source is the record of the build's source.
+func (b BuildOptions) source() Source {
+	return Source{Path: b.Source, Prefix: b.Prefix, Exclude: slices.Clone(b.Exclude), FollowSymlinks: b.FollowSymlinks}
 }

@@ -76,14 +76,19 @@ func (m *Manager) Reindex(ctx context.Context, name string, r RebuildRequest) (i
 func (m *Manager) rebuild(ctx context.Context, name string, d *gen.Dir, w *gen.Writer, r RebuildRequest) (ingest.Summary, gen.State, error) {
 	var srcs []Source
 	if r.Source != "" {
-		srcs = []Source{{Path: r.Source}}
+		root := Source{Path: r.Source}
 		if have, err := loadSources(d); err == nil {
 			for _, s := range have {
-				if s.Prefix != "" {
+				switch {
+				case s.Prefix != "":
 					srcs = append(srcs, s)
+				case sameSource(s.Path, r.Source):
+					// The same folder named again keeps its exclusions.
+					root.Exclude, root.FollowSymlinks = s.Exclude, s.FollowSymlinks
 				}
 			}
 		}
+		srcs = append([]Source{root}, srcs...)
 	} else {
 		var err error
 		if srcs, err = loadSources(d); err != nil {
@@ -96,8 +101,9 @@ func (m *Manager) rebuild(ctx context.Context, name string, d *gen.Dir, w *gen.W
 	}
 	b := BuildOptions{Fresh: true, Strict: true, Reason: "reindex", Gate: m.cfg.Gate}
 	if r.Source != "" {
-		b.Source = r.Source
+		b.Source, b.Exclude, b.FollowSymlinks = r.Source, srcs[0].Exclude, srcs[0].FollowSymlinks
 	}
+	b.sources = srcs
 	vb, err := m.vectors(name)
 	if err != nil {
 		return ingest.Summary{}, gen.State{}, err
@@ -200,4 +206,15 @@ func (m *Manager) Rollback(ctx context.Context, name string) (gen.State, error) 
 	}
 	m.notify(ctx, name)
 	return st, nil
+}
+
+// sameSource reports whether two recorded source paths name the same
+// folder.
+func sameSource(a, b string) bool {
+	if a == b {
+		return true
+	}
+	aa, err1 := filepath.Abs(a)
+	bb, err2 := filepath.Abs(b)
+	return err1 == nil && err2 == nil && aa == bb
 }

@@ -31,8 +31,14 @@ type Source struct {
 	// Prefix is where the folder's documents sit in the knowledge base
 	// ("" for its root): a document docs/a.md of a source with prefix
 	// "en" is "en/docs/a.md".
-	Prefix   string    `json:"prefix,omitempty"`
-	Recorded time.Time `json:"recorded"`
+	Prefix string `json:"prefix,omitempty"`
+	// Exclude holds the --exclude patterns (gitignore syntax, relative to
+	// the folder) the source was ingested with; rebuilds apply them again.
+	Exclude []string `json:"exclude,omitempty"`
+	// FollowSymlinks records that the source was ingested following
+	// symbolic links out of the folder.
+	FollowSymlinks bool      `json:"follow_symlinks,omitempty"`
+	Recorded       time.Time `json:"recorded"`
 }
 
 // sourcesJSON is the content of sources.json. Source and Recorded are

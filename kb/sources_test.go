@@ -87,3 +87,65 @@ func TestSourcesWithPrefixes(t *testing.T) {
 		}
 	}
 }
+
+// TestRebuildKeepsExclusions: the --exclude patterns a source was
+// ingested with are recorded with it, so a rebuild (quarry reindex, the
+// server's schedule) leaves the same files out, each below its own
+// prefix; naming the same folder again keeps them.
+func TestRebuildKeepsExclusions(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	en, plain := filepath.Join(root, "en"), filepath.Join(root, "plain")
+	writeTree(t, en, map[string]string{"guide.md": "# Guide\n\nPlug the hub in.", "drafts/next.md": "# Next\n\nUnreleased.", "internal/notes.md": "# Notes\n\nStaff only."})
+	writeTree(t, plain, map[string]string{"about.md": "# About\n\nThe hub company.", "drafts/old.md": "# Old\n\nStale.", "internal/notes.md": "# Notes\n\nRoot staff notes."})
+	m := newManager(t, t.TempDir())
+	ingest := func(dir, prefix string, exclude ...string) {
+		t.Helper()
+		fsys, err := kb.OpenSource(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := m.Ingest(ctx, kb.Default, fsys, kb.BuildOptions{Source: dir, Prefix: prefix, Exclude: exclude}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	paths := func() []string {
+		t.Helper()
+		e, err := m.Open(ctx, kb.Default)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Close()
+		return e.Manifest().Paths()
+	}
+	ingest(en, "en", "/drafts/")       // anchored: relative to en's folder
+	ingest(plain, "", "internal/", "") // the root source's own patterns
+	want := []string{"about.md", "drafts/old.md", "en/guide.md", "en/internal/notes.md"}
+	if got := paths(); !slices.Equal(got, want) {
+		t.Fatalf("after ingest: %v, want %v", got, want)
+	}
+	if _, _, err := m.Reindex(ctx, kb.Default, kb.RebuildRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := paths(); !slices.Equal(got, want) {
+		t.Fatalf("after a rebuild from the recorded sources: %v, want %v", got, want)
+	}
+	if _, _, err := m.Reindex(ctx, kb.Default, kb.RebuildRequest{Source: plain}); err != nil {
+		t.Fatal(err)
+	}
+	if got := paths(); !slices.Equal(got, want) {
+		t.Fatalf("after a rebuild naming the root folder again: %v, want %v", got, want)
+	}
+	in, err := m.Describe(kb.Default)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range in.Sources {
+		if s.Prefix == "en" && !slices.Equal(s.Exclude, []string{"/drafts/"}) {
+			t.Errorf("en recorded with exclusions %q", s.Exclude)
+		}
+		if s.Prefix == "" && !slices.Contains(s.Exclude, "internal/") {
+			t.Errorf("the root recorded with exclusions %q", s.Exclude)
+		}
+	}
+}

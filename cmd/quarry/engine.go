@@ -95,7 +95,7 @@ func newManager(env *Env, o options, cfg engineConfig, h managerHooks) (*kb.Mana
 		return nil, err
 	}
 	kc := kb.Config{
-		Ingest: ingest.Options{Parse: parser.Parse, Exclude: o.Exclude, FollowSymlinks: o.FollowSymlinks},
+		Ingest: ingest.Options{Parse: parser.Parse, FollowSymlinks: o.FollowSymlinks},
 		Data:   o.Data,
 		Engine: ec,
 		Vectors: func(name string) (kb.VectorBackend, error) {

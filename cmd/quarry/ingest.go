@@ -72,7 +72,7 @@ func runIngest(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	sum, err := ingestInto(ctx, env, o, os.DirFS(src), buildOptions{
-		BuildOptions: kb.BuildOptions{Source: src, Prefix: prefix, Create: true},
+		BuildOptions: kb.BuildOptions{Source: src, Prefix: prefix, Exclude: o.Exclude, FollowSymlinks: o.FollowSymlinks, Create: true},
 		engine:       prov.apply(engineConfig{}),
 	})
 	if err != nil {
