@@ -24,6 +24,11 @@ const (
 type ChunkConfig struct {
 	Size    int // maximum tokens per chunk; 0 means 512
 	Overlap int // tokens of trailing whole sentences repeated at the start of the next chunk; 0 means 32, negative means none
+	// Fold is the most tokens a heading's run of subsections may hold to
+	// be folded into one section, and so one chunk, under that heading
+	// (see foldSections); 0 means Size (whatever fits in one chunk),
+	// negative means never fold. It is capped at Size.
+	Fold int
 }
 
 func (c ChunkConfig) withDefaults() ChunkConfig {
@@ -35,6 +40,14 @@ func (c ChunkConfig) withDefaults() ChunkConfig {
 		c.Overlap = min(DefaultChunkOverlap, c.Size/4)
 	case c.Overlap < 0:
 		c.Overlap = 0
+	}
+	switch {
+	case c.Fold == 0:
+		c.Fold = c.Size
+	case c.Fold < 0:
+		c.Fold = 0
+	default:
+		c.Fold = min(c.Fold, c.Size)
 	}
 	return c
 }
@@ -88,7 +101,7 @@ func (c *Chunker) CountTokens(s string) int { return c.tok.Count(s) }
 // whole document.
 func (c *Chunker) Chunk(doc quarry.Document, p Parsed) []quarry.Chunk {
 	var out []quarry.Chunk
-	for _, sec := range p.Sections {
+	for _, sec := range c.foldSections(p.Sections, c.cfg.Fold) {
 		text := normalize(sec.Text)
 		if text == "" {
 			continue

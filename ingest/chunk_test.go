@@ -36,9 +36,11 @@ func TestNewChunkerConfig(t *testing.T) {
 		want    ChunkConfig
 		wantErr bool
 	}{
-		{"zero means defaults", ChunkConfig{}, ChunkConfig{Size: DefaultChunkSize, Overlap: DefaultChunkOverlap}, false},
-		{"overlap default scales down", ChunkConfig{Size: 64}, ChunkConfig{Size: 64, Overlap: 16}, false},
-		{"negative overlap means none", ChunkConfig{Size: 100, Overlap: -1}, ChunkConfig{Size: 100, Overlap: 0}, false},
+		{"zero means defaults", ChunkConfig{}, ChunkConfig{Size: DefaultChunkSize, Overlap: DefaultChunkOverlap, Fold: DefaultChunkSize}, false},
+		{"overlap default scales down", ChunkConfig{Size: 64}, ChunkConfig{Size: 64, Overlap: 16, Fold: 64}, false},
+		{"negative overlap means none", ChunkConfig{Size: 100, Overlap: -1}, ChunkConfig{Size: 100, Overlap: 0, Fold: 100}, false},
+		{"negative fold means none", ChunkConfig{Size: 100, Fold: -1}, ChunkConfig{Size: 100, Overlap: 25, Fold: 0}, false},
+		{"fold is capped at the size", ChunkConfig{Size: 100, Fold: 300}, ChunkConfig{Size: 100, Overlap: 25, Fold: 100}, false},
 		{"too small", ChunkConfig{Size: 4}, ChunkConfig{}, true},
 		{"too large", ChunkConfig{Size: 100000}, ChunkConfig{}, true},
 		{"overlap too large", ChunkConfig{Size: 100, Overlap: 50}, ChunkConfig{}, true},

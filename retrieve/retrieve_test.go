@@ -284,7 +284,8 @@ func TestSearchMaxPerDoc(t *testing.T) {
 		k         int
 		want      []string
 	}{
-		{"default cap 3", 0, 5, []string{"big#0", "big#1", "big#2", "s1#0", "s2#0"}},
+		{"default no cap", 0, 6, []string{"big#0", "big#1", "big#2", "big#3", "big#4", "s1#0"}},
+		{"cap 3", 3, 5, []string{"big#0", "big#1", "big#2", "s1#0", "s2#0"}},
 		{"cap 1", 1, 3, []string{"big#0", "s1#0", "s2#0"}},
 		{"no cap", -1, 6, []string{"big#0", "big#1", "big#2", "big#3", "big#4", "s1#0"}},
 		{"cap leaves fewer than k", 1, 10, []string{"big#0", "s1#0", "s2#0", "s3#0"}},

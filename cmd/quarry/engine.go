@@ -104,7 +104,7 @@ func newManager(env *Env, o options, cfg engineConfig, h managerHooks) (*kb.Mana
 			}
 			return newBackend(env, o, name)
 		},
-		Chunk:      ingest.ChunkConfig{Size: o.ChunkSize, Overlap: o.ChunkOverlap},
+		Chunk:      ingest.ChunkConfig{Size: o.ChunkSize, Overlap: o.ChunkOverlap, Fold: o.ChunkFold},
 		OpenSource: h.openSource,
 		Progress:   h.progress,
 		Gate:       h.gate,

@@ -385,6 +385,7 @@ type knobs struct {
 	k1, b                 float64
 	titleBoost, headBoost float64
 	candidates            int
+	maxPerDoc             int
 	// The offline answerer's (see generate.Config).
 	minSupport, minSupportUnknown, rankBonus float64
 	topPassages                              int
@@ -399,6 +400,7 @@ func (k *knobs) register(fs *flag.FlagSet) {
 	fs.Float64Var(&k.titleBoost, "title-boost", 0, "tuning: BM25F weight of the title field (negative to leave it out)")
 	fs.Float64Var(&k.headBoost, "heading-boost", 0, "tuning: BM25F weight of the heading field (negative to leave it out)")
 	fs.IntVar(&k.candidates, "candidates", 0, "tuning: hits fetched from each leg before fusion")
+	fs.IntVar(&k.maxPerDoc, "max-per-doc", 0, "tuning: most passages one document may contribute to a result (negative for no cap)")
 	fs.Float64Var(&k.minSupport, "min-support", 0, "tuning: the offline answerer's MinSupport (confidence needed to answer when every question word is in the knowledge base)")
 	fs.Float64Var(&k.minSupportUnknown, "min-support-unknown", 0, "tuning: the offline answerer's MinSupportUnknown (when a question word is not)")
 	fs.Float64Var(&k.rankBonus, "rank-bonus", 0, "tuning: the offline answerer's RankBonus")
@@ -410,6 +412,7 @@ func (k knobs) apply(cfg engineConfig) engineConfig {
 	cfg.Retrieve.KeywordWeight = k.kwWeight
 	cfg.Retrieve.VectorWeight = k.vecWeight
 	cfg.Retrieve.CandidateK = k.candidates
+	cfg.Retrieve.MaxPerDoc = k.maxPerDoc
 	cfg.Keyword.K1 = k.k1
 	cfg.Keyword.B = k.b
 	cfg.Keyword.TitleBoost = k.titleBoost

@@ -29,6 +29,7 @@ type options struct {
 	LogLevel     string
 	ChunkSize    int
 	ChunkOverlap int
+	ChunkFold    int
 	K            int
 	JSON         bool
 
@@ -115,6 +116,7 @@ func newFlags(env *Env, name, usageLine, summary string, o *options, which ...st
 		case "chunk":
 			fs.IntVar(&o.ChunkSize, "chunk-size", num(0, "QUARRY_CHUNK_SIZE"), "chunk size in tokens, 0 for the default of 512 (env QUARRY_CHUNK_SIZE)")
 			fs.IntVar(&o.ChunkOverlap, "chunk-overlap", num(0, "QUARRY_CHUNK_OVERLAP"), "overlap between chunks in tokens, 0 for the default of 32 (env QUARRY_CHUNK_OVERLAP)")
+			fs.IntVar(&o.ChunkFold, "chunk-fold", num(0, "QUARRY_CHUNK_FOLD"), "a heading's short subsections that hold at most this many tokens together become one chunk, 0 for the default of the chunk size, -1 never (env QUARRY_CHUNK_FOLD)")
 		case "kb":
 			fs.StringVar(&o.KB, "kb", str(kb.Default, "QUARRY_KB"), "knowledge base: lower-case letters, digits and '-' (env QUARRY_KB)")
 		case "k":

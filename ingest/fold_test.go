@@ -1,0 +1,154 @@
+package ingest
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestFoldSections(t *testing.T) {
+	h := func(s ...string) []string { return s }
+	long := strings.Join(sentences(20, "l"), " ") // about 240 tokens
+	tests := []struct {
+		name   string
+		budget int
+		in     []Section
+		want   []Section
+	}{
+		{
+			name:   "a procedure's steps fold under its heading",
+			budget: 512,
+			in: []Section{
+				{Heading: h("Slack"), Text: "Intro."},
+				{Heading: h("Slack", "Get a webhook"), Text: "Follow these steps."},
+				{Heading: h("Slack", "Get a webhook", "Create an app"), Text: "Create an app."},
+				{Heading: h("Slack", "Get a webhook", "Activate webhooks"), Text: "Switch Activate Incoming Webhooks on."},
+				{Heading: h("Slack", "Reference"), Text: "See the docs."},
+			},
+			want: []Section{
+				{Heading: h("Slack"), Text: "Intro."},
+				{Heading: h("Slack", "Get a webhook"), Text: "Follow these steps.\n\nCreate an app\n\nCreate an app.\n\nActivate webhooks\n\nSwitch Activate Incoming Webhooks on."},
+				{Heading: h("Slack", "Reference"), Text: "See the docs."},
+			},
+		},
+		{
+			name:   "the page's outermost heading is never folded",
+			budget: 512,
+			in: []Section{
+				{Heading: h("Page"), Text: "Intro."},
+				{Heading: h("Page", "A"), Text: "Alpha."},
+				{Heading: h("Page", "B"), Text: "Beta."},
+			},
+			want: []Section{
+				{Heading: h("Page"), Text: "Intro."},
+				{Heading: h("Page", "A"), Text: "Alpha."},
+				{Heading: h("Page", "B"), Text: "Beta."},
+			},
+		},
+		{
+			name:   "a heading without text of its own still folds its subsections",
+			budget: 512,
+			in: []Section{
+				{Heading: h("Page", "Setup", "One"), Text: "First."},
+				{Heading: h("Page", "Setup", "Two"), Text: "Second."},
+				{Heading: h("Page", "Setup", "Two", "Detail"), Text: "Third."},
+			},
+			want: []Section{
+				{Heading: h("Page", "Setup"), Text: "One\n\nFirst.\n\nTwo\n\nSecond.\n\nDetail\n\nThird."},
+			},
+		},
+		{
+			name:   "over budget: only the short inner run folds",
+			budget: 200,
+			in: []Section{
+				{Heading: h("Page", "Big"), Text: long},
+				{Heading: h("Page", "Big", "X"), Text: "Ex."},
+				{Heading: h("Page", "Big", "X", "Y"), Text: "Why."},
+			},
+			want: []Section{
+				{Heading: h("Page", "Big"), Text: long},
+				{Heading: h("Page", "Big", "X"), Text: "Ex.\n\nY\n\nWhy."},
+			},
+		},
+		{
+			name:   "a skipped level is never a run's heading",
+			budget: 512,
+			in: []Section{
+				{Heading: h("", "Q: one?"), Text: "A: yes."},
+				{Heading: h("", "Q: two?"), Text: "A: no."},
+			},
+			want: []Section{
+				{Heading: h("", "Q: one?"), Text: "A: yes."},
+				{Heading: h("", "Q: two?"), Text: "A: no."},
+			},
+		},
+		{
+			name:   "runs never cross a page",
+			budget: 512,
+			in: []Section{
+				{Heading: h("Doc", "Part"), Page: 1, Text: "One."},
+				{Heading: h("Doc", "Part", "Sub"), Page: 2, Text: "Two."},
+			},
+			want: []Section{
+				{Heading: h("Doc", "Part"), Page: 1, Text: "One."},
+				{Heading: h("Doc", "Part", "Sub"), Page: 2, Text: "Two."},
+			},
+		},
+		{
+			name:   "budget 0 folds nothing",
+			budget: 0,
+			in: []Section{
+				{Heading: h("Doc", "Part"), Text: "One."},
+				{Heading: h("Doc", "Part", "Sub"), Text: "Two."},
+			},
+			want: []Section{
+				{Heading: h("Doc", "Part"), Text: "One."},
+				{Heading: h("Doc", "Part", "Sub"), Text: "Two."},
+			},
+		},
+	}
+	c := newChunker(t, ChunkConfig{})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := c.foldSections(tt.in, tt.budget)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got  %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestChunkFoldsProcedure checks the folding end to end: a procedure
+// written as one subsection per step is one chunk under the
+// procedure's heading, unless folding is turned off.
+func TestChunkFoldsProcedure(t *testing.T) {
+	p := Parsed{Sections: []Section{
+		{Heading: []string{"Slack"}, Text: "Use Slack for alerts."},
+		{Heading: []string{"Slack", "How to Get Webhook"}, Text: "Create a webhook."},
+		{Heading: []string{"Slack", "How to Get Webhook", "Create a new Slack APP"}, Text: "Create a new APP."},
+		{Heading: []string{"Slack", "How to Get Webhook", "Activate Incoming Webhooks Setting"}, Text: "Switch Activate Incoming Webhooks to ON."},
+	}}
+	for _, tt := range []struct {
+		fold int
+		want []string // headings of the chunks
+	}{
+		{0, []string{"Slack", "Slack > How to Get Webhook"}},
+		{-1, []string{"Slack", "Slack > How to Get Webhook", "Slack > How to Get Webhook > Create a new Slack APP",
+			"Slack > How to Get Webhook > Activate Incoming Webhooks Setting"}},
+	} {
+		chunks := newChunker(t, ChunkConfig{Fold: tt.fold}).Chunk(testDoc, p)
+		var got []string
+		for _, ch := range chunks {
+			got = append(got, ch.Heading)
+			if ch.Tokens != CountTokens(ch.Text) {
+				t.Errorf("fold %d: chunk %q: tokens %d, text has %d", tt.fold, ch.Heading, ch.Tokens, CountTokens(ch.Text))
+			}
+		}
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("fold %d: chunk headings %q, want %q", tt.fold, got, tt.want)
+		}
+		if tt.fold == 0 && !strings.Contains(chunks[1].Text, "Switch Activate Incoming Webhooks to ON.") {
+			t.Errorf("folded chunk lost a step: %q", chunks[1].Text)
+		}
+	}
+}
