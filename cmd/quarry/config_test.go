@@ -21,6 +21,7 @@ var configVars = []struct {
 	{name: "QUARRY_ADDR", bad: "no-port", args: []string{"serve"}},
 	{name: "QUARRY_CHUNK_SIZE", bad: "abc", args: []string{"ingest", "."}},
 	{name: "QUARRY_CHUNK_OVERLAP", bad: "1.5", args: []string{"ingest", "."}},
+	{name: "QUARRY_CHUNK_FOLD", bad: "lots", args: []string{"ingest", "."}},
 	{name: "QUARRY_LOG_LEVEL", bad: "loud", args: []string{"search", "q"}},
 	{name: "QUARRY_KB", bad: "Bad!", args: []string{"search", "q"}},
 	{name: "QUARRY_VECTOR_STORE", bad: "sqlite", args: []string{"ingest", "."}},
