@@ -94,7 +94,14 @@ func TestExtractiveCalibration(t *testing.T) {
 					if a.Lang != c.lang {
 						t.Errorf("lang %q, want %q", a.Lang, c.lang)
 					}
-					support := e.compose(c.question, passages, threshold == DefaultMinSupportUnknown).Support
+					nov, err := e.novelty(context.Background(), c.question)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if nov.any != (threshold == DefaultMinSupportUnknown) {
+						t.Fatalf("novelty %+v with threshold %.2f", nov, threshold)
+					}
+					support := e.compose(c.question, passages, nov).Support
 					if c.answer == "" {
 						noMargin = min(noMargin, threshold-support)
 						if a.Answered || a.Text != DontKnow(c.lang) || len(a.Citations) != 0 {
@@ -336,7 +343,7 @@ func TestExtractiveSentenceRarity(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cands := rankSentences(Config{}.withDefaults(), tt.question, passagesOf(tt.chunks...))
+			cands := rankSentences(Config{}.withDefaults(), tt.question, passagesOf(tt.chunks...), novelty{})
 			if len(cands) == 0 || cands[0].s.Text != tt.want {
 				var got []string
 				for _, c := range cands {
@@ -636,5 +643,72 @@ func TestExtractiveThresholdOrder(t *testing.T) {
 	}
 	if !a.Answered {
 		t.Error("MinSupport -1 abstained on a question with unknown words")
+	}
+}
+
+// TestAbsentKnownWords checks how a question's words that no retrieved
+// passage holds weigh. Asked in the asker's own words, a question has
+// words the knowledge base uses elsewhere ("clock", "wrong", "switch"),
+// and those weigh less than the words the passages share; a word the
+// knowledge base never uses keeps its full weight, and the stricter
+// threshold, so that a question about something the documents never
+// mention is still declined.
+func TestAbsentKnownWords(t *testing.T) {
+	passages := passagesOf(
+		chunk("settings/region", "Region settings", "Time zone",
+			"In the app, open Settings > Region and switch to another time zone."),
+		chunk("settings/schedules", "Schedules", "",
+			"Schedules run in the time zone of your home, which the app shows under Settings."),
+		chunk("app/history", "Event history", "",
+			"The app lists events in your home's time zone."),
+		chunk("app/travel", "Travelling", "",
+			"Away from home, the app keeps the time zone of your home."),
+		chunk("app/sign-in", "Signing in", "",
+			"Sign in to the app with your account email and password."),
+	)
+	const q = "Since my trip the clock in the app looks wrong. How do I switch the time zone?"
+	words := vocabularyWords(q)
+	all := knownWords(words...)
+	without := func(w string) map[string]bool {
+		m := knownWords(words...)
+		delete(m, w)
+		return m
+	}
+	tests := []struct {
+		name     string
+		known    map[string]bool
+		answered bool
+	}{
+		{"every word known", all, true},
+		{"clock never mentioned", without("clock"), false},
+		{"wrong never mentioned", without("wrong"), false},
+	}
+	var supports []float64
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := NewExtractive(Config{Vocabulary: &vocab{known: tt.known}})
+			a, err := e.Answer(context.Background(), q, passages, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkGrounded(t, a, passages)
+			nov, err := e.novelty(context.Background(), q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			support := e.compose(q, passages, nov).Support
+			supports = append(supports, support)
+			t.Logf("support %.3f", support)
+			if a.Answered != tt.answered {
+				t.Fatalf("answered %v, want %v: %q", a.Answered, tt.answered, a.Text)
+			}
+			if tt.answered && !strings.Contains(a.Text, "switch to another time zone") {
+				t.Errorf("answer %q, want the time zone sentence", a.Text)
+			}
+		})
+	}
+	// An unused word weighs more than the same word known elsewhere.
+	if len(supports) == len(tests) && !(supports[0] > supports[1] && supports[0] > supports[2]) {
+		t.Errorf("supports %.3f, want the first (every word known) above the others", supports)
 	}
 }

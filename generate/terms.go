@@ -396,11 +396,41 @@ func enumerates(s string) bool {
 		if i == 0 || i == len(parts)-1 {
 			continue // the first and last items run into the sentence
 		}
-		if n := len(strings.Fields(p)); n >= 1 && n <= 3 && utf8.RuneCountInString(strings.TrimSpace(p)) <= 24 {
+		// The last item of a list is often joined by "and" or "or"
+		// ("LDAP, Casdoor SSO and OAuth2"): each side is an item.
+		item := true
+		for _, it := range splitConjunction(p) {
+			if !shortItem(it) {
+				item = false
+			}
+		}
+		if item {
 			short++
 		}
 	}
 	return short >= 2
+}
+
+// shortItem reports whether p is short enough to be an item of an
+// enumeration: one to three words, at most maxItemChars characters.
+func shortItem(p string) bool {
+	n := len(strings.Fields(p))
+	return n >= 1 && n <= 3 && utf8.RuneCountInString(strings.TrimSpace(p)) <= maxItemChars
+}
+
+// maxItemChars is the longest item of an enumeration ("Apache
+// DolphinScheduler password").
+const maxItemChars = 32
+
+// splitConjunction splits "A and B" or "A or B" into its two sides; any
+// other text is returned whole.
+func splitConjunction(p string) []string {
+	for _, c := range []string{" and ", " or ", "和", "或"} {
+		if a, b, ok := strings.Cut(p, c); ok && strings.TrimSpace(a) != "" && strings.TrimSpace(b) != "" {
+			return []string{a, b}
+		}
+	}
+	return []string{p}
 }
 
 // questionType returns the answer types a question asks for (0 when it

@@ -131,11 +131,13 @@ func TestListAnswerType(t *testing.T) {
 		}
 	}
 	lists := map[string]bool{
-		"Msg Type — Description: Message parse type (support txt, markdown, markdownV2, html).": true,
-		"Currently support OSS, S3, GCS, ABS":                                                   true,
-		"支持邮件、钉钉、企业微信和飞书。":                                                                      true,
-		"If you cancel, we refund the price, minus fees, within 30 days.":                       false,
-		"Pair the hub with Apple Home from Hub settings > Matter.":                              false,
+		"Msg Type — Description: Message parse type (support txt, markdown, markdownV2, html).":                      true,
+		"Currently support OSS, S3, GCS, ABS":                                                                        true,
+		"Sign-in supports four types, Kestrel Household password, LDAP, Casdoor SSO and OAuth2, with OAuth2 on top.": true,
+		"Open the app, tap Settings and choose Region, then restart.":                                                false,
+		"支持邮件、钉钉、企业微信和飞书。":                                                                                           true,
+		"If you cancel, we refund the price, minus fees, within 30 days.":                                            false,
+		"Pair the hub with Apple Home from Hub settings > Matter.":                                                   false,
 	}
 	for s, want := range lists {
 		if got := sentenceTypes(s)&typeList != 0; got != want {
@@ -147,7 +149,7 @@ func TestListAnswerType(t *testing.T) {
 	ps := passagesOf(chunk("alert/dingtalk", "DingTalk", "Parameters",
 		"WebHook — Description: The format is: https://oapi.dingtalk.com/robot/send?access_token=XXXXXX.\n\n"+
 			"Msg Type — Description: Message parse type (support txt, markdown, markdownV2, html)."))
-	cands := rankSentences(Config{}.withDefaults(), "For a DingTalk alert, which message formats can I pick?", ps)
+	cands := rankSentences(Config{}.withDefaults(), "For a DingTalk alert, which message formats can I pick?", ps, novelty{})
 	if len(cands) == 0 || !strings.HasPrefix(cands[0].s.Text, "Msg Type") || !cands[0].typed {
 		t.Errorf("best sentence %+v, want the Msg Type row, typed", cands)
 	}
