@@ -5,11 +5,13 @@
 // Dense vectors live in one contiguous float32 slab (pre-normalised for
 // cosine) and are searched by brute force with a bounded heap, split over
 // a few goroutines for large stores: fine up to about 100k chunks. Sparse
-// vectors live in an inverted index (index → postings of point and
-// value); a search accumulates scores over the query's indices only, and
-// with Space.IDF weights each index by Qdrant's inverse document
-// frequency, maintained under upserts and deletes. Deleted points are
-// tombstoned and compacted away once they make up a quarter of the slots.
+// vectors live only in an inverted index (index → compressed postings of
+// point and value, about 3.5 bytes a nonzero; see postings.go); a search
+// walks the query's indices only, skipping points that cannot reach the
+// top k (MaxScore), and with Space.IDF weights each index by Qdrant's
+// inverse document frequency, kept current under upserts and deletes.
+// Deleted points are tombstoned and compacted away once they make up a
+// quarter of the slots, and before every snapshot.
 //
 // # Durability
 //
@@ -21,7 +23,10 @@
 //   - Checkpoint and Close write a new snapshot (fsync, then an atomic
 //     rename) and start an empty log: everything before them is durable.
 //     A checkpoint also happens when the log outgrows Config.MaxLogBytes.
-//   - Open loads the snapshot and replays the log. A torn or corrupt log
+//   - Open loads the snapshot and replays the log. The snapshot holds the
+//     posting lists as they are kept in memory, so loading it is a few
+//     large reads, not a rebuild; snapshots of the first format
+//     (QMVSNAP1) still load, and the next checkpoint rewrites them. A torn or corrupt log
 //     tail (a crash in the middle of a write) is dropped, with every
 //     complete record before it kept; Stats reports the bytes dropped. A
 //     corrupt snapshot is an error (quarry.ErrInternal).
@@ -91,20 +96,13 @@ type Store struct {
 	byID   map[string]uint32
 	byDoc  map[string][]uint32 // live slots of each document
 
-	slab  []float32           // dense: Dim floats per slot
-	spIdx [][]uint32          // sparse: the indices of each slot, sorted
-	post  map[uint32]*posting // sparse: inverted index
+	slab []float32           // dense: Dim floats per slot
+	post map[uint32]*posting // sparse: inverted index
+	// epoch changes whenever a slot is tombstoned, so that the dead
+	// counts cached in the posting lists go stale (see liveIn).
+	epoch uint32
 
 	disk *disk // nil for a memory-only store
-}
-
-// posting lists the points having one sparse index nonzero, in slot
-// order. live counts the entries whose point is alive: the n of IDF.
-type posting struct {
-	slots  []uint32
-	vals   []float32
-	live   int
-	cursor int // used by eachStored
 }
 
 // Open opens the store in dir, creating it if needed, for vectors of
@@ -324,7 +322,7 @@ func (s *Store) Stats() Stats {
 	defer s.mu.RUnlock()
 	st := Stats{Points: s.live, Slots: len(s.chunks)}
 	for _, p := range s.post {
-		st.Postings += len(p.slots)
+		st.Postings += p.n
 	}
 	if s.disk != nil {
 		st.LogBytes = s.disk.logSize - logHeaderLen
@@ -431,16 +429,13 @@ func (s *Store) insert(p *prepared) {
 		s.slab = append(s.slab, p.dense...)
 		return
 	}
-	s.spIdx = append(s.spIdx, p.idx)
 	for i, ix := range p.idx {
 		pl := s.post[ix]
 		if pl == nil {
 			pl = &posting{}
 			s.post[ix] = pl
 		}
-		pl.slots = append(pl.slots, slot)
-		pl.vals = append(pl.vals, p.vals[i])
-		pl.live++
+		pl.add(slot, p.vals[i])
 	}
 }
 
@@ -457,11 +452,41 @@ func (s *Store) kill(slot uint32) {
 	s.alive[slot] = false
 	s.live--
 	if s.space.Sparse {
-		for _, ix := range s.spIdx[slot] {
-			s.post[ix].live--
-		}
-		s.spIdx[slot] = nil
+		s.bumpEpoch()
 	}
+}
+
+// bumpEpoch invalidates the dead counts cached in the posting lists.
+func (s *Store) bumpEpoch() {
+	s.epoch++
+	if s.epoch == 0 { // wrapped: an old cache entry could look current
+		for _, p := range s.post {
+			p.dead.Store(0)
+		}
+		s.epoch = 1
+	}
+}
+
+// liveIn returns the number of live points in p: the n of IDF. A point
+// keeps its postings when it is deleted, so that a delete need not know
+// its indices; the dead among them are counted when a search first
+// needs the list after a delete, and cached until the next one.
+func (s *Store) liveIn(p *posting) int {
+	if s.live == len(s.chunks) {
+		return p.n
+	}
+	c := p.dead.Load()
+	if c != 0 && uint32(c>>32) == s.epoch {
+		return p.n - int(uint32(c))
+	}
+	dead := 0
+	p.each(func(slot uint32) {
+		if int(slot) < len(s.alive) && !s.alive[slot] {
+			dead++
+		}
+	})
+	p.dead.Store(uint64(s.epoch)<<32 | uint64(dead))
+	return p.n - dead
 }
 
 func (s *Store) deleteDocs(docIDs []string) {
@@ -501,9 +526,7 @@ func (s *Store) compact() {
 		renum[old] = next
 		if int(next) != old {
 			s.chunks[next] = s.chunks[old]
-			if s.space.Sparse {
-				s.spIdx[next] = s.spIdx[old]
-			} else {
+			if !s.space.Sparse {
 				copy(s.slab[int(next)*dim:int(next+1)*dim], s.slab[old*dim:(old+1)*dim])
 			}
 		}
@@ -516,24 +539,14 @@ func (s *Store) compact() {
 		s.alive[i] = true
 	}
 	if s.space.Sparse {
-		clear(s.spIdx[next:])
-		s.spIdx = s.spIdx[:next]
 		for ix, p := range s.post {
-			if p.live == 0 {
+			if np := p.filter(renum, gone); np.n > 0 {
+				s.post[ix] = np
+			} else {
 				delete(s.post, ix)
-				continue
 			}
-			w := 0
-			for j, slot := range p.slots {
-				if r := renum[slot]; r != gone {
-					p.slots[w] = r
-					p.vals[w] = p.vals[j]
-					w++
-				}
-			}
-			p.slots, p.vals = shrink(p.slots[:w]), shrink(p.vals[:w])
 		}
-		s.spIdx = shrink(s.spIdx)
+		s.bumpEpoch()
 	} else {
 		s.slab = shrink(s.slab[:int(next)*dim])
 	}

@@ -3,7 +3,6 @@ package memvec
 import (
 	"bufio"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -21,10 +20,8 @@ import (
 
 // Files of a store directory.
 //
-//	snapshot: "QMVSNAP1", generation (u64 LE), space as JSON
-//	          (uvarint length), point count (uvarint), each point as a
-//	          uvarint length and an encoded record, then the CRC-32C (u32
-//	          LE) of everything before it.
+//	snapshot: the whole store at one generation; see snapshot.go
+//	          (QMVSNAP2; QMVSNAP1 snapshots of older versions still load).
 //	wal:      "QMVWAL01", generation (u64 LE), CRC-32C of those 16 bytes,
 //	          then frames: payload length (u32 LE), CRC-32C of the payload
 //	          (u32 LE), payload (an op byte and its data).
@@ -64,6 +61,7 @@ type disk struct {
 	dropped int64
 	sync    bool
 	buf     []byte
+	upgrade bool // the snapshot is of an older format: rewrite it at Close
 }
 
 func ioErr(op string, err error) error {
@@ -173,28 +171,19 @@ func (c *crcReader) ReadByte() (byte, error) {
 // cannot ask for an absurd allocation.
 const maxSnapRecord = 1 << 30
 
-func (d *disk) loadSnapshot(s *Store) error {
-	path := filepath.Join(d.dir, snapName)
-	f, err := os.Open(path)
-	if err != nil {
-		return ioErr("open snapshot", err)
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return ioErr("stat snapshot", err)
-	}
-	size := info.Size()
-	corrupt := func(format string, args ...any) error {
-		return quarry.Errorf(quarry.CodeInternal, "memvec: snapshot %s is corrupt (%s); restore the directory from a backup or rebuild the index", path, fmt.Sprintf(format, args...))
-	}
-	r := &crcReader{r: bufio.NewReaderSize(f, 1<<16), h: crc32.New(castagnoli)}
+// loadSnapshotV1 loads a snapshot of the first format, which holds each
+// point as a record (as the log does), after the same header:
+//
+//	"QMVSNAP1", generation (u64 LE), space as JSON (uvarint length),
+//	point count (uvarint), each point as a uvarint length and an encoded
+//	record, then the CRC-32C (u32 LE) of everything before it.
+//
+// The inverted index is rebuilt point by point.
+func (d *disk) loadSnapshotV1(s *Store, br *bufio.Reader, size int64, corrupt func(string, ...any) error) error {
+	r := &crcReader{r: br, h: crc32.New(castagnoli)}
 	var head [16]byte
 	if _, err := io.ReadFull(r, head[:]); err != nil {
 		return corrupt("short header: %v", err)
-	}
-	if string(head[:8]) != snapMagic {
-		return corrupt("not a memvec snapshot")
 	}
 	gen := binary.LittleEndian.Uint64(head[8:])
 	spaceLen, err := binary.ReadUvarint(r)
@@ -205,14 +194,8 @@ func (d *disk) loadSnapshot(s *Store) error {
 	if _, err := io.ReadFull(r, raw); err != nil {
 		return corrupt("short space: %v", err)
 	}
-	var stored index.Space
-	if err := json.Unmarshal(raw, &stored); err != nil {
-		return corrupt("bad space: %v", err)
-	}
-	if !stored.Equal(s.space) {
-		return quarry.Errorf(quarry.CodeConflict,
-			"memvec: %s holds vectors of %s, not %s: an index refuses to mix embedders; open it with its own embedder or rebuild it in a new directory",
-			d.dir, describe(stored), describe(s.space))
+	if err := d.checkSpace(raw, s.space, corrupt); err != nil {
+		return err
 	}
 	count, err := binary.ReadUvarint(r)
 	if err != nil {
@@ -246,111 +229,6 @@ func (d *disk) loadSnapshot(s *Store) error {
 		return corrupt("data after the checksum")
 	}
 	d.gen = gen
-	return nil
-}
-
-// writeSnapshot writes the store's state as the snapshot of generation
-// gen: to a temporary file, fsynced, then renamed over the old one.
-func (d *disk) writeSnapshot(s *Store, gen uint64) (err error) {
-	path := filepath.Join(d.dir, snapName)
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return ioErr("write snapshot", err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	bw := bufio.NewWriterSize(f, 1<<16)
-	h := crc32.New(castagnoli)
-	w := io.MultiWriter(bw, h)
-	raw, err := json.Marshal(s.space)
-	if err != nil {
-		return quarry.Errorf(quarry.CodeInternal, "memvec: encode space: %w", err)
-	}
-	b := append([]byte(snapMagic), make([]byte, 8)...)
-	binary.LittleEndian.PutUint64(b[8:], gen)
-	b = binary.AppendUvarint(b, uint64(len(raw)))
-	b = append(b, raw...)
-	b = binary.AppendUvarint(b, uint64(s.live))
-	if _, err := w.Write(b); err != nil {
-		return ioErr("write snapshot", err)
-	}
-	var rec, lenBuf []byte
-	err = s.eachStored(func(p *prepared) error {
-		rec = encodeRecord(rec[:0], p, s.space.Sparse)
-		lenBuf = binary.AppendUvarint(lenBuf[:0], uint64(len(rec)))
-		if _, err := w.Write(lenBuf); err != nil {
-			return ioErr("write snapshot", err)
-		}
-		if _, err := w.Write(rec); err != nil {
-			return ioErr("write snapshot", err)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if _, err := bw.Write(binary.LittleEndian.AppendUint32(nil, h.Sum32())); err != nil {
-		return ioErr("write snapshot", err)
-	}
-	if err := bw.Flush(); err != nil {
-		return ioErr("write snapshot", err)
-	}
-	if err := f.Sync(); err != nil {
-		return ioErr("sync snapshot", err)
-	}
-	if err := f.Close(); err != nil {
-		return ioErr("close snapshot", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return ioErr("install snapshot", err)
-	}
-	return syncDir(d.dir)
-}
-
-// eachStored calls fn with every live point in slot order, in prepared
-// form (valid only during the call). A sparse point's values live in
-// the posting lists of its indices; since both the points and every
-// posting list are in slot order, one cursor per posting list finds
-// them all in a single pass, instead of a search of a posting list for
-// every value. The caller holds the write lock (the cursors are shared).
-func (s *Store) eachStored(fn func(*prepared) error) error {
-	if s.space.Sparse {
-		for _, pl := range s.post {
-			pl.cursor = 0
-		}
-	}
-	var vals []float32
-	dim := s.space.Dim
-	for slot := range s.chunks {
-		if !s.alive[slot] {
-			continue
-		}
-		p := prepared{chunk: s.chunks[slot]}
-		if !s.space.Sparse {
-			p.dense = s.slab[slot*dim : (slot+1)*dim]
-		} else {
-			p.idx = s.spIdx[slot]
-			vals = vals[:0]
-			for _, ix := range p.idx {
-				pl := s.post[ix]
-				j := pl.cursor
-				for pl.slots[j] < uint32(slot) { // tombstones
-					j++
-				}
-				vals = append(vals, pl.vals[j])
-				pl.cursor = j + 1
-			}
-			p.vals = vals
-		}
-		if err := fn(&p); err != nil {
-			return err
-		}
-	}
 	return nil
 }
 
@@ -578,13 +456,13 @@ func (d *disk) checkpoint(s *Store) error {
 	}
 	// The new snapshot holds everything: from here on the old log is
 	// stale, so a failure below leaves d.log nil to be recreated.
-	d.gen = gen
+	d.gen, d.upgrade = gen, false
 	return d.newLog()
 }
 
 func (d *disk) close(s *Store) error {
 	var err error
-	if d.log == nil || d.logSize > logHeaderLen {
+	if d.log == nil || d.logSize > logHeaderLen || d.upgrade {
 		err = d.checkpoint(s)
 	}
 	if d.log != nil {
@@ -605,13 +483,7 @@ func (d *disk) close(s *Store) error {
 //	dense: uvarint count, then float32 LE each
 //	sparse: uvarint count, indices as uvarint deltas, values as float32 LE
 func encodeRecord(b []byte, p *prepared, sparse bool) []byte {
-	c := &p.chunk
-	for _, s := range []string{c.ID, c.DocID, c.Path, c.Title, c.Heading, c.Text, c.Lang} {
-		b = appendString(b, s)
-	}
-	b = binary.AppendVarint(b, int64(c.Page))
-	b = binary.AppendVarint(b, int64(c.Ordinal))
-	b = binary.AppendVarint(b, int64(c.Tokens))
+	b = appendChunk(b, &p.chunk)
 	if !sparse {
 		b = binary.AppendUvarint(b, uint64(len(p.dense)))
 		for _, x := range p.dense {
@@ -631,6 +503,16 @@ func encodeRecord(b []byte, p *prepared, sparse bool) []byte {
 	return b
 }
 
+// appendChunk encodes a chunk, the first part of a record.
+func appendChunk(b []byte, c *quarry.Chunk) []byte {
+	for _, s := range []string{c.ID, c.DocID, c.Path, c.Title, c.Heading, c.Text, c.Lang} {
+		b = appendString(b, s)
+	}
+	b = binary.AppendVarint(b, int64(c.Page))
+	b = binary.AppendVarint(b, int64(c.Ordinal))
+	return binary.AppendVarint(b, int64(c.Tokens))
+}
+
 func appendString(b []byte, s string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
 	return append(b, s...)
@@ -638,10 +520,13 @@ func appendString(b []byte, s string) []byte {
 
 var errShort = errors.New("record ends early")
 
-// decoder reads an encoded record, remembering the first error.
+// decoder reads an encoded record, remembering the first error. With
+// an arena (a string of the bytes being decoded), strings are slices of
+// it instead of copies.
 type decoder struct {
-	b   []byte
-	err error
+	b     []byte
+	err   error
+	arena string
 }
 
 func (d *decoder) fail(err error) {
@@ -681,7 +566,25 @@ func (d *decoder) bytes(n uint64) []byte {
 	return out
 }
 
-func (d *decoder) str() string { return string(d.bytes(d.uvarint())) }
+func (d *decoder) str() string {
+	n := d.uvarint()
+	if d.arena == "" {
+		return string(d.bytes(n))
+	}
+	off := len(d.arena) - len(d.b)
+	if d.bytes(n); d.err != nil {
+		return ""
+	}
+	return d.arena[off : off+int(n)]
+}
+
+// chunk decodes a chunk encoded by appendChunk.
+func (d *decoder) chunk(c *quarry.Chunk) {
+	for _, f := range []*string{&c.ID, &c.DocID, &c.Path, &c.Title, &c.Heading, &c.Text, &c.Lang} {
+		*f = d.str()
+	}
+	c.Page, c.Ordinal, c.Tokens = d.int(), d.int(), d.int()
+}
 
 func (d *decoder) f32s(n uint64) []float32 {
 	raw := d.bytes(4 * n)
@@ -701,10 +604,7 @@ func decodeRecord(b []byte, sp index.Space) (prepared, error) {
 	d := &decoder{b: b}
 	var p prepared
 	c := &p.chunk
-	for _, f := range []*string{&c.ID, &c.DocID, &c.Path, &c.Title, &c.Heading, &c.Text, &c.Lang} {
-		*f = d.str()
-	}
-	c.Page, c.Ordinal, c.Tokens = d.int(), d.int(), d.int()
+	d.chunk(c)
 	n := d.uvarint()
 	if d.err != nil {
 		return p, d.err

@@ -255,22 +255,66 @@ func idf(n, N int) float64 {
 	return math.Log(1 + (float64(N)-float64(n)+0.5)/(float64(n)+0.5))
 }
 
-// scratch is a sparse search's score accumulator, reused across
-// searches. stamp marks the slots the current search has touched, so
-// acc never needs clearing.
+// scratch is a sparse search's working memory, reused across searches.
+// acc and stamp accumulate an exhaustive search's scores: stamp marks
+// the slots the current search has touched, so acc never needs
+// clearing. curs are the cursors of a pruned search.
 type scratch struct {
 	acc     []float32
 	stamp   []uint32
 	gen     uint32
 	touched []uint32
+	curs    []cursor
+	order   []*cursor
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
+// term is one query index with its posting list: a stored value q
+// contributes q × step to a point's score, at most ub.
+type term struct {
+	p    *posting
+	step float32
+	ub   float32
+}
+
 func (s *Store) searchSparse(ctx context.Context, q prepared, k int, m *matcher) ([]cand, error) {
-	n := len(s.chunks)
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
+	terms := make([]term, 0, len(q.idx))
+	signed := false
+	for i, ix := range q.idx {
+		p := s.post[ix]
+		if p == nil || p.n == 0 {
+			continue
+		}
+		w := q.vals[i]
+		if s.space.IDF {
+			n := s.liveIn(p)
+			if n == 0 {
+				continue
+			}
+			w = float32(float64(w) * idf(n, s.live))
+		}
+		if w < 0 || p.neg {
+			signed = true
+		}
+		terms = append(terms, term{p: p, step: w * p.scale / qmax, ub: float32(math.Abs(float64(w))) * p.scale})
+	}
+	if len(terms) == 0 {
+		return nil, nil
+	}
+	if signed || !m.all() {
+		return s.sparseExhaustive(ctx, sc, terms, k, m)
+	}
+	return s.sparseMaxScore(ctx, sc, terms, k)
+}
+
+// sparseExhaustive scores every point that shares an index with the
+// query, term at a time. It serves filtered searches and negative
+// weights, where the bounds of sparseMaxScore do not hold.
+func (s *Store) sparseExhaustive(ctx context.Context, sc *scratch, terms []term, k int, m *matcher) ([]cand, error) {
+	n := len(s.chunks)
 	if len(sc.acc) < n {
 		sc.acc = make([]float32, n+n/4)
 		sc.stamp = make([]uint32, len(sc.acc))
@@ -284,11 +328,8 @@ func (s *Store) searchSparse(ctx context.Context, q prepared, k int, m *matcher)
 	sc.touched = sc.touched[:0]
 	gen, acc, stamp := sc.gen, sc.acc, sc.stamp
 	done := ctx.Done()
-	for i, ix := range q.idx {
-		p := s.post[ix]
-		if p == nil || p.live == 0 {
-			continue
-		}
+	var buf blockBuf
+	for i, t := range terms {
 		if i%16 == 15 {
 			select {
 			case <-done:
@@ -296,17 +337,16 @@ func (s *Store) searchSparse(ctx context.Context, q prepared, k int, m *matcher)
 			default:
 			}
 		}
-		w := q.vals[i]
-		if s.space.IDF {
-			w = float32(float64(w) * idf(p.live, s.live))
-		}
-		for j, slot := range p.slots {
-			if stamp[slot] != gen {
-				stamp[slot] = gen
-				acc[slot] = 0
-				sc.touched = append(sc.touched, slot)
+		for b := range t.p.blocks {
+			nb := buf.decode(t.p, b, uint32(n))
+			for j, slot := range buf.slots[:nb] {
+				if stamp[slot] != gen {
+					stamp[slot] = gen
+					acc[slot] = 0
+					sc.touched = append(sc.touched, slot)
+				}
+				acc[slot] += t.step * float32(buf.vals[j])
 			}
-			acc[slot] += w * p.vals[j]
 		}
 	}
 	h := newTopK(k, s.chunks)
@@ -316,6 +356,148 @@ func (s *Store) searchSparse(ctx context.Context, q prepared, k int, m *matcher)
 			continue
 		}
 		h.push(cand{score: acc[slot], slot: slot})
+	}
+	return h.sorted(), nil
+}
+
+// endSlot marks an exhausted cursor.
+const endSlot = math.MaxUint32
+
+// cursor walks a posting list for sparseMaxScore, one decoded block at a
+// time.
+type cursor struct {
+	term
+	cur   uint32 // current slot, endSlot when done
+	b     int    // current block
+	i, n  int    // position in buf and postings in it
+	limit uint32
+	buf   blockBuf
+}
+
+func (c *cursor) start(t term, limit uint32) {
+	c.term, c.limit, c.b = t, limit, 0
+	c.load()
+}
+
+// load decodes block c.b and points at its first posting.
+func (c *cursor) load() {
+	if c.b >= len(c.p.blocks) {
+		c.cur = endSlot
+		return
+	}
+	c.n, c.i = c.buf.decode(c.p, c.b, c.limit), 0
+	if c.n == 0 {
+		c.cur = endSlot
+		return
+	}
+	c.cur = c.buf.slots[0]
+}
+
+func (c *cursor) value() float32 { return c.step * float32(c.buf.vals[c.i]) }
+
+func (c *cursor) next() {
+	c.i++
+	if c.i < c.n {
+		c.cur = c.buf.slots[c.i]
+		return
+	}
+	c.b++
+	c.load()
+}
+
+// advance moves to the first posting at or after slot target, skipping
+// whole blocks by their last slot.
+func (c *cursor) advance(target uint32) {
+	if c.cur >= target {
+		return
+	}
+	if c.p.blocks[c.b].last < target {
+		c.b++
+		for c.b < len(c.p.blocks) && c.p.blocks[c.b].last < target {
+			c.b++
+		}
+		c.load()
+	}
+	for c.cur < target {
+		c.next()
+	}
+}
+
+// ubSlack widens the score bounds by a relative margin larger than
+// float32 rounding, so that pruning never drops a point that would rank.
+const ubSlack = 1 + 1e-4
+
+// sparseMaxScore finds the top k document at a time with MaxScore
+// pruning (Turtle and Flood, 1995): with the query's terms sorted by the
+// highest score each can add, the lowest ones whose bounds sum below the
+// k-th best score so far are non-essential: a point found only in them
+// cannot rank, so candidates come from the essential lists alone, and
+// the non-essential lists are only probed (skipping blocks) for
+// candidates that can still rank. The answer is the exhaustive one.
+func (s *Store) sparseMaxScore(ctx context.Context, sc *scratch, terms []term, k int) ([]cand, error) {
+	slices.SortFunc(terms, func(a, b term) int { return cmp.Compare(a.ub, b.ub) })
+	if cap(sc.curs) < len(terms) {
+		sc.curs = make([]cursor, len(terms))
+	}
+	cs := sc.curs[:len(terms)]
+	limit := uint32(len(s.chunks))
+	// prefix[i] bounds what terms[0..i] can add together.
+	prefix := make([]float32, len(terms))
+	var sum float64
+	for i := range terms {
+		cs[i].start(terms[i], limit)
+		sum += float64(terms[i].ub)
+		prefix[i] = float32(sum * ubSlack)
+	}
+	h := newTopK(k, s.chunks)
+	theta := float32(math.Inf(-1))
+	ess := 0 // cs[ess:] are the essential lists
+	done := ctx.Done()
+	for iter := 0; ; iter++ {
+		if iter%4096 == 4095 {
+			select {
+			case <-done:
+				return nil, ctxErr(ctx, "search")
+			default:
+			}
+		}
+		d := uint32(endSlot)
+		for i := ess; i < len(cs); i++ {
+			d = min(d, cs[i].cur)
+		}
+		if d == endSlot {
+			break
+		}
+		var score float32
+		for i := ess; i < len(cs); i++ {
+			if c := &cs[i]; c.cur == d {
+				score += c.value()
+				c.next()
+			}
+		}
+		ranked := true
+		for j := ess - 1; j >= 0; j-- {
+			if score+prefix[j] < theta {
+				ranked = false
+				break
+			}
+			if c := &cs[j]; c.cur <= d {
+				c.advance(d)
+				if c.cur == d {
+					score += c.value()
+				}
+			}
+		}
+		if !ranked || !s.alive[d] || score < theta {
+			continue
+		}
+		h.push(cand{score: score, slot: d})
+		if len(h.items) == k && h.items[0].score > theta {
+			theta = h.items[0].score
+			for ess < len(cs) && prefix[ess] < theta {
+				ess++
+			}
+		}
 	}
 	return h.sorted(), nil
 }

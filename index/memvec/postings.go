@@ -1,0 +1,198 @@
+package memvec
+
+import (
+	"encoding/binary"
+	"math"
+	"slices"
+	"sync/atomic"
+)
+
+// Posting lists of the sparse inverted index, compressed.
+//
+// A list holds the slots having one sparse index nonzero, in increasing
+// slot order, with their values. It is cut into blocks of blockLen
+// postings; within a block each posting is the uvarint gap from the
+// previous slot (the first from the last slot of the block before, or
+// from 0) followed by its value as an int16 (little-endian) of
+// q × scale / qmax, scale being a power of two no smaller than the
+// largest |value| of the list. The block table keeps each block's byte
+// offset and last slot, so a search can skip whole blocks.
+//
+// A typical posting takes one or two bytes of gap and two of value,
+// where a slot and a float32 took eight. The quantisation error is at
+// most scale / qmax per value (a relative 3e-5 of the largest value),
+// far below the differences that rank anything.
+const (
+	blockLen = 128
+	qmax     = 32767
+)
+
+// block describes one block of a posting list.
+type block struct {
+	off  uint32 // byte offset of the block's first posting in data
+	last uint32 // slot of the block's last posting
+}
+
+// posting is the list of one sparse index.
+type posting struct {
+	data   []byte
+	blocks []block
+	n      int     // postings, tombstoned slots included
+	scale  float32 // a power of two ≥ every |value|; 0 while empty
+	neg    bool    // some value is negative
+	// dead caches the number of tombstoned slots in the list as
+	// epoch<<32 | count, valid while the store's epoch matches; searches
+	// fill it in under the read lock, hence atomic.
+	dead atomic.Uint64
+}
+
+// scaleFor returns the smallest power of two ≥ |v|.
+func scaleFor(v float32) float32 {
+	frac, exp := math.Frexp(math.Abs(float64(v)))
+	if frac == 0.5 {
+		exp-- // already a power of two
+	}
+	return float32(math.Ldexp(1, exp))
+}
+
+// quantise maps v to its stored int16 for scale; a nonzero value never
+// becomes zero, so it still counts as present.
+func quantise(v, scale float32) int16 {
+	q := math.Round(float64(v) / float64(scale) * qmax)
+	q = max(-qmax, min(qmax, q))
+	if q == 0 {
+		if v > 0 {
+			q = 1
+		} else {
+			q = -1
+		}
+	}
+	return int16(q)
+}
+
+// add appends a posting; slot must be above every slot in the list.
+func (p *posting) add(slot uint32, v float32) {
+	if a := float32(math.Abs(float64(v))); a > p.scale {
+		p.rescale(scaleFor(a))
+	}
+	if v < 0 {
+		p.neg = true
+	}
+	p.addQ(slot, quantise(v, p.scale))
+}
+
+// addQ appends a posting whose value is already quantised for p.scale.
+func (p *posting) addQ(slot uint32, q int16) {
+	prev := uint32(0)
+	if nb := len(p.blocks); nb > 0 {
+		prev = p.blocks[nb-1].last
+	}
+	if p.n%blockLen == 0 {
+		p.blocks = append(p.blocks, block{off: uint32(len(p.data))})
+	}
+	p.data = binary.AppendUvarint(p.data, uint64(slot-prev))
+	p.data = binary.LittleEndian.AppendUint16(p.data, uint16(q))
+	p.blocks[len(p.blocks)-1].last = slot
+	p.n++
+}
+
+// filter returns a new list of the postings whose slot renum maps to a
+// slot other than gone, renumbered, with their quantised values as they
+// are (so that compactions do not add rounding), stored without spare
+// capacity.
+func (p *posting) filter(renum []uint32, gone uint32) *posting {
+	np := &posting{scale: p.scale, neg: p.neg}
+	var buf blockBuf
+	for b := range p.blocks {
+		n := buf.decode(p, b, uint32(len(renum)))
+		for i, slot := range buf.slots[:n] {
+			if r := renum[slot]; r != gone {
+				np.addQ(r, buf.vals[i])
+			}
+		}
+	}
+	np.data, np.blocks = slices.Clone(np.data), slices.Clone(np.blocks)
+	return np
+}
+
+// rescale re-encodes the list for a larger scale. Scales are powers of
+// two that at least double each time, so the rounding errors of all
+// rescales together stay within one step of the final scale.
+func (p *posting) rescale(scale float32) {
+	if p.n == 0 {
+		p.scale = scale
+		return
+	}
+	slots, vals := p.decodeAll(nil, nil)
+	p.data, p.blocks, p.n, p.scale, p.neg = nil, nil, 0, scale, false
+	for i, slot := range slots {
+		p.add(slot, vals[i])
+	}
+}
+
+// decodeAll appends every posting's slot and value to slots and vals.
+func (p *posting) decodeAll(slots []uint32, vals []float32) ([]uint32, []float32) {
+	var buf blockBuf
+	step := p.scale / qmax
+	for b := range p.blocks {
+		n := buf.decode(p, b, math.MaxUint32)
+		slots = append(slots, buf.slots[:n]...)
+		for _, q := range buf.vals[:n] {
+			vals = append(vals, float32(q)*step)
+		}
+	}
+	return slots, vals
+}
+
+// each calls fn for every slot of the list, in order.
+func (p *posting) each(fn func(slot uint32)) {
+	var buf blockBuf
+	for b := range p.blocks {
+		n := buf.decode(p, b, math.MaxUint32)
+		for _, slot := range buf.slots[:n] {
+			fn(slot)
+		}
+	}
+}
+
+// blockBuf holds one decoded block.
+type blockBuf struct {
+	slots [blockLen]uint32
+	vals  [blockLen]int16
+}
+
+// decode decodes block b of p into buf and returns the number of
+// postings. Decoding stops early at malformed data or a slot ≥ limit
+// (a damaged snapshot), so a bad list loses postings but never panics.
+func (buf *blockBuf) decode(p *posting, b int, limit uint32) int {
+	end := len(p.data)
+	if b+1 < len(p.blocks) {
+		end = int(p.blocks[b+1].off)
+	}
+	start := int(p.blocks[b].off)
+	if start > end || end > len(p.data) {
+		return 0
+	}
+	data := p.data[start:end]
+	slot := uint32(0)
+	if b > 0 {
+		slot = p.blocks[b-1].last
+	}
+	n := 0
+	for n < blockLen && len(data) > 0 {
+		gap, k := binary.Uvarint(data)
+		if k <= 0 || len(data) < k+2 || gap > math.MaxUint32 {
+			break
+		}
+		next := slot + uint32(gap)
+		if next >= limit || (n > 0 || b > 0) && next <= slot {
+			break
+		}
+		slot = next
+		buf.slots[n] = slot
+		buf.vals[n] = int16(binary.LittleEndian.Uint16(data[k:]))
+		data = data[k+2:]
+		n++
+	}
+	return n
+}

@@ -1,0 +1,426 @@
+package memvec
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/quarry-kb/quarry"
+	"github.com/quarry-kb/quarry/index"
+)
+
+// The snapshot format (QMVSNAP2) stores the store as it lives in memory,
+// so that opening it is a few large reads instead of a rebuild of the
+// inverted index point by point:
+//
+//	"QMVSNAP2", generation (u64 LE), space as JSON (uvarint length),
+//	CRC-32C (u32 LE) of all that, then three sections, each its length
+//	(u64 LE), the CRC-32C of its body (u32 LE) and its body:
+//	  chunks:   point count (uvarint), each point's chunk encoded as in
+//	            a record (see encodeRecord), in slot order
+//	  dense:    count × Dim float32 LE (empty for a sparse space)
+//	  postings: list count (uvarint), then each list: its index, its
+//	            posting count, its scale (float32 LE), a flags byte (1:
+//	            negative values), its block count, each block's offset
+//	            and last slot (u32 LE each), its data length and data
+//	            (see postings.go); indices in increasing order
+//
+// A snapshot holds no tombstones: the store is compacted before it is
+// written, so every point in it is live and its slot is its position.
+const snapMagicV2 = "QMVSNAP2"
+
+// sectionHeadLen is a section's length and checksum.
+const sectionHeadLen = 12
+
+// writeSnapshot writes the store's state as the snapshot of generation
+// gen: to a temporary file, fsynced, then renamed over the old one. It
+// compacts the store first.
+func (d *disk) writeSnapshot(s *Store, gen uint64) (err error) {
+	if len(s.chunks) > s.live {
+		s.compact()
+	}
+	path := filepath.Join(d.dir, snapName)
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return ioErr("write snapshot", err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	sw := &sectionWriter{f: f, w: bufio.NewWriterSize(f, 1<<20)}
+	raw, err := json.Marshal(s.space)
+	if err != nil {
+		return quarry.Errorf(quarry.CodeInternal, "memvec: encode space: %w", err)
+	}
+	head := append([]byte(snapMagicV2), make([]byte, 8)...)
+	binary.LittleEndian.PutUint64(head[8:], gen)
+	head = binary.AppendUvarint(head, uint64(len(raw)))
+	head = append(head, raw...)
+	head = binary.LittleEndian.AppendUint32(head, crc32.Checksum(head, castagnoli))
+	sw.write(head)
+
+	// Chunks.
+	sw.begin()
+	var b []byte
+	sw.write(binary.AppendUvarint(b, uint64(len(s.chunks))))
+	for i := range s.chunks {
+		b = appendChunk(b[:0], &s.chunks[i])
+		sw.write(b)
+	}
+	sw.end()
+
+	// Dense vectors.
+	sw.begin()
+	for lo := 0; lo < len(s.slab); lo += 1 << 14 {
+		b = b[:0]
+		for _, x := range s.slab[lo:min(lo+1<<14, len(s.slab))] {
+			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(x))
+		}
+		sw.write(b)
+	}
+	sw.end()
+
+	// Postings, by index.
+	sw.begin()
+	ixs := make([]uint32, 0, len(s.post))
+	for ix := range s.post {
+		ixs = append(ixs, ix)
+	}
+	slices.Sort(ixs)
+	sw.write(binary.AppendUvarint(b[:0], uint64(len(ixs))))
+	for _, ix := range ixs {
+		p := s.post[ix]
+		b = binary.AppendUvarint(b[:0], uint64(ix))
+		b = binary.AppendUvarint(b, uint64(p.n))
+		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(p.scale))
+		flags := byte(0)
+		if p.neg {
+			flags = 1
+		}
+		b = append(b, flags)
+		b = binary.AppendUvarint(b, uint64(len(p.blocks)))
+		for _, bl := range p.blocks {
+			b = binary.LittleEndian.AppendUint32(b, bl.off)
+			b = binary.LittleEndian.AppendUint32(b, bl.last)
+		}
+		b = binary.AppendUvarint(b, uint64(len(p.data)))
+		sw.write(b)
+		sw.write(p.data)
+	}
+	sw.end()
+
+	if sw.err != nil {
+		return ioErr("write snapshot", sw.err)
+	}
+	if err := f.Sync(); err != nil {
+		return ioErr("sync snapshot", err)
+	}
+	if err := f.Close(); err != nil {
+		return ioErr("close snapshot", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return ioErr("install snapshot", err)
+	}
+	return syncDir(d.dir)
+}
+
+// sectionWriter writes a file of sections, filling in each section's
+// length and checksum when it ends. It remembers the first error.
+type sectionWriter struct {
+	f     *os.File
+	w     *bufio.Writer
+	pos   int64 // bytes written so far
+	start int64 // offset of the current section's header
+	crc   uint32
+	in    bool
+	err   error
+}
+
+func (sw *sectionWriter) write(b []byte) {
+	if sw.err != nil {
+		return
+	}
+	if sw.in {
+		sw.crc = crc32.Update(sw.crc, castagnoli, b)
+	}
+	n, err := sw.w.Write(b)
+	sw.pos += int64(n)
+	sw.err = err
+}
+
+func (sw *sectionWriter) begin() {
+	sw.start = sw.pos
+	sw.write(make([]byte, sectionHeadLen))
+	sw.crc, sw.in = 0, true
+}
+
+func (sw *sectionWriter) end() {
+	sw.in = false
+	if sw.err != nil {
+		return
+	}
+	if sw.err = sw.w.Flush(); sw.err != nil {
+		return
+	}
+	var head [sectionHeadLen]byte
+	binary.LittleEndian.PutUint64(head[:], uint64(sw.pos-sw.start-sectionHeadLen))
+	binary.LittleEndian.PutUint32(head[8:], sw.crc)
+	_, sw.err = sw.f.WriteAt(head[:], sw.start)
+}
+
+// loadSnapshot loads the snapshot of d.dir into the empty store s, in
+// either format, and sets d.gen to its generation.
+func (d *disk) loadSnapshot(s *Store) error {
+	path := filepath.Join(d.dir, snapName)
+	f, err := os.Open(path)
+	if err != nil {
+		return ioErr("open snapshot", err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return ioErr("stat snapshot", err)
+	}
+	corrupt := func(format string, args ...any) error {
+		return quarry.Errorf(quarry.CodeInternal, "memvec: snapshot %s is corrupt (%s); restore the directory from a backup or rebuild the index", path, fmt.Sprintf(format, args...))
+	}
+	r := bufio.NewReaderSize(f, 1<<16)
+	magic, err := r.Peek(8)
+	if err != nil {
+		return corrupt("short header: %v", err)
+	}
+	switch string(magic) {
+	case snapMagic:
+		d.upgrade = true // written again in this format at the next checkpoint
+		return d.loadSnapshotV1(s, r, info.Size(), corrupt)
+	case snapMagicV2:
+		return d.loadSnapshotV2(s, r, info.Size(), corrupt)
+	}
+	return corrupt("not a memvec snapshot")
+}
+
+// crcByteReader reads single bytes, hashing them.
+type crcByteReader struct {
+	r   *bufio.Reader
+	buf []byte
+}
+
+func (c *crcByteReader) ReadByte() (byte, error) {
+	b, err := c.r.ReadByte()
+	if err == nil {
+		c.buf = append(c.buf, b)
+	}
+	return b, err
+}
+
+func (d *disk) loadSnapshotV2(s *Store, r *bufio.Reader, size int64, corrupt func(string, ...any) error) error {
+	hr := &crcByteReader{r: r}
+	var head [16]byte
+	if _, err := io.ReadFull(r, head[:]); err != nil {
+		return corrupt("short header: %v", err)
+	}
+	hr.buf = append(hr.buf, head[:]...)
+	gen := binary.LittleEndian.Uint64(head[8:])
+	spaceLen, err := binary.ReadUvarint(hr)
+	if err != nil || spaceLen > 1<<20 {
+		return corrupt("bad space length")
+	}
+	raw := make([]byte, spaceLen)
+	if _, err := io.ReadFull(r, raw); err != nil {
+		return corrupt("short space: %v", err)
+	}
+	hr.buf = append(hr.buf, raw...)
+	var sum [4]byte
+	if _, err := io.ReadFull(r, sum[:]); err != nil || binary.LittleEndian.Uint32(sum[:]) != crc32.Checksum(hr.buf, castagnoli) {
+		return corrupt("header checksum mismatch")
+	}
+	if err := d.checkSpace(raw, s.space, corrupt); err != nil {
+		return err
+	}
+	section := func(name string) ([]byte, error) {
+		var h [sectionHeadLen]byte
+		if _, err := io.ReadFull(r, h[:]); err != nil {
+			return nil, corrupt("no %s section: %v", name, err)
+		}
+		n := binary.LittleEndian.Uint64(h[:])
+		if n > uint64(size) {
+			return nil, corrupt("bad length of the %s section", name)
+		}
+		body := make([]byte, n)
+		if _, err := io.ReadFull(r, body); err != nil {
+			return nil, corrupt("short %s section: %v", name, err)
+		}
+		if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(h[8:]) {
+			return nil, corrupt("checksum mismatch in the %s section", name)
+		}
+		return body, nil
+	}
+
+	body, err := section("chunks")
+	if err != nil {
+		return err
+	}
+	// One string holds every chunk's text and metadata; the chunks'
+	// fields are slices of it, which costs one allocation, not seven a
+	// point.
+	dec := &decoder{b: body, arena: string(body)}
+	count := dec.uvarint()
+	if dec.err != nil || count > uint64(len(body)) || count >= math.MaxUint32 {
+		return corrupt("bad point count")
+	}
+	s.chunks = make([]quarry.Chunk, count)
+	s.alive = make([]bool, count)
+	s.byID = make(map[string]uint32, count)
+	for i := range s.chunks {
+		c := &s.chunks[i]
+		dec.chunk(c)
+		if dec.err != nil {
+			return corrupt("point %d: %v", i, dec.err)
+		}
+		if c.ID == "" || c.DocID == "" {
+			return corrupt("point %d has no ID or document ID", i)
+		}
+		if _, dup := s.byID[c.ID]; dup {
+			return corrupt("chunk %q appears twice", c.ID)
+		}
+		s.byID[c.ID] = uint32(i)
+		s.byDoc[c.DocID] = append(s.byDoc[c.DocID], uint32(i))
+		s.alive[i] = true
+	}
+	if len(dec.b) != 0 {
+		return corrupt("data after the last point")
+	}
+	s.live = len(s.chunks)
+
+	body, err = section("dense")
+	if err != nil {
+		return err
+	}
+	switch {
+	case s.space.Sparse && len(body) != 0:
+		return corrupt("dense vectors in a sparse store")
+	case !s.space.Sparse:
+		if uint64(len(body)) != 4*count*uint64(s.space.Dim) {
+			return corrupt("%d bytes of dense vectors for %d points", len(body), count)
+		}
+		s.slab = make([]float32, len(body)/4)
+		for i := range s.slab {
+			x := math.Float32frombits(binary.LittleEndian.Uint32(body[4*i:]))
+			if !finite(x) {
+				return corrupt("bad vector value")
+			}
+			s.slab[i] = x
+		}
+	}
+
+	body, err = section("postings")
+	if err != nil {
+		return err
+	}
+	if err := s.loadPostings(body, corrupt); err != nil {
+		return err
+	}
+	if _, err := r.ReadByte(); err != io.EOF {
+		return corrupt("data after the last section")
+	}
+	d.gen = gen
+	return nil
+}
+
+// checkSpace compares the space a snapshot records with the one the
+// store is opened for.
+func (d *disk) checkSpace(raw []byte, want index.Space, corrupt func(string, ...any) error) error {
+	var stored index.Space
+	if err := json.Unmarshal(raw, &stored); err != nil {
+		return corrupt("bad space: %v", err)
+	}
+	if !stored.Equal(want) {
+		return quarry.Errorf(quarry.CodeConflict,
+			"memvec: %s holds vectors of %s, not %s: an index refuses to mix embedders; open it with its own embedder or rebuild it in a new directory",
+			d.dir, describe(stored), describe(want))
+	}
+	return nil
+}
+
+// loadPostings installs the posting lists of a snapshot section. The
+// lists' data stay slices of body (with no spare capacity, so that an
+// append copies instead of writing into a neighbour); their structure is
+// checked here, and decoding bounds every slot by the point count.
+func (s *Store) loadPostings(body []byte, corrupt func(string, ...any) error) error {
+	dec := &decoder{b: body}
+	lists := dec.uvarint()
+	if dec.err != nil || lists > uint64(len(body)) {
+		return corrupt("bad posting list count")
+	}
+	if !s.space.Sparse {
+		if lists != 0 {
+			return corrupt("posting lists in a dense store")
+		}
+		return nil
+	}
+	slots := uint64(len(s.chunks))
+	s.post = make(map[uint32]*posting, lists)
+	prevIx := int64(-1)
+	for l := range lists {
+		ix := dec.uvarint()
+		n := dec.uvarint()
+		scale := math.Float32frombits(uint32(dec.fixed(4)))
+		flags := dec.fixed(1)
+		nb := dec.uvarint()
+		if dec.err != nil {
+			return corrupt("posting list %d: %v", l, dec.err)
+		}
+		switch {
+		case int64(ix) <= prevIx || ix >= uint64(s.space.Dim):
+			return corrupt("posting list %d has index %d", l, ix)
+		case n == 0 || n > slots || nb != (n+blockLen-1)/blockLen:
+			return corrupt("posting list of index %d: %d postings in %d blocks", ix, n, nb)
+		case !finite(scale) || scale <= 0 || scaleFor(scale) != scale || flags > 1:
+			return corrupt("posting list of index %d: bad scale", ix)
+		case nb*8 > uint64(len(dec.b)):
+			return corrupt("posting list of index %d: short block table", ix)
+		}
+		prevIx = int64(ix)
+		p := &posting{n: int(n), scale: scale, neg: flags == 1, blocks: make([]block, nb)}
+		for b := range p.blocks {
+			p.blocks[b] = block{off: uint32(dec.fixed(4)), last: uint32(dec.fixed(4))}
+		}
+		size := dec.uvarint()
+		if dec.err != nil || size > uint64(len(dec.b)) {
+			return corrupt("posting list of index %d: short data", ix)
+		}
+		p.data = dec.bytes(size)
+		p.data = p.data[:len(p.data):len(p.data)]
+		for b, bl := range p.blocks {
+			if uint64(bl.off) > size || uint64(bl.last) >= slots || b > 0 && (bl.off <= p.blocks[b-1].off || bl.last <= p.blocks[b-1].last) {
+				return corrupt("posting list of index %d: bad block %d", ix, b)
+			}
+		}
+		s.post[uint32(ix)] = p
+	}
+	if len(dec.b) != 0 {
+		return corrupt("data after the last posting list")
+	}
+	return nil
+}
+
+// fixed reads an n-byte little-endian unsigned integer (n ≤ 8).
+func (d *decoder) fixed(n int) uint64 {
+	raw := d.bytes(uint64(n))
+	var x uint64
+	for i := len(raw) - 1; i >= 0; i-- {
+		x = x<<8 | uint64(raw[i])
+	}
+	return x
+}

@@ -1,0 +1,256 @@
+package memvec
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/quarry-kb/quarry/index"
+)
+
+// copyDir copies the files of src into a new temporary directory.
+func copyDir(t *testing.T, src string) string {
+	t.Helper()
+	dst := t.TempDir()
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		raw, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+// testdata/v1-* are store directories written by the first snapshot
+// format (commit 0e952b0): a snapshot after three upserts and a delete,
+// and a log with an upsert, a replace and a delete after it. They open
+// with what those writes left, and the first Close rewrites the snapshot
+// in the current format, which opens the same again.
+func TestOpenFirstFormat(t *testing.T) {
+	for _, tc := range []struct {
+		dir   string
+		space index.Space
+	}{{"testdata/v1-sparse", sparseSpace}, {"testdata/v1-dense", denseSpace}} {
+		t.Run(tc.dir, func(t *testing.T) {
+			ctx := context.Background()
+			want := mustOpen(t, "", tc.space, Config{})
+			mustUpsert(t, want, batch(tc.space, "alpha", 5)...)
+			mustUpsert(t, want, batch(tc.space, "beta", 4)...)
+			mustUpsert(t, want, batch(tc.space, "gamma", 3)...)
+			if err := want.DeleteDocs(ctx, "beta"); err != nil {
+				t.Fatal(err)
+			}
+			mustUpsert(t, want, batch(tc.space, "delta", 2)...)
+			if err := want.Replace(ctx, []string{"alpha"}, batch(tc.space, "alpha", 2)); err != nil {
+				t.Fatal(err)
+			}
+			if err := want.DeleteDocs(ctx, "gamma"); err != nil {
+				t.Fatal(err)
+			}
+			wantHits := everything(t, want)
+			if len(wantHits) != 4 {
+				t.Fatalf("the reference store has %d points, want 4", len(wantHits))
+			}
+
+			dir := copyDir(t, tc.dir)
+			ro := mustOpen(t, dir, tc.space, Config{ReadOnly: true})
+			sameHits(t, "read-only, first format", everything(t, ro), wantHits)
+			s := mustOpen(t, dir, tc.space, Config{})
+			sameHits(t, "first format", everything(t, s), wantHits)
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			raw, err := os.ReadFile(filepath.Join(dir, snapName))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := string(raw[:8]); got != snapMagicV2 {
+				t.Fatalf("after Close the snapshot starts %q, want %q", got, snapMagicV2)
+			}
+			s = mustOpen(t, dir, tc.space, Config{})
+			defer s.Close()
+			sameHits(t, "rewritten", everything(t, s), wantHits)
+			if st := s.Stats(); st.LogBytes != 0 || st.Points != 4 || st.Slots != 4 {
+				t.Fatalf("Stats after the rewrite = %+v, want 4 points and an empty log", st)
+			}
+		})
+	}
+}
+
+// sameHits compares hits by chunk, and by score within the tolerance of
+// the stored values.
+func sameHits(t *testing.T, what string, got, want []index.Hit) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d hits, want %d", what, len(got), len(want))
+	}
+	for i := range got {
+		if !reflect.DeepEqual(got[i].Chunk, want[i].Chunk) || math.Abs(got[i].Score-want[i].Score) > 1e-4*max(1, math.Abs(want[i].Score)) {
+			t.Fatalf("%s: hit %d = %s %.6f, want %s %.6f", what, i, got[i].Chunk.ID, got[i].Score, want[i].Chunk.ID, want[i].Score)
+		}
+	}
+}
+
+// zipfStore fills a store with n points whose indices follow a Zipf law
+// over dim, as hashed n-grams do, so that common indices have posting
+// lists of many blocks; then tombstones every seventh document.
+func zipfStore(t testing.TB, n, dim, nnz int) *Store {
+	sp := index.Space{Embedder: "zipf", Dim: dim, Sparse: true, IDF: true}
+	s := mustOpen(t, "", sp, Config{})
+	rng := rand.New(rand.NewPCG(5, 6))
+	z := rand.NewZipf(rng, 1.05, 4, uint64(dim-1))
+	var recs []index.Record
+	for i := range n {
+		c := testChunk(fmt.Sprintf("doc%d", i), 0)
+		recs = append(recs, index.Record{Chunk: c, Vector: zipfSparse(rng, z, nnz)})
+		if len(recs) == 500 {
+			mustUpsert(t, s, recs...)
+			recs = recs[:0]
+		}
+	}
+	mustUpsert(t, s, recs...)
+	var gone []string
+	for i := 0; i < n; i += 7 {
+		gone = append(gone, fmt.Sprintf("doc%d", i))
+	}
+	s.mu.Lock()
+	s.deleteDocs(gone) // no compaction: keep the tombstones in the lists
+	s.mu.Unlock()
+	return s
+}
+
+// The pruned search returns what scoring every candidate returns, over
+// posting lists of many blocks with tombstones in them.
+func TestMaxScoreMatchesExhaustive(t *testing.T) {
+	s := zipfStore(t, 4000, 4000, 40)
+	if st := s.Stats(); st.Slots == st.Points {
+		t.Fatal("no tombstones: the test does not cover them")
+	}
+	long := 0
+	for _, p := range s.post {
+		long = max(long, len(p.blocks))
+	}
+	if long < 10 {
+		t.Fatalf("longest posting list has %d blocks; the test needs skipping", long)
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	z := rand.NewZipf(rng, 1.05, 4, uint64(s.space.Dim-1))
+	ctx := context.Background()
+	for qi := range 25 {
+		q, err := s.prepareVector(zipfSparse(rng, z, 3+qi%20))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []int{1, 10, 100} {
+			s.mu.RLock()
+			var terms []term
+			for i, ix := range q.idx {
+				if p := s.post[ix]; p != nil {
+					w := float32(float64(q.vals[i]) * idf(s.liveIn(p), s.live))
+					terms = append(terms, term{p: p, step: w * p.scale / qmax, ub: w * p.scale})
+				}
+			}
+			sc := new(scratch)
+			want, err := s.sparseExhaustive(ctx, sc, append([]term(nil), terms...), k, newMatcher(index.Filter{}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.sparseMaxScore(ctx, sc, terms, k)
+			s.mu.RUnlock()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("query %d k=%d: %d hits, want %d", qi, k, len(got), len(want))
+			}
+			for i := range got {
+				// Sums in another order may differ in the last bits, which
+				// can swap near-ties; the scores must agree.
+				if math.Abs(float64(got[i].score-want[i].score)) > 1e-5*float64(want[i].score) {
+					t.Fatalf("query %d k=%d: hit %d scores %v (slot %d), want %v (slot %d)", qi, k, i, got[i].score, got[i].slot, want[i].score, want[i].slot)
+				}
+				if !s.alive[got[i].slot] {
+					t.Fatalf("query %d k=%d: hit %d is a deleted point", qi, k, i)
+				}
+			}
+		}
+	}
+}
+
+// Postings survive a checkpoint and reopen exactly: the lists, their
+// scales and the IDF counts.
+func TestSnapshotKeepsPostings(t *testing.T) {
+	dir := t.TempDir()
+	src := zipfStore(t, 3000, 4000, 30)
+	s := mustOpen(t, dir, src.space, Config{})
+	src.mu.Lock()
+	var recs []index.Record
+	for slot, c := range src.chunks {
+		if src.alive[slot] {
+			recs = append(recs, index.Record{Chunk: c})
+		}
+	}
+	src.mu.Unlock()
+	// Re-add the live points with their stored vectors, read back from the lists.
+	vecs := map[uint32]*index.Vector{}
+	for ix, p := range src.post {
+		slots, vals := p.decodeAll(nil, nil)
+		for i, slot := range slots {
+			if !src.alive[slot] {
+				continue
+			}
+			v := vecs[slot]
+			if v == nil {
+				v = &index.Vector{}
+				vecs[slot] = v
+			}
+			v.Indices = append(v.Indices, ix)
+			v.Values = append(v.Values, vals[i])
+		}
+	}
+	for i := range recs {
+		slot := src.byID[recs[i].Chunk.ID]
+		if v := vecs[slot]; v != nil {
+			recs[i].Vector = *v
+		} else {
+			recs[i].Vector = index.Vector{Indices: []uint32{}, Values: []float32{}}
+		}
+	}
+	mustUpsert(t, s, recs...)
+	if err := s.DeleteDocs(context.Background(), "doc1", "doc2"); err != nil {
+		t.Fatal(err)
+	}
+	q := index.Vector{Indices: []uint32{4, 5, 6, 9, 30, 200}, Values: []float32{1, 0.5, 0.25, 1, 2, 0.1}}
+	before, err := s.Search(context.Background(), q, 50, index.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = mustOpen(t, dir, src.space, Config{})
+	defer s.Close()
+	after, err := s.Search(context.Background(), q, 50, index.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(before) < 50 {
+		t.Fatalf("only %d hits", len(before))
+	}
+	sameHits(t, "after reopen", after, before)
+	if st := s.Stats(); st.Slots != st.Points || st.Points != len(recs)-2 {
+		t.Fatalf("Stats = %+v, want %d points and no tombstones", st, len(recs)-2)
+	}
+}
