@@ -2,11 +2,11 @@ package memvec_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"runtime"
 	"slices"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -21,10 +21,10 @@ import (
 // The Synth benchmarks measure the store as Quarry uses it by default:
 // the synthetic corpus of quarry bench (corpora/synth, one chunk a
 // document), embedded by the default embedder (index/charngram), in a
-// store on disk. QUARRY_BENCH_CHUNKS sets the number of chunks (default
+// store on disk. -synth-chunks sets the number of chunks (default
 // 20,000); the store is built once per run, in a temporary directory.
 //
-//	QUARRY_BENCH_CHUNKS=100000 go test -run XXX -bench Synth -benchtime 200x ./index/memvec
+//	go test -run XXX -bench Synth -benchtime 200x ./index/memvec -args -synth-chunks 100000
 
 var synthStore struct {
 	once   sync.Once
@@ -36,12 +36,7 @@ var synthStore struct {
 	err    error
 }
 
-func synthChunks() int {
-	if n, err := strconv.Atoi(os.Getenv("QUARRY_BENCH_CHUNKS")); err == nil && n > 0 {
-		return n
-	}
-	return 20_000
-}
+var synthChunks = flag.Int("synth-chunks", 20_000, "chunks in the store of the Synth benchmarks")
 
 // synthDir builds (once) a store of the synthetic corpus and returns its
 // directory.
@@ -49,7 +44,7 @@ func synthDir(b *testing.B) string {
 	b.Helper()
 	st := &synthStore
 	st.once.Do(func() {
-		st.n = synthChunks()
+		st.n = max(1, *synthChunks)
 		st.corpus = synth.New(synth.Config{Docs: st.n})
 		st.emb, st.err = charngram.New(charngram.Config{})
 		if st.err != nil {
