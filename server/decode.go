@@ -32,13 +32,14 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, dst any, st
 		// is not cut off mid-body (a connection reset instead of the 413).
 		return quarry.Errorf(quarry.CodeTooLarge, "request body is larger than the limit of %d bytes", limit)
 	}
-	body := bufio.NewReader(http.MaxBytesReader(w, r.Body, limit))
-	if ct := r.Header.Get("Content-Type"); ct != "" {
+	var body io.Reader = http.MaxBytesReader(w, r.Body, limit)
+	if ct := r.Header.Get("Content-Type"); ct != "" && ct != "application/json" {
 		mt, _, err := mime.ParseMediaType(ct)
 		isJSON := err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
 		// curl -d sends a JSON body as a form; take it when it is JSON.
-		if !isJSON && err == nil && mt == "application/x-www-form-urlencoded" && startsObject(body) {
-			isJSON = true
+		if !isJSON && err == nil && mt == "application/x-www-form-urlencoded" {
+			br := bufio.NewReader(body)
+			body, isJSON = br, startsObject(br)
 		}
 		if !isJSON {
 			return quarry.Errorf(quarry.CodeUnsupported, "request body must be JSON (Content-Type: application/json), got Content-Type %q", ct)

@@ -141,7 +141,15 @@ func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 // withTimeout bounds ctx by d; when the deadline passes the work is told
 // so with a timeout error naming the limit.
 func (s *Server) withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	return context.WithTimeoutCause(ctx, d, quarry.Errorf(quarry.CodeTimeout, "the request took longer than the %s limit", d))
+	cause := s.timeoutCause
+	if d != s.cfg.Timeout || cause == nil {
+		cause = timeoutCause(d)
+	}
+	return context.WithTimeoutCause(ctx, d, cause)
+}
+
+func timeoutCause(d time.Duration) error {
+	return quarry.Errorf(quarry.CodeTimeout, "the request took longer than the %s limit", d)
 }
 
 // acceptsEventStream reports whether the client asked for an SSE stream.

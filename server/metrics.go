@@ -99,10 +99,29 @@ func (m *Metrics) instrument(next http.Handler) http.Handler {
 		if route == "" {
 			route = "unmatched"
 		}
-		labels := prometheus.Labels{"route": route, "method": r.Method, "status": strconv.Itoa(status)}
-		m.requests.With(labels).Inc()
-		m.duration.With(labels).Observe(time.Since(start).Seconds())
+		st := statusText(status)
+		m.requests.WithLabelValues(route, r.Method, st).Inc()
+		m.duration.WithLabelValues(route, r.Method, st).Observe(time.Since(start).Seconds())
 	})
+}
+
+// statusTexts are the label values of the statuses Quarry answers
+// with, made once.
+var statusTexts = func() map[int]string {
+	m := map[int]string{}
+	for code := 100; code < 600; code++ {
+		if http.StatusText(code) != "" || code == StatusClientClosedRequest {
+			m[code] = strconv.Itoa(code)
+		}
+	}
+	return m
+}()
+
+func statusText(code int) string {
+	if s, ok := statusTexts[code]; ok {
+		return s
+	}
+	return strconv.Itoa(code)
 }
 
 func (m *Metrics) observeAnswer(kb string, ans quarry.Answer, err error, d time.Duration) {

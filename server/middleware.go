@@ -98,6 +98,12 @@ func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // they may hold questions, personal data or API keys.
 func (s *Server) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.log.Enabled(r.Context(), slog.LevelInfo) {
+			// Nothing to log (quarry serve --log-level warn): no
+			// recorder, no attributes.
+			next.ServeHTTP(w, r)
+			return
+		}
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w}
 		defer func() {

@@ -25,6 +25,8 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -155,6 +157,9 @@ type Server struct {
 	handler  http.Handler
 	draining atomic.Bool
 	guard    *guard
+	// timeoutCause is the cause of requests that run out of Timeout,
+	// made once.
+	timeoutCause error
 
 	// onShutdown, when set (by tests), is called once Serve has started
 	// shutting down.
@@ -218,7 +223,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 
-	s := &Server{cfg: cfg, log: cfg.Logger, resolve: cfg.Resolve}
+	s := &Server{cfg: cfg, log: cfg.Logger, resolve: cfg.Resolve, timeoutCause: timeoutCause(cfg.Timeout)}
 	if s.resolve == nil {
 		static := Backend{Searcher: cfg.Searcher, Asker: cfg.Asker}
 		s.resolve = func(*http.Request) (Backend, error) { return static, nil }
@@ -364,32 +369,63 @@ func (s *Server) backend(r *http.Request) (Backend, error) {
 
 // writeJSON writes v as the JSON response. The body is encoded first, so
 // a value that cannot be encoded becomes a clean 500 instead of half a
-// response.
+// response; it goes out with its Content-Length in one write, from a
+// pooled buffer.
 func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
-	body, err := marshal(v)
-	if err != nil {
+	b := getBuffer()
+	defer putBuffer(b)
+	if err := encodeJSON(b, v); err != nil {
 		s.log.LogAttrs(r.Context(), slog.LevelError, "encode response",
 			slog.String("request_id", RequestID(r.Context())),
 			slog.String("error", err.Error()))
 		status = http.StatusInternalServerError
-		body, _ = marshal(errorBody(quarry.ErrInternal))
+		b.Reset()
+		_ = encodeJSON(b, errorBody(quarry.ErrInternal))
 	}
 	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("X-Content-Type-Options", "nosniff")
+	h["Content-Type"] = jsonContentType
+	h["X-Content-Type-Options"] = nosniff
+	h["Content-Length"] = []string{strconv.Itoa(b.Len())}
 	w.WriteHeader(status)
-	_, _ = w.Write(body) // a failed write means the client is gone
+	_, _ = w.Write(b.Bytes()) // a failed write means the client is gone
 }
+
+// Header values shared by every JSON response (net/http only reads
+// them).
+var (
+	jsonContentType = []string{"application/json; charset=utf-8"}
+	nosniff         = []string{"nosniff"}
+)
 
 // marshal encodes v as one line of JSON, newline-terminated, without
 // HTML escaping (this is an API, and "<" in a passage should read as
 // "<").
 func marshal(v any) ([]byte, error) {
 	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	if err := encodeJSON(&b, v); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil
+}
+
+func encodeJSON(b *bytes.Buffer, v any) error {
+	enc := json.NewEncoder(b)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// buffers recycles response buffers; one over maxPooledBuffer (a long
+// answer) is left to the garbage collector rather than kept.
+var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledBuffer = 256 << 10
+
+func getBuffer() *bytes.Buffer { return buffers.Get().(*bytes.Buffer) }
+
+func putBuffer(b *bytes.Buffer) {
+	if b.Cap() > maxPooledBuffer {
+		return
+	}
+	b.Reset()
+	buffers.Put(b)
 }

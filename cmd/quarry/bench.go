@@ -2,9 +2,7 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -434,30 +432,11 @@ func benchHTTP(ctx context.Context, env *Env, o options, bc benchConfig, queries
 		base, pid = url, p
 		rep.Serve = &serveBench{ReadySeconds: ready.Seconds()}
 	}
-	tr := &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: time.Minute}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
-	search := func(ctx context.Context, q string) error {
-		body, _ := json.Marshal(map[string]any{"query": q, "k": bc.k, "mode": bc.mode})
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/search", bytes.NewReader(body))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			return err
-		}
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("status %d: %s", resp.StatusCode, bytes.TrimSpace(b[:min(len(b), 200)]))
-		}
-		return nil
+	search, closeIdle, err := httpSearchFunc(base, slices.Max(bc.clients), queries, bc.k, bc.mode)
+	if err != nil {
+		return err
 	}
+	defer closeIdle()
 	for i := range min(warmup, len(queries)) {
 		_ = search(ctx, queries[i])
 	}
