@@ -59,18 +59,11 @@ const typeBonus = 0.2
 const sentenceIDFWeight = 0.2
 
 // absentKnownWeight scales the rarity weight of a question term that no
-// retrieved passage holds although the knowledge base uses it: the
-// asker's own wording ("switch", "wrong", "colleague"), which retrieval
-// found no passage for beside the question's other words, more often
-// than its point. Such a term is weighed as if one passage held it (the
-// rarest a held term can be) times this. A term the knowledge base never
-// uses, and a number (never looked up), keep their full weight: a
-// question about something the documents never mention must not be
-// answered from its other words. Chosen on the odd-numbered sample
-// questions: against 1 (no discount), 0.5 and 0.4 answer the same, 0.3
-// two more right, 0.25 and below decline one unanswerable question
-// fewer; on the held-out even ones and the DolphinScheduler set, 0.5 to
-// 0.3 gain one each and lose nothing.
+// retrieved passage holds although the knowledge base uses it. Such a
+// term is weighed as if one passage held it (the rarest a held term
+// can be) times this. A term the knowledge base never uses keeps its
+// full weight: a question about something the documents never mention
+// must not be answered from its other words.
 const absentKnownWeight = 0.3
 
 // nearDuplicate is the Jaccard similarity of two sentences' terms above
@@ -88,9 +81,7 @@ type Config struct {
 	// smaller of the plain share and the share weighted by how rare each
 	// term is among the retrieved passages (a term matched in the
 	// sentence counts 1, by a synonym 0.8, by another form of the word
-	// 0.85, one only elsewhere in its passage 0.75 of that; a term no
-	// retrieved passage holds weighs as the rarest held one, times
-	// absentKnownWeight when the knowledge base uses it), plus 0.25
+	// 0.85, one only elsewhere in its passage 0.75 of that), plus 0.25
 	// when the sentence holds the kind of fact the question asks for,
 	// less a penalty for very long sentences; a sentence sharing only one
 	// of several question words has none. Default 0.30, calibrated on the
@@ -465,6 +456,14 @@ func (q *qterm) match(set map[string]bool) float64 {
 			return hanSplitCredit
 		}
 	}
+	if isNumeral(q.term) && strings.Contains(q.term, ".") {
+		// A version covers its releases: "3.3" holds "3.3.1", "3.3.x".
+		for t := range set {
+			if strings.HasPrefix(t, q.term+".") {
+				return 1
+			}
+		}
+	}
 	if q.latin && len(q.term) >= 5 {
 		for t := range set {
 			if fuzzyMatch(q.term, t) {
@@ -503,7 +502,7 @@ func questionTerms(question string, nov novelty) []qterm {
 			i = len(out)
 			index[t] = i
 			r, _ := utf8.DecodeRuneInString(t)
-			out = append(out, qterm{term: t, base: base, alts: synonymsOf[t], latin: r < utf8.RuneSelf && !isDigits(t)})
+			out = append(out, qterm{term: t, base: base, alts: synonymsOf[t], latin: r < utf8.RuneSelf && !isNumeral(t)})
 		}
 		out[i].unused = out[i].unused || nov.mayBeUnused(word)
 	})
@@ -515,7 +514,7 @@ func questionTerms(question string, nov novelty) []qterm {
 // words, or a Han bigram with an unused character, or a number (not
 // looked up), or there is no vocabulary to tell.
 func (nov novelty) mayBeUnused(word string) bool {
-	if nov.unused == nil || isDigits(word) {
+	if nov.unused == nil || isNumeral(word) {
 		return true // numbers are not looked up
 	}
 	if nov.unused[word] {

@@ -712,3 +712,41 @@ func TestAbsentKnownWords(t *testing.T) {
 		t.Errorf("supports %.3f, want the first (every word known) above the others", supports)
 	}
 }
+
+// TestVersionTerms checks that a version is one term, matched by its
+// releases ("4.1" by "4.1.x"), and not by its digits apart: of an SQL
+// line full of version digits under a FAQ question about other
+// versions, and the sentence that says which upgrades 4.1 supports, the
+// sentence answers.
+func TestVersionTerms(t *testing.T) {
+	q := qterm{term: "4.1"}
+	for _, tt := range []struct {
+		text string
+		want float64
+	}{
+		{"From 4.1.x on", 1},
+		{"Version 4.1 is out", 1},
+		{"Version 4.10 is out", 0},
+		{"Version 14.1 is out", 0},
+		{"Set 4 to 1", 0},
+	} {
+		if got := q.match(termSet(tt.text)); got != tt.want {
+			t.Errorf("%q matched in %q: %v, want %v", q.term, tt.text, got, tt.want)
+		}
+	}
+	passages := passagesOf(
+		chunk("upgrade", "Upgrade", "Notice",
+			"From version 4.1.x on, we only support upgrading from 4.0.0. Older versions upgrade to 4.0.0 first."),
+		chunk("faq", "FAQ", "Q: Upgrade from 4.0.1 to 4.0.4 fails",
+			"A: Run this SQL:\n\nupdate t_version set version='4.0.1';"),
+	)
+	const question = "We are on 4.0.4 and want to move to 4.1. From which version is a direct upgrade supported?"
+	e := NewExtractive(Config{Vocabulary: &vocab{known: knownWords(vocabularyWords(question)...)}})
+	a, err := e.Answer(context.Background(), question, passages, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.Answered || len(a.Citations) == 0 || a.Citations[0].DocID != "upgrade" {
+		t.Errorf("answer %q, citations %+v: want the upgrade page first", a.Text, a.Citations)
+	}
+}

@@ -78,6 +78,10 @@ func eachTermWord(text string, fn func(term, word string, base float64)) {
 			continue
 		case unicode.IsLetter(r) || unicode.IsDigit(r):
 			word.WriteRune(unicode.ToLower(r))
+		case r == '.' && word.Len() > 0 && isDigitByte(word.String()[word.Len()-1]) && i+1 < len(text) && isDigitByte(text[i+1]):
+			// A version or a decimal ("2.0.5", "3.3", "14.99") is one
+			// term: its digits apart match any number.
+			word.WriteByte('.')
 		case (r == '\'' || r == '’') && word.Len() > 0:
 			// Inside a word ("don't", "customer's"); a trailing one is dropped by englishTerm.
 			word.WriteByte('\'')
@@ -101,7 +105,7 @@ func vocabularyWords(question string) []string {
 	eachTermWord(question, func(term, word string, base float64) {
 		r, _ := utf8.DecodeRuneInString(term)
 		latin := r < utf8.RuneSelf
-		if latin && isDigits(term) || !latin && base != weightHanUnigram || seen[word] {
+		if latin && isNumeral(term) || !latin && base != weightHanUnigram || seen[word] {
 			return
 		}
 		seen[word] = true

@@ -215,6 +215,22 @@ func isDottedAbbrev(word string) bool {
 	return true
 }
 
+// isNumeral reports whether s is a number as a term holds it: digits,
+// with single dots between digits ("2.0.5", "14.99").
+func isNumeral(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '.' && i > 0 && i+1 < len(s) && isDigitByte(s[i-1]) && isDigitByte(s[i+1]) {
+			continue
+		}
+		if !isDigitByte(s[i]) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func isDigitByte(c byte) bool { return '0' <= c && c <= '9' }
+
 func isDigits(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {

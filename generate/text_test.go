@@ -155,6 +155,7 @@ func TestTerms(t *testing.T) {
 		{"how long frames the question", "How long does a refund take?", []string{"refund"}},
 		{"possessives and contractions", "The customer's order isn't here; don't worry", []string{"customer", "order", "worri"}},
 		{"numbers kept, single letters dropped", "Plan B costs 5 dollars in 2024", []string{"plan", "cost", "5", "dollar", "2024"}},
+		{"versions and decimals are one term", "Upgrade 2.0.5 to 3.3.x for $14.99.", []string{"upgrad", "2.0.5", "3.3", "14.99"}},
 		{"case folding", "IOS iOS ios", []string{"ios"}},
 		{"chinese function words cut runs", "如何申请退款", []string{"申", "申请", "退", "请退", "款", "退款"}},
 		{"chinese particles break bigrams", "我的订单", []string{"订", "单", "订单"}},
@@ -172,7 +173,7 @@ func TestTerms(t *testing.T) {
 }
 
 func FuzzTerms(f *testing.F) {
-	for _, s := range []string{"How do I get my refunds processed?", "如何申请退款", "如何绑定 Alexa 音箱", "don't '' ’s", "\xff退\x80款"} {
+	for _, s := range []string{"How do I get my refunds processed?", "如何申请退款", "如何绑定 Alexa 音箱", "don't '' ’s", "\xff退\x80款", "2.0.5 3.3.x 1..2 .5 a.1"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, text string) {
@@ -181,9 +182,15 @@ func FuzzTerms(f *testing.F) {
 				t.Fatalf("bad term %q from %q", term, text)
 			}
 			if strings.ContainsFunc(term, func(r rune) bool {
-				return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.Is(unicode.Han, r) && r != '\''
+				return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.Is(unicode.Han, r) && r != '\'' && r != '.'
 			}) {
 				t.Fatalf("term %q of %q holds a separator", term, text)
+			}
+			// A dot only joins two digits ("2.0.5").
+			for i := 0; i < len(term); i++ {
+				if term[i] == '.' && (i == 0 || i == len(term)-1 || !isDigitByte(term[i-1]) || !isDigitByte(term[i+1])) {
+					t.Fatalf("term %q of %q holds a dot not between digits", term, text)
+				}
 			}
 		}
 		// Terms are distinct.
