@@ -288,6 +288,12 @@ func (e *Extractive) compose(question string, passages []quarry.Passage, nov nov
 	// The best sentence is quoted in its whole unit: its paragraph, its
 	// list of steps, its table row (see unitOf).
 	best.s = unitOf(passages[best.p].Text, best.s)
+	if asksHow(question) {
+		// A procedure's step is quoted with the steps before it.
+		if u, ok := stepsUpTo(passages[best.p].Text, best.s, cfg.MaxAnswerChars); ok {
+			best.s = u
+		}
+	}
 	chosen := []candidate{best}
 	chosenTerms := []map[string]bool{termSet(best.s.Text)}
 	length := utf8.RuneCountInString(best.s.Text)

@@ -2,7 +2,10 @@ package generate
 
 import (
 	"strings"
+	"unicode"
 	"unicode/utf8"
+
+	"github.com/quarry-kb/quarry/internal/hanfold"
 )
 
 // An answer is quoted in whole units of a help page, not in loose
@@ -103,6 +106,75 @@ func isQuestionLine(s string) bool {
 	t = strings.TrimLeft(t, "*_# ")
 	for _, p := range []string{"Q:", "Q :", "Q.", "Q：", "问：", "问:", "问题：", "Question:"} {
 		if strings.HasPrefix(t, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// maxStepChars is the longest paragraph that is a step of a procedure.
+const maxStepChars = 300
+
+// stepsUpTo returns the span of text from the start of its procedure to
+// the end of unit u, when text before u is a procedure written as a
+// heading's subsections, one per step (as ingestion folds them: each
+// subheading a line of its own, then the step): at least two
+// subheading lines, every paragraph at most maxStepChars characters,
+// and the span within limit characters. Leading question lines and
+// headings are left out, as in unitOf.
+func stepsUpTo(text string, u Sentence, limit int) (Sentence, bool) {
+	subheads := 0
+	for p := range strings.SplitSeq(text[:u.Start], "\n\n") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if utf8.RuneCountInString(p) > maxStepChars || isTableRow(p) {
+			return Sentence{}, false
+		}
+		if isSubheadLine(p) {
+			subheads++
+		}
+	}
+	if subheads < 2 {
+		return Sentence{}, false
+	}
+	span := unitFrom(text, 0, u.End, u)
+	if span.Start >= u.Start || utf8.RuneCountInString(span.Text) > limit {
+		return Sentence{}, false
+	}
+	return span, true
+}
+
+// isSubheadLine reports whether a paragraph is a subheading kept as a
+// line of its own: one short line (at most 80 characters) that does not
+// end as a sentence or a label does.
+func isSubheadLine(p string) bool {
+	if strings.ContainsRune(p, '\n') || utf8.RuneCountInString(p) > 80 {
+		return false
+	}
+	r, _ := utf8.DecodeLastRuneInString(p)
+	return !strings.ContainsRune(".。!！?？:：;；,，", r)
+}
+
+// asksHow reports whether a question asks how to do something: "how do
+// I", "how can we", "how to", 如何, 怎么, 怎样 (not "how long" or
+// "how much", nor 怎么样 or 会怎样, "what happens").
+func asksHow(q string) bool {
+	q = hanfold.Fold(q)
+	for _, not := range []string{"怎么样", "会怎样", "会怎么"} {
+		q = strings.ReplaceAll(q, not, "")
+	}
+	if strings.Contains(q, "怎么") || strings.Contains(q, "如何") || strings.Contains(q, "怎样") {
+		return true
+	}
+	words := strings.FieldsFunc(strings.ToLower(q), func(r rune) bool { return !unicode.IsLetter(r) })
+	for i, w := range words {
+		if w != "how" || i+1 == len(words) {
+			continue
+		}
+		switch words[i+1] {
+		case "do", "does", "can", "could", "should", "would", "to", "must", "did":
 			return true
 		}
 	}

@@ -185,3 +185,75 @@ func TestExtractiveTraditionalSimplified(t *testing.T) {
 		}
 	}
 }
+
+// TestProcedureSteps checks that a step of a procedure written as a
+// heading's subsections (a subheading line, then the step, as ingestion
+// folds them) is quoted with the steps before it when the question asks
+// how to do something, and only then.
+func TestProcedureSteps(t *testing.T) {
+	procedure := "See the provider's guide for details.\n\n" +
+		"Create an app\n\nOpen the developer console and create a new app.\n\n" +
+		"Turn on webhooks\n\nIn the app's Features, switch Incoming Webhooks to On.\n\n" +
+		"Copy the address\n\nCopy the webhook address into the alert settings."
+	rows := "Plan A — Price: $10; Notes: one camera.\n\nPlan B — Price: $20; Notes: five cameras.\n\nPlan C — Price: $30; Notes: any number of cameras."
+	prose := "The hub keeps working offline.\n\nAutomations run on the hub itself.\n\nCopy the webhook address into the alert settings."
+	last := func(text, s string) Sentence {
+		i := strings.Index(text, s)
+		return Sentence{Start: i, End: i + len(s), Text: s}
+	}
+	tests := []struct {
+		name, text, unit string
+		limit            int
+		want             string // "" means no span
+	}{
+		{"folded procedure", procedure, "Copy the webhook address into the alert settings.", 800, procedure},
+		{"too long for the answer", procedure, "Copy the webhook address into the alert settings.", 200, ""},
+		{"first step has nothing before it", procedure, "See the provider's guide for details.", 800, ""},
+		{"table rows are not steps", rows, "Plan C — Price: $30; Notes: any number of cameras.", 800, ""},
+		{"paragraphs without subheadings", prose, "Copy the webhook address into the alert settings.", 800, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := stepsUpTo(tt.text, last(tt.text, tt.unit), tt.limit)
+			if tt.want == "" {
+				if ok {
+					t.Errorf("span %q, want none", got.Text)
+				}
+				return
+			}
+			if !ok || got.Text != tt.want || tt.text[got.Start:got.End] != got.Text {
+				t.Errorf("span %q (ok %v), want %q", got.Text, ok, tt.want)
+			}
+		})
+	}
+
+	asks := map[string]bool{
+		"How do I get the webhook address for alerts?": true,
+		"How can we turn on webhooks?":                 true,
+		"How to get a webhook address":                 true,
+		"如何获取 Webhook 地址？":                             true,
+		"怎么开启 Webhook？":                                true,
+		"How long does a refund take?":                 false,
+		"How much is Plan B?":                          false,
+		"What is the webhook address?":                 false,
+		"超出限制会怎样？":                                     false,
+		"这个功能怎么样？":                                     false,
+	}
+	for q, want := range asks {
+		if got := asksHow(q); got != want {
+			t.Errorf("asksHow(%q) = %v, want %v", q, got, want)
+		}
+	}
+
+	// End to end: the answer to "how do I" quotes the steps.
+	ps := passagesOf(chunk("alert/slack", "Slack", "How to get a webhook", procedure))
+	q := "How do I get the webhook address for Slack alerts?"
+	a, err := NewExtractive(Config{Vocabulary: &vocab{known: knownWords(vocabularyWords(q)...)}}).Answer(context.Background(), q, ps, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGrounded(t, a, ps)
+	if !a.Answered || !strings.Contains(a.Text, "switch Incoming Webhooks to On") || !strings.Contains(a.Text, "Copy the webhook address") {
+		t.Errorf("answer %q, want the steps up to the address", a.Text)
+	}
+}
