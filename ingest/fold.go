@@ -17,6 +17,9 @@ import (
 // quoted as a whole. Each folded subsection keeps its heading as a line
 // of its own before its text.
 //
+// Runs whose subheadings ask questions are FAQ entries, not steps, and
+// are never folded together.
+//
 // The run under a heading starts at the first section under it and ends
 // before the first section that is not; the shallowest heading (from
 // depth foldMinDepth) whose run has more than one section and fits is
@@ -79,6 +82,9 @@ func (c *Chunker) foldRun(secs []Section, i, budget int, count func(int) int) (i
 		if j-i < 2 {
 			return i + 1, 0 // deeper headings hold no more sections
 		}
+		if hasQuestion(secs[i:j], level) {
+			continue // FAQ entries are units of their own; a deeper run may fold
+		}
 		// Every subheading line costs about as many tokens as its words;
 		// the text is counted exactly, stopping once over budget.
 		sum := 0
@@ -93,6 +99,36 @@ func (c *Chunker) foldRun(secs []Section, i, budget int, count func(int) int) (i
 		}
 	}
 	return i + 1, 0
+}
+
+// hasQuestion reports whether a heading below depth level in run is a
+// question ("How do I …?", "Q: …"): the entries of a FAQ each answer
+// something else, so they are not folded together like the steps of a
+// procedure.
+func hasQuestion(run []Section, level int) bool {
+	for _, s := range run {
+		for _, h := range s.Heading[level:] {
+			if isQuestionHeading(h) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// isQuestionHeading reports whether a heading asks a question: it ends
+// with a question mark or starts with a FAQ marker such as "Q:" or "问：".
+func isQuestionHeading(h string) bool {
+	t := strings.Trim(strings.TrimSpace(h), "*_# ")
+	if strings.HasSuffix(t, "?") || strings.HasSuffix(t, "？") {
+		return true
+	}
+	for _, p := range []string{"Q:", "Q :", "Q.", "Q：", "问：", "问:", "问题：", "Question:"} {
+		if strings.HasPrefix(t, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // underHeading reports whether s sits under the heading path p on page.

@@ -83,6 +83,19 @@ func TestFoldSections(t *testing.T) {
 			},
 		},
 		{
+			name:   "FAQ entries are not folded together",
+			budget: 512,
+			in: []Section{
+				{Heading: h("Help", "FAQ", "How do I log in?"), Text: "Use admin."},
+				{Heading: h("Help", "FAQ", "Q: Can I reset it"), Text: "Yes."},
+				{Heading: h("Help", "FAQ", "Q: Can I reset it", "Steps"), Text: "Click reset."},
+			},
+			want: []Section{
+				{Heading: h("Help", "FAQ", "How do I log in?"), Text: "Use admin."},
+				{Heading: h("Help", "FAQ", "Q: Can I reset it"), Text: "Yes.\n\nSteps\n\nClick reset."},
+			},
+		},
+		{
 			name:   "runs never cross a page",
 			budget: 512,
 			in: []Section{
