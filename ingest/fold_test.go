@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -164,4 +165,62 @@ func TestChunkFoldsProcedure(t *testing.T) {
 			t.Errorf("folded chunk lost a step: %q", chunks[1].Text)
 		}
 	}
+}
+
+// FuzzFoldSections folds sections built from Markdown-like lines ("#"
+// lines are headings, a form feed starts a page) and checks that no
+// text is lost or reordered and that every folded section sits under
+// the headings of the sections it took.
+func FuzzFoldSections(f *testing.F) {
+	f.Add("# Slack\nintro\n## How\nsteps\n### One\nfirst\n### Two\nsecond\n## Ref\nsee", 512)
+	f.Add("## Q: one?\nyes\n## Q: two?\nno", 64)
+	f.Add("# A\n### skipped\nx\n\f### B\ny\n#### C\nz", 8)
+	f.Add("# 页面\n## 步骤\n### 一\n第一步。\n### 二\n第二步？", 30)
+	f.Fuzz(func(t *testing.T, src string, budget int) {
+		var secs []Section
+		var heading []string
+		page := 0
+		for _, line := range strings.Split(src, "\n") {
+			if strings.HasPrefix(line, "\f") {
+				page++
+				line = line[1:]
+			}
+			level := len(line) - len(strings.TrimLeft(line, "#"))
+			if level >= 1 && level <= 6 && strings.HasPrefix(line[level:], " ") {
+				h := append([]string(nil), heading[:min(len(heading), level-1)]...)
+				for len(h) < level-1 {
+					h = append(h, "")
+				}
+				heading = append(h, strings.TrimSpace(line[level:]))
+				continue
+			}
+			if strings.TrimSpace(line) == "" {
+				continue
+			}
+			secs = append(secs, Section{Heading: append([]string(nil), heading...), Page: page, Text: strings.TrimSpace(line)})
+		}
+		c := newChunker(t, ChunkConfig{})
+		out := c.foldSections(secs, budget%2048)
+		if len(out) > len(secs) {
+			t.Fatalf("%d sections became %d", len(secs), len(out))
+		}
+		// Every input text is found, in order, in the output sections
+		// whose heading is a prefix of its own.
+		j, at := 0, 0
+		for _, s := range secs {
+			for j < len(out) {
+				o := out[j]
+				if o.Page == s.Page && len(o.Heading) <= len(s.Heading) && slices.Equal(o.Heading, s.Heading[:len(o.Heading)]) {
+					if k := strings.Index(o.Text[at:], s.Text); k >= 0 {
+						at += k + len(s.Text)
+						break
+					}
+				}
+				j, at = j+1, 0
+			}
+			if j == len(out) {
+				t.Fatalf("text %q (heading %q) lost or out of order in %+v", s.Text, s.Heading, out)
+			}
+		}
+	})
 }
