@@ -731,7 +731,39 @@ func namesTopic(c quarry.Chunk, s Sentence) bool {
 			return true
 		}
 	}
-	return isTableHeader(c.Text, s)
+	return isTableHeader(c.Text, s) || isSubheading(c.Text, s)
+}
+
+// isSubheading reports whether s is a paragraph of its own that is a
+// subheading line (see isSubheadLine): how ingestion keeps the headings
+// of the subsections it folds into one chunk ("Create a new app",
+// "不适用七天无理由退货的商品"). A list item or a table row is not one.
+func isSubheading(text string, s Sentence) bool {
+	before := strings.TrimRight(text[:s.Start], " \t")
+	after := strings.TrimLeft(text[s.End:], " \t")
+	if before != "" && !strings.HasSuffix(before, "\n\n") || after != "" && !strings.HasPrefix(after, "\n\n") {
+		return false
+	}
+	t := strings.TrimSpace(s.Text)
+	if isTableRow(t) || listMarker(t) {
+		return false
+	}
+	return isSubheadLine(t)
+}
+
+// listMarker reports whether a line starts as a list item does: "- ",
+// "* ", "• ", "1. ", "1) ".
+func listMarker(line string) bool {
+	for _, m := range []string{"- ", "* ", "• ", "+ "} {
+		if strings.HasPrefix(line, m) {
+			return true
+		}
+	}
+	i := 0
+	for i < len(line) && isDigitByte(line[i]) {
+		i++
+	}
+	return i > 0 && i < len(line) && (line[i] == '.' || line[i] == ')')
 }
 
 // isTableHeader reports whether s is a table row that starts a table:

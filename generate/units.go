@@ -147,11 +147,21 @@ func stepsUpTo(text string, u Sentence, limit int) (Sentence, bool) {
 }
 
 // isSubheadLine reports whether a paragraph is a subheading kept as a
-// line of its own: one short line (at most 80 characters) that does not
-// end as a sentence or a label does.
+// line of its own: one short line (at most 80 characters, 30 in
+// Chinese) that does not end as a sentence or a label does, holds no
+// sentence break or Chinese comma, and is not a FAQ answer ("A: ...").
 func isSubheadLine(p string) bool {
-	if strings.ContainsRune(p, '\n') || utf8.RuneCountInString(p) > 80 {
+	n := utf8.RuneCountInString(p)
+	if strings.ContainsRune(p, '\n') || n > 80 || n > 30 && DetectLang(p) == LangChinese {
 		return false
+	}
+	if strings.ContainsAny(p, "，。；！？") || strings.Contains(p, ". ") {
+		return false
+	}
+	for _, a := range []string{"A:", "A：", "答：", "答:"} {
+		if strings.HasPrefix(p, a) {
+			return false
+		}
 	}
 	r, _ := utf8.DecodeLastRuneInString(p)
 	return !strings.ContainsRune(".。!！?？:：;；,，", r)

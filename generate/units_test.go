@@ -257,3 +257,44 @@ func TestProcedureSteps(t *testing.T) {
 		t.Errorf("answer %q, want the steps up to the address", a.Text)
 	}
 }
+
+// TestSubheading checks which paragraphs are folded subheadings: they
+// name a topic and are never quoted as an answer.
+func TestSubheading(t *testing.T) {
+	text := "Create an app\n\nOpen the console and create an app.\n\n- Wi-Fi only\n\n" +
+		"Plan A | $10\n\nA: Yes\n\n2，如果 Worker 服务掉了，Master 会重试\n\n不适用七天无理由退货的商品\n\n" +
+		"Two lines\nin one paragraph\n\nSee billing, invoicing and volume pricing"
+	tests := []struct {
+		s    string
+		want bool
+	}{
+		{"Create an app", true},
+		{"Open the console and create an app.", false},
+		{"- Wi-Fi only", false},
+		{"Plan A | $10", false},
+		{"A: Yes", false},
+		{"2，如果 Worker 服务掉了，Master 会重试", false},
+		{"不适用七天无理由退货的商品", true},
+		{"Two lines", false},
+		{"See billing, invoicing and volume pricing", true},
+	}
+	for _, tt := range tests {
+		i := strings.Index(text, tt.s)
+		if got := isSubheading(text, Sentence{Start: i, End: i + len(tt.s), Text: tt.s}); got != tt.want {
+			t.Errorf("isSubheading(%q) = %v, want %v", tt.s, got, tt.want)
+		}
+	}
+	// Asked something else than how, the answer quotes the step, not
+	// the subheadings around it.
+	procedure := "Turn on webhooks\n\nIn the app's Features, switch Incoming Webhooks to On.\n\nCopy the address\n\nCopy the webhook address into the alert settings."
+	ps := passagesOf(chunk("alert/slack", "Slack", "Webhooks", procedure))
+	q := "Which switch turns on incoming webhooks?"
+	a, err := NewExtractive(Config{MinSupport: -1}).Answer(context.Background(), q, ps, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGrounded(t, a, ps)
+	if !strings.HasPrefix(a.Text, "In the app's Features") || strings.Contains(a.Text, "Turn on webhooks") {
+		t.Errorf("answer %q, want the step without its subheading", a.Text)
+	}
+}
