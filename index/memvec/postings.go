@@ -31,6 +31,7 @@ const (
 type block struct {
 	off  uint32 // byte offset of the block's first posting in data
 	last uint32 // slot of the block's last posting
+	max  uint16 // largest |q| in the block: its score bound
 }
 
 // posting is the list of one sparse index.
@@ -39,6 +40,7 @@ type posting struct {
 	blocks []block
 	n      int     // postings, tombstoned slots included
 	scale  float32 // a power of two ≥ every |value|; 0 while empty
+	maxQ   uint16  // largest |q| in the list
 	neg    bool    // some value is negative
 	// dead caches the number of tombstoned slots in the list as
 	// epoch<<32 | count, valid while the store's epoch matches; searches
@@ -92,8 +94,33 @@ func (p *posting) addQ(slot uint32, q int16) {
 	}
 	p.data = binary.AppendUvarint(p.data, uint64(slot-prev))
 	p.data = binary.LittleEndian.AppendUint16(p.data, uint16(q))
-	p.blocks[len(p.blocks)-1].last = slot
+	bl := &p.blocks[len(p.blocks)-1]
+	bl.last = slot
+	bl.max = max(bl.max, absQ(q))
+	p.maxQ = max(p.maxQ, bl.max)
 	p.n++
+}
+
+func absQ(q int16) uint16 {
+	if q < 0 {
+		return uint16(-int32(q))
+	}
+	return uint16(q)
+}
+
+// setMaxima recomputes the block and list maxima from the data, for
+// snapshots written before blocks recorded them.
+func (p *posting) setMaxima(limit uint32) {
+	var buf blockBuf
+	p.maxQ = 0
+	for b := range p.blocks {
+		m := uint16(0)
+		for _, q := range buf.vals[:buf.decode(p, b, limit)] {
+			m = max(m, absQ(q))
+		}
+		p.blocks[b].max = m
+		p.maxQ = max(p.maxQ, m)
+	}
 }
 
 // filter returns a new list of the postings whose slot renum maps to a
@@ -124,7 +151,7 @@ func (p *posting) rescale(scale float32) {
 		return
 	}
 	slots, vals := p.decodeAll(nil, nil)
-	p.data, p.blocks, p.n, p.scale, p.neg = nil, nil, 0, scale, false
+	p.data, p.blocks, p.n, p.scale, p.maxQ, p.neg = nil, nil, 0, scale, 0, false
 	for i, slot := range slots {
 		p.add(slot, vals[i])
 	}

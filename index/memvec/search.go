@@ -299,7 +299,8 @@ func (s *Store) searchSparse(ctx context.Context, q prepared, k int, m *matcher)
 		if w < 0 || p.neg {
 			signed = true
 		}
-		terms = append(terms, term{p: p, step: w * p.scale / qmax, ub: float32(math.Abs(float64(w))) * p.scale})
+		step := w * p.scale / qmax
+		terms = append(terms, term{p: p, step: step, ub: float32(math.Abs(float64(step))) * float32(p.maxQ)})
 	}
 	if len(terms) == 0 {
 		return nil, nil
@@ -370,13 +371,28 @@ type cursor struct {
 	cur   uint32 // current slot, endSlot when done
 	b     int    // current block
 	i, n  int    // position in buf and postings in it
+	sb    int    // block of the last blockMax call, ≥ b
 	limit uint32
 	buf   blockBuf
 }
 
 func (c *cursor) start(t term, limit uint32) {
-	c.term, c.limit, c.b = t, limit, 0
+	c.term, c.limit, c.b, c.sb = t, limit, 0, 0
 	c.load()
+}
+
+// blockMax bounds what the list can add to slot target: the largest
+// value of the block that would hold it, found without decoding. Calls
+// must come with targets that never decrease.
+func (c *cursor) blockMax(target uint32) float32 {
+	bl := c.p.blocks
+	for c.sb < len(bl) && bl[c.sb].last < target {
+		c.sb++
+	}
+	if c.sb == len(bl) {
+		return 0
+	}
+	return c.step * float32(bl[c.sb].max) * ubSlack
 }
 
 // load decodes block c.b and points at its first posting.
@@ -433,7 +449,10 @@ const ubSlack = 1 + 1e-4
 // k-th best score so far are non-essential: a point found only in them
 // cannot rank, so candidates come from the essential lists alone, and
 // the non-essential lists are only probed (skipping blocks) for
-// candidates that can still rank. The answer is the exhaustive one.
+// candidates that can still rank, judged first by the largest value of
+// the block each would be found in (block-max bounds, as in Ding and
+// Suel's block-max indexes), which needs no decoding. The answer is the
+// exhaustive one.
 func (s *Store) sparseMaxScore(ctx context.Context, sc *scratch, terms []term, k int) ([]cand, error) {
 	slices.SortFunc(terms, func(a, b term) int { return cmp.Compare(a.ub, b.ub) })
 	if cap(sc.curs) < len(terms) {
@@ -449,6 +468,7 @@ func (s *Store) sparseMaxScore(ctx context.Context, sc *scratch, terms []term, k
 		sum += float64(terms[i].ub)
 		prefix[i] = float32(sum * ubSlack)
 	}
+	bm := make([]float32, len(terms))
 	h := newTopK(k, s.chunks)
 	theta := float32(math.Inf(-1))
 	ess := 0 // cs[ess:] are the essential lists
@@ -475,20 +495,30 @@ func (s *Store) sparseMaxScore(ctx context.Context, sc *scratch, terms []term, k
 				c.next()
 			}
 		}
-		ranked := true
-		for j := ess - 1; j >= 0; j-- {
-			if score+prefix[j] < theta {
-				ranked = false
-				break
+		if ess > 0 && score+prefix[ess-1] >= theta {
+			// Block maxima bound the non-essential lists more tightly.
+			rest := float32(0)
+			for j := range ess {
+				bm[j] = cs[j].blockMax(d)
+				rest += bm[j]
 			}
-			if c := &cs[j]; c.cur <= d {
-				c.advance(d)
-				if c.cur == d {
-					score += c.value()
+			for j := ess - 1; j >= 0 && score+rest >= theta; j-- {
+				rest -= bm[j]
+				if bm[j] == 0 {
+					continue
+				}
+				if c := &cs[j]; c.cur <= d {
+					c.advance(d)
+					if c.cur == d {
+						score += c.value()
+					}
 				}
 			}
+			if score+rest < theta {
+				continue
+			}
 		}
-		if !ranked || !s.alive[d] || score < theta {
+		if score < theta || !s.alive[d] {
 			continue
 		}
 		h.push(cand{score: score, slot: d})

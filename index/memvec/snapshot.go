@@ -16,11 +16,11 @@ import (
 	"github.com/quarry-kb/quarry/index"
 )
 
-// The snapshot format (QMVSNAP2) stores the store as it lives in memory,
+// The snapshot format (QMVSNAP3) stores the store as it lives in memory,
 // so that opening it is a few large reads instead of a rebuild of the
 // inverted index point by point:
 //
-//	"QMVSNAP2", generation (u64 LE), space as JSON (uvarint length),
+//	"QMVSNAP3", generation (u64 LE), space as JSON (uvarint length),
 //	CRC-32C (u32 LE) of all that, then three sections, each its length
 //	(u64 LE), the CRC-32C of its body (u32 LE) and its body:
 //	  chunks:   point count (uvarint), each point's chunk encoded as in
@@ -29,12 +29,17 @@ import (
 //	  postings: list count (uvarint), then each list: its index, its
 //	            posting count, its scale (float32 LE), a flags byte (1:
 //	            negative values), its block count, each block's offset
-//	            and last slot (u32 LE each), its data length and data
+//	            and last slot (u32 LE each) and largest |q| (u16 LE), its
+//	            data length and data
 //	            (see postings.go); indices in increasing order
 //
 // A snapshot holds no tombstones: the store is compacted before it is
 // written, so every point in it is live and its slot is its position.
-const snapMagicV2 = "QMVSNAP2"
+const snapMagicV2 = "QMVSNAP3"
+
+// snapMagicV2NoMax is the same format without the blocks' maxima (as
+// written for an hour by commit 9811e3c): they are recomputed at load.
+const snapMagicV2NoMax = "QMVSNAP2"
 
 // sectionHeadLen is a section's length and checksum.
 const sectionHeadLen = 12
@@ -113,6 +118,7 @@ func (d *disk) writeSnapshot(s *Store, gen uint64) (err error) {
 		for _, bl := range p.blocks {
 			b = binary.LittleEndian.AppendUint32(b, bl.off)
 			b = binary.LittleEndian.AppendUint32(b, bl.last)
+			b = binary.LittleEndian.AppendUint16(b, bl.max)
 		}
 		b = binary.AppendUvarint(b, uint64(len(p.data)))
 		sw.write(b)
@@ -205,7 +211,10 @@ func (d *disk) loadSnapshot(s *Store) error {
 		d.upgrade = true // written again in this format at the next checkpoint
 		return d.loadSnapshotV1(s, r, info.Size(), corrupt)
 	case snapMagicV2:
-		return d.loadSnapshotV2(s, r, info.Size(), corrupt)
+		return d.loadSnapshotV2(s, r, info.Size(), true, corrupt)
+	case snapMagicV2NoMax:
+		d.upgrade = true
+		return d.loadSnapshotV2(s, r, info.Size(), false, corrupt)
 	}
 	return corrupt("not a memvec snapshot")
 }
@@ -224,7 +233,7 @@ func (c *crcByteReader) ReadByte() (byte, error) {
 	return b, err
 }
 
-func (d *disk) loadSnapshotV2(s *Store, r *bufio.Reader, size int64, corrupt func(string, ...any) error) error {
+func (d *disk) loadSnapshotV2(s *Store, r *bufio.Reader, size int64, maxima bool, corrupt func(string, ...any) error) error {
 	hr := &crcByteReader{r: r}
 	var head [16]byte
 	if _, err := io.ReadFull(r, head[:]); err != nil {
@@ -328,7 +337,7 @@ func (d *disk) loadSnapshotV2(s *Store, r *bufio.Reader, size int64, corrupt fun
 	if err != nil {
 		return err
 	}
-	if err := s.loadPostings(body, corrupt); err != nil {
+	if err := s.loadPostings(body, maxima, corrupt); err != nil {
 		return err
 	}
 	if _, err := r.ReadByte(); err != io.EOF {
@@ -357,7 +366,7 @@ func (d *disk) checkSpace(raw []byte, want index.Space, corrupt func(string, ...
 // lists' data stay slices of body (with no spare capacity, so that an
 // append copies instead of writing into a neighbour); their structure is
 // checked here, and decoding bounds every slot by the point count.
-func (s *Store) loadPostings(body []byte, corrupt func(string, ...any) error) error {
+func (s *Store) loadPostings(body []byte, maxima bool, corrupt func(string, ...any) error) error {
 	dec := &decoder{b: body}
 	lists := dec.uvarint()
 	if dec.err != nil || lists > uint64(len(body)) {
@@ -381,6 +390,10 @@ func (s *Store) loadPostings(body []byte, corrupt func(string, ...any) error) er
 		if dec.err != nil {
 			return corrupt("posting list %d: %v", l, dec.err)
 		}
+		blockSize := uint64(8)
+		if maxima {
+			blockSize = 10
+		}
 		switch {
 		case int64(ix) <= prevIx || ix >= uint64(s.space.Dim):
 			return corrupt("posting list %d has index %d", l, ix)
@@ -388,13 +401,18 @@ func (s *Store) loadPostings(body []byte, corrupt func(string, ...any) error) er
 			return corrupt("posting list of index %d: %d postings in %d blocks", ix, n, nb)
 		case !finite(scale) || scale <= 0 || scaleFor(scale) != scale || flags > 1:
 			return corrupt("posting list of index %d: bad scale", ix)
-		case nb*8 > uint64(len(dec.b)):
+		case nb*blockSize > uint64(len(dec.b)):
 			return corrupt("posting list of index %d: short block table", ix)
 		}
 		prevIx = int64(ix)
 		p := &posting{n: int(n), scale: scale, neg: flags == 1, blocks: make([]block, nb)}
 		for b := range p.blocks {
-			p.blocks[b] = block{off: uint32(dec.fixed(4)), last: uint32(dec.fixed(4))}
+			bl := &p.blocks[b]
+			bl.off, bl.last = uint32(dec.fixed(4)), uint32(dec.fixed(4))
+			if maxima {
+				bl.max = uint16(dec.fixed(2))
+				p.maxQ = max(p.maxQ, bl.max)
+			}
 		}
 		size := dec.uvarint()
 		if dec.err != nil || size > uint64(len(dec.b)) {
@@ -406,6 +424,9 @@ func (s *Store) loadPostings(body []byte, corrupt func(string, ...any) error) er
 			if uint64(bl.off) > size || uint64(bl.last) >= slots || b > 0 && (bl.off <= p.blocks[b-1].off || bl.last <= p.blocks[b-1].last) {
 				return corrupt("posting list of index %d: bad block %d", ix, b)
 			}
+		}
+		if !maxima {
+			p.setMaxima(uint32(slots))
 		}
 		s.post[uint32(ix)] = p
 	}

@@ -34,15 +34,19 @@ func copyDir(t *testing.T, src string) string {
 }
 
 // testdata/v1-* are store directories written by the first snapshot
-// format (commit 0e952b0): a snapshot after three upserts and a delete,
-// and a log with an upsert, a replace and a delete after it. They open
-// with what those writes left, and the first Close rewrites the snapshot
-// in the current format, which opens the same again.
-func TestOpenFirstFormat(t *testing.T) {
+// format (commit 0e952b0), testdata/v2-* by the second (QMVSNAP2, commit
+// 9811e3c, no block maxima): a snapshot after three upserts and a
+// delete, and a log with an upsert, a replace and a delete after it.
+// They open with what those writes left, and the first Close rewrites
+// the snapshot in the current format, which opens the same again.
+func TestOpenOlderFormats(t *testing.T) {
 	for _, tc := range []struct {
 		dir   string
 		space index.Space
-	}{{"testdata/v1-sparse", sparseSpace}, {"testdata/v1-dense", denseSpace}} {
+	}{
+		{"testdata/v1-sparse", sparseSpace}, {"testdata/v1-dense", denseSpace},
+		{"testdata/v2-sparse", sparseSpace}, {"testdata/v2-dense", denseSpace},
+	} {
 		t.Run(tc.dir, func(t *testing.T) {
 			ctx := context.Background()
 			want := mustOpen(t, "", tc.space, Config{})
@@ -66,9 +70,9 @@ func TestOpenFirstFormat(t *testing.T) {
 
 			dir := copyDir(t, tc.dir)
 			ro := mustOpen(t, dir, tc.space, Config{ReadOnly: true})
-			sameHits(t, "read-only, first format", everything(t, ro), wantHits)
+			sameHits(t, "read-only, older format", everything(t, ro), wantHits)
 			s := mustOpen(t, dir, tc.space, Config{})
-			sameHits(t, "first format", everything(t, s), wantHits)
+			sameHits(t, "older format", everything(t, s), wantHits)
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
