@@ -103,6 +103,20 @@ type Store struct {
 	epoch uint32
 
 	disk *disk // nil for a memory-only store
+	// mapped is the snapshot file mapped into memory, which posting
+	// lists loaded from it point into until they change (appends copy,
+	// compaction rebuilds): unmapped only by Close, after which nothing
+	// reads the lists.
+	mapped []byte
+}
+
+// release unmaps the snapshot of a store that is closed or was never
+// handed out.
+func (s *Store) release() {
+	if s.mapped != nil {
+		unmap(s.mapped)
+		s.mapped = nil
+	}
 }
 
 // Open opens the store in dir, creating it if needed, for vectors of
@@ -141,6 +155,7 @@ func Open(dir string, space index.Space, cfg Config) (*Store, error) {
 	}
 	d, err := openDisk(dir, s)
 	if err != nil {
+		s.release()
 		return nil, err
 	}
 	s.disk = d
@@ -355,6 +370,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	defer s.release()
 	if s.disk == nil {
 		return nil
 	}

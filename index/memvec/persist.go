@@ -124,6 +124,7 @@ func loadReadOnly(dir string, fresh func() *Store) (*Store, error) {
 			return nil, quarry.Errorf(quarry.CodeNotFound, "memvec: %s holds no store", dir)
 		}
 		if err := d.loadSnapshot(s); err != nil {
+			s.release()
 			return nil, err
 		}
 		data, err := os.ReadFile(filepath.Join(dir, logName))
@@ -131,6 +132,7 @@ func loadReadOnly(dir string, fresh func() *Store) (*Store, error) {
 			return s, nil
 		}
 		if err != nil {
+			s.release()
 			return nil, ioErr("read log", err)
 		}
 		gen, ok := parseLogHeader(data)
@@ -143,6 +145,7 @@ func loadReadOnly(dir string, fresh func() *Store) (*Store, error) {
 		}
 		// The writer checkpointed between our reads of the snapshot and
 		// the log: start again from the new snapshot.
+		s.release()
 	}
 	return nil, quarry.Errorf(quarry.CodeUnavailable, "memvec: %s keeps changing while it is read; try again", dir)
 }
