@@ -169,8 +169,10 @@ func parseGoError(p []byte) (status int, text string, ok bool) {
 	if err != nil || status < 400 || status > 599 {
 		return 0, "", false
 	}
-	i := bytes.Index(rest, []byte(goErrorHeaders))
-	if i < 0 || bytes.Contains(rest[:i], []byte("\r\n")) {
+	// The status line ends at the first CRLF (a short scan: every
+	// response's first write starts with "HTTP/1.1 ").
+	i := bytes.Index(rest, []byte("\r\n"))
+	if i < 0 || !bytes.HasPrefix(rest[i:], []byte(goErrorHeaders)) {
 		return 0, "", false
 	}
 	return status, string(rest[i+len(goErrorHeaders):]), true
