@@ -206,10 +206,15 @@ func (buf *blockBuf) decode(p *posting, b int, limit uint32) int {
 		slot = p.blocks[b-1].last
 	}
 	n := 0
-	for n < blockLen && len(data) > 0 {
-		gap, k := binary.Uvarint(data)
-		if k <= 0 || len(data) < k+2 || gap > math.MaxUint32 {
-			break
+	for n < blockLen && len(data) >= 3 {
+		// Most gaps take one byte: decode those without the loop of
+		// binary.Uvarint.
+		gap, k := uint64(data[0]), 1
+		if gap >= 0x80 {
+			gap, k = binary.Uvarint(data)
+			if k <= 0 || len(data) < k+2 || gap > math.MaxUint32 {
+				break
+			}
 		}
 		next := slot + uint32(gap)
 		if next >= limit || (n > 0 || b > 0) && next <= slot {
