@@ -3,6 +3,7 @@ package memvec
 import (
 	"cmp"
 	"context"
+	"encoding/binary"
 	"math"
 	"slices"
 	"sync"
@@ -255,34 +256,29 @@ func idf(n, N int) float64 {
 	return math.Log(1 + (float64(N)-float64(n)+0.5)/(float64(n)+0.5))
 }
 
-// scratch is a sparse search's working memory, reused across searches.
-// acc and stamp accumulate an exhaustive search's scores: stamp marks
-// the slots the current search has touched, so acc never needs
-// clearing. curs are the cursors of a pruned search.
+// scratch is a sparse search's score accumulator, reused across
+// searches. stamp marks the slots the current search has touched, so
+// acc never needs clearing.
 type scratch struct {
 	acc     []float32
 	stamp   []uint32
 	gen     uint32
 	touched []uint32
-	curs    []cursor
-	order   []*cursor
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
 // term is one query index with its posting list: a stored value q
-// contributes q × step to a point's score, at most ub.
+// contributes q × step to a point's score.
 type term struct {
 	p    *posting
 	step float32
-	ub   float32
 }
 
 func (s *Store) searchSparse(ctx context.Context, q prepared, k int, m *matcher) ([]cand, error) {
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
 	terms := make([]term, 0, len(q.idx))
-	signed := false
 	for i, ix := range q.idx {
 		p := s.post[ix]
 		if p == nil || p.n == 0 {
@@ -296,24 +292,20 @@ func (s *Store) searchSparse(ctx context.Context, q prepared, k int, m *matcher)
 			}
 			w = float32(float64(w) * idf(n, s.live))
 		}
-		if w < 0 || p.neg {
-			signed = true
-		}
-		step := w * p.scale / qmax
-		terms = append(terms, term{p: p, step: step, ub: float32(math.Abs(float64(step))) * float32(p.maxQ)})
+		terms = append(terms, term{p: p, step: w * p.scale / qmax})
 	}
 	if len(terms) == 0 {
 		return nil, nil
 	}
-	if signed || !m.all() {
-		return s.sparseExhaustive(ctx, sc, terms, k, m)
-	}
-	return s.sparseMaxScore(ctx, sc, terms, k)
+	return s.sparseExhaustive(ctx, sc, terms, k, m)
 }
 
 // sparseExhaustive scores every point that shares an index with the
-// query, term at a time. It serves filtered searches and negative
-// weights, where the bounds of sparseMaxScore do not hold.
+// query, term at a time, decoding each list in one pass straight into
+// the accumulator. (A document-at-a-time MaxScore search with block
+// maxima was tried: at k = 100 it pruned too little to pay for keeping
+// dozens of cursors in step, and cost four times this on SciFact; see
+// BENCHMARKS.md. The snapshot keeps the block maxima for a better one.)
 func (s *Store) sparseExhaustive(ctx context.Context, sc *scratch, terms []term, k int, m *matcher) ([]cand, error) {
 	n := len(s.chunks)
 	if len(sc.acc) < n {
@@ -329,7 +321,6 @@ func (s *Store) sparseExhaustive(ctx context.Context, sc *scratch, terms []term,
 	sc.touched = sc.touched[:0]
 	gen, acc, stamp := sc.gen, sc.acc, sc.stamp
 	done := ctx.Done()
-	var buf blockBuf
 	for i, t := range terms {
 		if i%16 == 15 {
 			select {
@@ -338,16 +329,33 @@ func (s *Store) sparseExhaustive(ctx context.Context, sc *scratch, terms []term,
 			default:
 			}
 		}
-		for b := range t.p.blocks {
-			nb := buf.decode(t.p, b, uint32(n))
-			for j, slot := range buf.slots[:nb] {
-				if stamp[slot] != gen {
-					stamp[slot] = gen
-					acc[slot] = 0
-					sc.touched = append(sc.touched, slot)
+		// Each block's first gap counts from the last slot of the block
+		// before, so a list is one run of gaps: decode it without the
+		// block table. Malformed data ends the list (see blockBuf.decode).
+		data, slot, step := t.p.data, uint64(0), t.step
+		for j := 0; len(data) >= 3; j++ {
+			gap, k := uint64(data[0]), 1
+			if gap >= 0x80 {
+				gap, k = binary.Uvarint(data)
+				if k <= 0 || len(data) < k+2 {
+					break
 				}
-				acc[slot] += t.step * float32(buf.vals[j])
 			}
+			if gap == 0 && j > 0 {
+				break
+			}
+			slot += gap
+			if slot >= uint64(n) {
+				break
+			}
+			q := int16(binary.LittleEndian.Uint16(data[k:]))
+			data = data[k+2:]
+			if stamp[slot] != gen {
+				stamp[slot] = gen
+				acc[slot] = 0
+				sc.touched = append(sc.touched, uint32(slot))
+			}
+			acc[slot] += step * float32(q)
 		}
 	}
 	h := newTopK(k, s.chunks)
@@ -357,177 +365,6 @@ func (s *Store) sparseExhaustive(ctx context.Context, sc *scratch, terms []term,
 			continue
 		}
 		h.push(cand{score: acc[slot], slot: slot})
-	}
-	return h.sorted(), nil
-}
-
-// endSlot marks an exhausted cursor.
-const endSlot = math.MaxUint32
-
-// cursor walks a posting list for sparseMaxScore, one decoded block at a
-// time.
-type cursor struct {
-	term
-	cur   uint32 // current slot, endSlot when done
-	b     int    // current block
-	i, n  int    // position in buf and postings in it
-	sb    int    // block of the last blockMax call, ≥ b
-	limit uint32
-	buf   blockBuf
-}
-
-func (c *cursor) start(t term, limit uint32) {
-	c.term, c.limit, c.b, c.sb = t, limit, 0, 0
-	c.load()
-}
-
-// blockMax bounds what the list can add to slot target: the largest
-// value of the block that would hold it, found without decoding. Calls
-// must come with targets that never decrease.
-func (c *cursor) blockMax(target uint32) float32 {
-	bl := c.p.blocks
-	for c.sb < len(bl) && bl[c.sb].last < target {
-		c.sb++
-	}
-	if c.sb == len(bl) {
-		return 0
-	}
-	return c.step * float32(bl[c.sb].max) * ubSlack
-}
-
-// load decodes block c.b and points at its first posting.
-func (c *cursor) load() {
-	if c.b >= len(c.p.blocks) {
-		c.cur = endSlot
-		return
-	}
-	c.n, c.i = c.buf.decode(c.p, c.b, c.limit), 0
-	if c.n == 0 {
-		c.cur = endSlot
-		return
-	}
-	c.cur = c.buf.slots[0]
-}
-
-func (c *cursor) value() float32 { return c.step * float32(c.buf.vals[c.i]) }
-
-func (c *cursor) next() {
-	c.i++
-	if c.i < c.n {
-		c.cur = c.buf.slots[c.i]
-		return
-	}
-	c.b++
-	c.load()
-}
-
-// advance moves to the first posting at or after slot target, skipping
-// whole blocks by their last slot.
-func (c *cursor) advance(target uint32) {
-	if c.cur >= target {
-		return
-	}
-	if c.p.blocks[c.b].last < target {
-		c.b++
-		for c.b < len(c.p.blocks) && c.p.blocks[c.b].last < target {
-			c.b++
-		}
-		c.load()
-	}
-	for c.cur < target {
-		c.next()
-	}
-}
-
-// ubSlack widens the score bounds by a relative margin larger than
-// float32 rounding, so that pruning never drops a point that would rank.
-const ubSlack = 1 + 1e-4
-
-// sparseMaxScore finds the top k document at a time with MaxScore
-// pruning (Turtle and Flood, 1995): with the query's terms sorted by the
-// highest score each can add, the lowest ones whose bounds sum below the
-// k-th best score so far are non-essential: a point found only in them
-// cannot rank, so candidates come from the essential lists alone, and
-// the non-essential lists are only probed (skipping blocks) for
-// candidates that can still rank, judged first by the largest value of
-// the block each would be found in (block-max bounds, as in Ding and
-// Suel's block-max indexes), which needs no decoding. The answer is the
-// exhaustive one.
-func (s *Store) sparseMaxScore(ctx context.Context, sc *scratch, terms []term, k int) ([]cand, error) {
-	slices.SortFunc(terms, func(a, b term) int { return cmp.Compare(a.ub, b.ub) })
-	if cap(sc.curs) < len(terms) {
-		sc.curs = make([]cursor, len(terms))
-	}
-	cs := sc.curs[:len(terms)]
-	limit := uint32(len(s.chunks))
-	// prefix[i] bounds what terms[0..i] can add together.
-	prefix := make([]float32, len(terms))
-	var sum float64
-	for i := range terms {
-		cs[i].start(terms[i], limit)
-		sum += float64(terms[i].ub)
-		prefix[i] = float32(sum * ubSlack)
-	}
-	bm := make([]float32, len(terms))
-	h := newTopK(k, s.chunks)
-	theta := float32(math.Inf(-1))
-	ess := 0 // cs[ess:] are the essential lists
-	done := ctx.Done()
-	for iter := 0; ; iter++ {
-		if iter%4096 == 4095 {
-			select {
-			case <-done:
-				return nil, ctxErr(ctx, "search")
-			default:
-			}
-		}
-		d := uint32(endSlot)
-		for i := ess; i < len(cs); i++ {
-			d = min(d, cs[i].cur)
-		}
-		if d == endSlot {
-			break
-		}
-		var score float32
-		for i := ess; i < len(cs); i++ {
-			if c := &cs[i]; c.cur == d {
-				score += c.value()
-				c.next()
-			}
-		}
-		if ess > 0 && score+prefix[ess-1] >= theta {
-			// Block maxima bound the non-essential lists more tightly.
-			rest := float32(0)
-			for j := range ess {
-				bm[j] = cs[j].blockMax(d)
-				rest += bm[j]
-			}
-			for j := ess - 1; j >= 0 && score+rest >= theta; j-- {
-				rest -= bm[j]
-				if bm[j] == 0 {
-					continue
-				}
-				if c := &cs[j]; c.cur <= d {
-					c.advance(d)
-					if c.cur == d {
-						score += c.value()
-					}
-				}
-			}
-			if score+rest < theta {
-				continue
-			}
-		}
-		if score < theta || !s.alive[d] {
-			continue
-		}
-		h.push(cand{score: score, slot: d})
-		if len(h.items) == k && h.items[0].score > theta {
-			theta = h.items[0].score
-			for ess < len(cs) && prefix[ess] < theta {
-				ess++
-			}
-		}
 	}
 	return h.sorted(), nil
 }
