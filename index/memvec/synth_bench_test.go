@@ -38,6 +38,15 @@ var synthStore struct {
 
 var synthChunks = flag.Int("synth-chunks", 20_000, "chunks in the store of the Synth benchmarks")
 
+// TestMain removes the Synth benchmarks' store when the run ends.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if synthStore.dir != "" {
+		os.RemoveAll(synthStore.dir)
+	}
+	os.Exit(code)
+}
+
 // synthDir builds (once) a store of the synthetic corpus and returns its
 // directory.
 func synthDir(b *testing.B) string {
