@@ -64,7 +64,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 			"Loopback only; every level runs a bounded number of requests.", &o, "json")
 	fs.IntVar(&bc.chunks, "chunks", 10000, "synthetic corpus: number of one-chunk documents")
 	fs.IntVar(&bc.words, "words", 100, "synthetic corpus: average words per document")
-	fs.StringVar(&bc.queries, "queries", "", "queries file: one query a line, or ID<TAB>QUERY lines (the TSV of ../shared/peers/prep.py); default: drawn from the synthetic corpus")
+	fs.StringVar(&bc.queries, "queries", "", "queries file: one query a line, or ID<TAB>QUERY lines (the TSV of ../shared/peers/prep.py); default, or \"synth\": drawn from the synthetic corpus of --chunks and --words (\"synth\" also over a --data that holds it)")
 	fs.IntVar(&bc.nQueries, "n-queries", 1000, "synthetic corpus: number of distinct queries")
 	fs.StringVar(&clients, "clients", "1,8,64", "comma-separated numbers of concurrent clients")
 	fs.IntVar(&bc.requests, "requests", 2000, "requests per client level (each in process and over HTTP)")
@@ -176,6 +176,8 @@ func bench(ctx context.Context, env *Env, o options, bc benchConfig, chunksSet b
 	}
 	var corpus *synth.Corpus
 	switch {
+	case exists && bc.queries == synthQueries:
+		corpus = synth.New(synth.Config{Docs: bc.chunks, Words: bc.words})
 	case exists && chunksSet:
 		return nil, quarry.Errorf(quarry.CodeConflict, "--data %s holds a knowledge base; --chunks generates a corpus into an empty --data (or none)", o.Data)
 	case !exists:
@@ -304,7 +306,7 @@ func benchPDF(ctx context.Context, env *Env, copies int) (*ingestBench, error) {
 // benchQueries reads the queries file, or draws queries from the
 // synthetic corpus.
 func benchQueries(bc benchConfig, corpus *synth.Corpus) ([]string, error) {
-	if bc.queries == "" {
+	if bc.queries == "" || bc.queries == synthQueries {
 		if corpus == nil {
 			return nil, quarry.Errorf(quarry.CodeInvalid, "--queries is needed to benchmark an existing knowledge base")
 		}
@@ -335,6 +337,11 @@ func benchQueries(bc benchConfig, corpus *synth.Corpus) ([]string, error) {
 	}
 	return qs, nil
 }
+
+// synthQueries as --queries draws the queries from the synthetic corpus
+// of --chunks and --words, also when --data holds it already (ingested
+// by an earlier run with --keep or --data).
+const synthQueries = "synth"
 
 // warmup is how many searches run before the first measured level.
 const warmup = 50

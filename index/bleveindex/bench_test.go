@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/quarry-kb/quarry"
 )
@@ -118,4 +120,53 @@ func BenchmarkUpsert(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "chunks/s")
+}
+
+// BenchmarkSearchDir: the keyword leg on an existing index, top 100 (the
+// retriever's candidates), the fast path against bleve's searcher, side
+// by side. QUARRY_BENCH_INDEX names the index directory (the keyword
+// folder of a generation, e.g. one `quarry bench --keep` built) and
+// QUARRY_BENCH_QUERIES a file of queries, one a line; skipped without.
+func BenchmarkSearchDir(b *testing.B) {
+	dir, qfile := os.Getenv("QUARRY_BENCH_INDEX"), os.Getenv("QUARRY_BENCH_QUERIES")
+	if dir == "" || qfile == "" {
+		b.Skip("QUARRY_BENCH_INDEX and QUARRY_BENCH_QUERIES are not set")
+	}
+	data, err := os.ReadFile(qfile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	queries := strings.Split(strings.TrimSpace(string(data)), "\n")
+	ix, err := Open(dir, Config{ReadOnly: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ix.Close()
+	ctx := context.Background()
+	start := time.Now()
+	if _, err := ix.Search(ctx, queries[0], 100); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("open's first search (lengths read): %v", time.Since(start))
+	b.Run("topk", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if _, err := ix.Search(ctx, queries[i%len(queries)], 100); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("searcher", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			r, err := ix.reader()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := ix.searchBleve(ctx, r, ix.queryTerms(queries[i%len(queries)]), ix.scoring, 100); err != nil {
+				b.Fatal(err)
+			}
+			r.Close()
+		}
+	})
 }

@@ -328,10 +328,42 @@ func (ix *Index) search(ctx context.Context, query string, k int, s Scoring) ([]
 	}
 	defer func() { _ = r.Close() }()
 	// Equal scores are ordered by chunk ID, so results do not depend on
-	// how segments happen to be laid out. Sorting every candidate by ID
-	// would load each one's ID; instead ask for one hit more than
-	// needed: if it scores below the k-th, the top k are settled and
-	// only need sorting; if it ties, search again sorted by ID.
+	// how segments happen to be laid out. The fast path (topk.go) scores
+	// from the segments' postings and reads the IDs of ties only; bleve's
+	// searcher and collector serve any other reader.
+	var hits []index.Hit
+	if snap, ok := r.(*scorch.IndexSnapshot); ok {
+		top, ok, err := ix.topK(ctx, snap, terms, s, k)
+		if err != nil {
+			return nil, translate("search", err)
+		}
+		if ok {
+			if hits, err = loadDocs(snap, top); err != nil {
+				return nil, translate("search", err)
+			}
+		}
+	}
+	if hits == nil {
+		if hits, err = ix.searchBleve(ctx, r, terms, s, k); err != nil {
+			return nil, err
+		}
+	}
+	slices.SortStableFunc(hits, func(a, b index.Hit) int {
+		if c := cmp.Compare(b.Score, a.Score); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Chunk.ID, b.Chunk.ID)
+	})
+	return hits, nil
+}
+
+// searchBleve is search through bleve's searcher and collector, for
+// readers other than a scorch snapshot with cached lengths.
+func (ix *Index) searchBleve(ctx context.Context, r bindex.IndexReader, terms []queryTerm, s Scoring, k int) ([]index.Hit, error) {
+	// Sorting every candidate by ID would load each one's ID; instead
+	// ask for one hit more than needed: if it scores below the k-th, the
+	// top k are settled and only need sorting; if it ties, search again
+	// sorted by ID.
 	q := &bm25Query{terms: terms, scoring: s, lens: &ix.lens}
 	found, err := ix.collect(ctx, r, q, k+1, false)
 	if err != nil {
@@ -347,12 +379,6 @@ func (ix *Index) search(ctx context.Context, query string, k int, s Scoring) ([]
 	if err != nil {
 		return nil, translate("search", err)
 	}
-	slices.SortStableFunc(hits, func(a, b index.Hit) int {
-		if c := cmp.Compare(b.Score, a.Score); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Chunk.ID, b.Chunk.ID)
-	})
 	return hits, nil
 }
 
@@ -402,6 +428,17 @@ func loadChunks(r bindex.IndexReader, found search.DocumentMatchCollection) ([]i
 		}
 		return hits, nil
 	}
+	docs := make([]scoredDoc, len(found))
+	for i, h := range found {
+		docs[i] = scoredDoc{num: h.IndexInternalID.Value(), score: h.Score}
+	}
+	return loadDocs(snap, docs)
+}
+
+// loadDocs rebuilds the chunks of documents of snap from their stored
+// fields, visiting each in its segment.
+func loadDocs(snap *scorch.IndexSnapshot, docs []scoredDoc) ([]index.Hit, error) {
+	hits := make([]index.Hit, 0, len(docs))
 	segs := snap.Segments()
 	offsets := make([]uint64, len(segs))
 	var running uint64
@@ -409,19 +446,19 @@ func loadChunks(r bindex.IndexReader, found search.DocumentMatchCollection) ([]i
 		offsets[i] = running
 		running += sg.Segment().Count()
 	}
-	for _, h := range found {
-		num := h.IndexInternalID.Value()
+	for _, h := range docs {
+		num := h.num
 		i := sort.Search(len(offsets), func(x int) bool { return offsets[x] > num }) - 1
 		if i < 0 {
-			return nil, fmt.Errorf("chunk %q: document number %d is in no segment", h.ID, num)
+			return nil, fmt.Errorf("document number %d is in no segment", num)
 		}
-		c := quarry.Chunk{ID: h.ID}
+		var c quarry.Chunk
 		var bad error
 		err := segs[i].VisitDocument(num-offsets[i], func(field string, typ byte, val []byte, _ []uint64) bool {
 			if typ == 'n' {
 				n, err := numeric.PrefixCoded(val).Int64()
 				if err != nil {
-					bad = fmt.Errorf("chunk %q: field %s: %w", h.ID, field, err)
+					bad = fmt.Errorf("chunk %q: field %s: %w", c.ID, field, err)
 					return false
 				}
 				v := int(numeric.Int64ToFloat64(n))
@@ -439,6 +476,8 @@ func loadChunks(r bindex.IndexReader, found search.DocumentMatchCollection) ([]i
 				return true
 			}
 			switch field {
+			case "_id":
+				c.ID = string(val)
 			case fieldText:
 				c.Text = string(val)
 			case fieldTitle:
@@ -460,7 +499,7 @@ func loadChunks(r bindex.IndexReader, found search.DocumentMatchCollection) ([]i
 		if err != nil {
 			return nil, err
 		}
-		hits = append(hits, index.Hit{Chunk: c, Score: h.Score})
+		hits = append(hits, index.Hit{Chunk: c, Score: h.score})
 	}
 	return hits, nil
 }

@@ -1,0 +1,125 @@
+package bleveindex
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/quarry-kb/quarry"
+)
+
+// referenceTop is the top k of q by bleve's searcher, document at a time
+// with lengths from doc values (the path topK replaces), ordered by
+// score then chunk ID.
+func referenceTop(t *testing.T, ix *Index, q string, k int, s Scoring) []scoredDoc {
+	t.Helper()
+	r, err := ix.reader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	found, err := ix.collect(context.Background(), r, &bm25Query{terms: ix.queryTerms(q), scoring: s}, 1<<20, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]scoredDoc, len(found))
+	for i, h := range found {
+		out[i] = scoredDoc{score: h.Score, id: h.ID}
+	}
+	slices.SortFunc(out, func(a, b scoredDoc) int {
+		if c := cmp.Compare(b.score, a.score); c != 0 {
+			return c
+		}
+		return strings.Compare(a.id, b.id)
+	})
+	return out[:min(k, len(out))]
+}
+
+// The fast path returns the same chunks with the same scores, bit for
+// bit, in the same order, as bleve's searcher: over several segments,
+// with deleted and replaced chunks, ties at the k-th place, repeated
+// query terms, fields left out of scoring, and every k.
+func TestTopKMatchesSearcher(t *testing.T) {
+	ctx := context.Background()
+	ix := openTest(t, Config{})
+	for round := range 5 {
+		chunks := synthetic(120, 30, uint64(round+1))
+		// Identical chunks under different IDs: ties.
+		for i := range 6 {
+			c := chunks[i]
+			c.ID, c.DocID = fmt.Sprintf("twin%d-%d#0", round, i), fmt.Sprintf("twin%d-%d", round, i)
+			c.Text, c.Title, c.Heading = "w1 w2 twin words", "twin", ""
+			chunks = append(chunks, c)
+		}
+		upsert(t, ix, chunks...)
+		upsert(t, ix, helpCentre...)
+		if round > 0 {
+			if err := ix.DeleteDocs(ctx, fmt.Sprintf("doc%d-3", round), fmt.Sprintf("twin%d-1", round-1)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	r, _ := ix.reader()
+	segs := countSegments(r)
+	r.Close()
+	if segs < 2 {
+		t.Logf("only %d segment(s)", segs)
+	}
+	queries := []string{"w1", "w1 w2", "w2 w1 w1 w3", "twin words", "w5 w7 w9 wa wb", "refund shipping", "退款", "zzzz", "w3 zzzz"}
+	scorings := []Scoring{{}, {TitleBoost: -1, HeadingBoost: -1}, {K1: 0.9, B: 0.4, TitleBoost: 1, HeadingBoost: 1}, {B: -1}}
+	for _, q := range queries {
+		for _, sc := range scorings {
+			for _, k := range []int{1, 2, 5, 10, 100, 1000} {
+				want := referenceTop(t, ix, q, k, sc.withDefaults())
+				got, err := ix.SearchScored(ctx, q, k, sc)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(got) != len(want) {
+					t.Fatalf("%q k=%d %+v: %d hits, want %d", q, k, sc, len(got), len(want))
+				}
+				for i := range got {
+					if got[i].Chunk.ID != want[i].id || got[i].Score != want[i].score {
+						t.Fatalf("%q k=%d %+v: hit %d is %s %v, want %s %v", q, k, sc, i, got[i].Chunk.ID, got[i].Score, want[i].id, want[i].score)
+					}
+				}
+			}
+		}
+	}
+}
+
+// The fast path's scratch memory is reused across queries and
+// snapshots of different sizes without leaking scores.
+func TestTopKScratchReuse(t *testing.T) {
+	ctx := context.Background()
+	ix := openTest(t, Config{})
+	upsert(t, ix, synthetic(300, 20, 9)...)
+	first, err := ix.Search(ctx, "w1 w2 w3", 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := ix.Search(ctx, "w4 w5", 50); err != nil {
+			t.Fatal(err)
+		}
+		again, err := ix.Search(ctx, "w1 w2 w3", 20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range first {
+			if again[i].Chunk.ID != first[i].Chunk.ID || again[i].Score != first[i].Score {
+				t.Fatalf("hit %d: %s %v, first time %s %v", i, again[i].Chunk.ID, again[i].Score, first[i].Chunk.ID, first[i].Score)
+			}
+		}
+	}
+	// A smaller index after a bigger one.
+	small := openTest(t, Config{})
+	upsert(t, small, quarry.Chunk{ID: "a#0", DocID: "a", Path: "a.md", Text: "w1 alone", Lang: "en"})
+	hits, err := small.Search(ctx, "w1", 10)
+	if err != nil || len(hits) != 1 || hits[0].Chunk.ID != "a#0" {
+		t.Fatalf("small index: %v %v", hits, err)
+	}
+}
