@@ -57,6 +57,10 @@ type Config struct {
 	// (another process, or another open Index) to let go before failing
 	// with quarry.ErrUnavailable. Default 2s.
 	LockTimeout time.Duration
+	// PostingsCacheBytes bounds the memory of decoded posting lists kept
+	// for queries (the long lists of common words; see postings.go).
+	// Default 128 MiB; negative disables the cache.
+	PostingsCacheBytes int64
 	// ReadOnly opens an existing index for searching only, with a shared
 	// lock: any number of read-only opens (a server and quarry ask or
 	// search on the same data directory) coexist. Writes fail.
@@ -68,6 +72,7 @@ const (
 	DefaultBatchSize     = 512
 	DefaultMaxQueryTerms = 1024
 	DefaultK             = 10 // results when Search is asked for k ≤ 0
+	DefaultPostingsCache = 128 << 20
 	defaultLockTimeout   = 2 * time.Second
 )
 
@@ -93,8 +98,9 @@ type Index struct {
 	terms    analysis.Analyzer // index-side analyser, for field lengths
 	cfg      Config
 
-	writeMu sync.Mutex // serialises writers: statistics are read, changed and written back
-	lens    lensCache  // field lengths of the segments, for scoring
+	writeMu  sync.Mutex    // serialises writers: statistics are read, changed and written back
+	lens     lensCache     // field lengths of the segments, for scoring
+	postings postingsCache // decoded long posting lists, for scoring
 
 	mu     sync.RWMutex // guards closed; held for reading by every operation
 	closed bool
@@ -121,12 +127,15 @@ func Open(dir string, cfg Config) (*Index, error) {
 	if cfg.LockTimeout <= 0 {
 		cfg.LockTimeout = defaultLockTimeout
 	}
+	if cfg.PostingsCacheBytes == 0 {
+		cfg.PostingsCacheBytes = DefaultPostingsCache
+	}
 
 	exists, err := indexExists(dir)
 	if err != nil {
 		return nil, err
 	}
-	ix := &Index{cfg: cfg, scoring: cfg.Scoring.withDefaults()}
+	ix := &Index{cfg: cfg, scoring: cfg.Scoring.withDefaults(), postings: postingsCache{budget: cfg.PostingsCacheBytes}}
 	if !exists && cfg.ReadOnly {
 		return nil, quarry.Errorf(quarry.CodeNotFound, "bleveindex: %s holds no index", dir)
 	}

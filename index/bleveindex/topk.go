@@ -75,12 +75,14 @@ func (ix *Index) topK(ctx context.Context, snap *scorch.IndexSnapshot, terms []q
 	if len(segs) != len(lens.lens) {
 		return nil, false, nil
 	}
+	ix.postings.prune(segs)
 
 	// The posting lists of every term, field and segment, and the terms'
 	// weights (idf from the document frequency over all segments).
 	type plist struct {
 		seg, field int
 		pl         segment.PostingsList
+		count      uint64
 	}
 	dicts := make([]segment.TermDictionary, len(segs)*len(searchFields))
 	dict := func(i, f int) (segment.TermDictionary, error) {
@@ -117,7 +119,7 @@ func (ix *Index) topK(ctx context.Context, snap *scorch.IndexSnapshot, terms []q
 				}
 				if m := pl.Count(); m > 0 {
 					counts[f] += m
-					lists[t] = append(lists[t], plist{i, f, pl})
+					lists[t] = append(lists[t], plist{i, f, pl, m})
 				}
 			}
 		}
@@ -157,6 +159,23 @@ func (ix *Index) topK(ctx context.Context, snap *scorch.IndexSnapshot, terms []q
 			touched := sp.touched[:0]
 			for _, l := range ls[:j] {
 				w := weights[l.field]
+				key := postingsKey{segs[seg].Segment(), segs[seg].Deleted(), l.field, terms[t].term}
+				p, cached, err := ix.postings.get(ctx, key, l.pl, l.count, &iter)
+				if err != nil {
+					return nil, false, err
+				}
+				if cached {
+					for x, d := range p.nums {
+						if d >= uint32(len(sl)) {
+							return nil, false, fmt.Errorf("bleveindex: document number %d beyond its segment's %d", d, len(sl))
+						}
+						if tf[d] == 0 {
+							touched = append(touched, d)
+						}
+						tf[d] += w * float64(p.freqs[x])
+					}
+					continue
+				}
 				iter = l.pl.Iterator(true, false, false, iter)
 				for {
 					p, err := iter.Next()

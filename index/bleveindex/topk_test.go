@@ -43,8 +43,23 @@ func referenceTop(t *testing.T, ix *Index, q string, k int, s Scoring) []scoredD
 // with deleted and replaced chunks, ties at the k-th place, repeated
 // query terms, fields left out of scoring, and every k.
 func TestTopKMatchesSearcher(t *testing.T) {
+	for _, cached := range []bool{false, true} {
+		t.Run(fmt.Sprintf("cached=%v", cached), func(t *testing.T) {
+			ix := openTest(t, Config{PostingsCacheBytes: -1})
+			if cached {
+				// Every list cached, in a cache too small for all of them.
+				ix.postings = postingsCache{budget: 16 << 10, minLen: 1}
+			}
+			testTopK(t, ix)
+			if cached && len(ix.postings.m) == 0 {
+				t.Error("nothing was cached")
+			}
+		})
+	}
+}
+
+func testTopK(t *testing.T, ix *Index) {
 	ctx := context.Background()
-	ix := openTest(t, Config{})
 	for round := range 5 {
 		chunks := synthetic(120, 30, uint64(round+1))
 		// Identical chunks under different IDs: ties.
@@ -61,13 +76,26 @@ func TestTopKMatchesSearcher(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		if round%2 == 0 {
+			compareTopK(t, ix)
+			// Deletions alone, no new segment: the cached lists of
+			// the segments must not serve the deleted chunks.
+			if err := ix.DeleteDocs(ctx, fmt.Sprintf("doc%d-5", round), fmt.Sprintf("twin%d-2", round)); err != nil {
+				t.Fatal(err)
+			}
+			compareTopK(t, ix)
+		}
 	}
 	r, _ := ix.reader()
-	segs := countSegments(r)
-	r.Close()
-	if segs < 2 {
+	defer r.Close()
+	if segs := countSegments(r); segs < 2 {
 		t.Logf("only %d segment(s)", segs)
 	}
+}
+
+func compareTopK(t *testing.T, ix *Index) {
+	t.Helper()
+	ctx := context.Background()
 	queries := []string{"w1", "w1 w2", "w2 w1 w1 w3", "twin words", "w5 w7 w9 wa wb", "refund shipping", "退款", "zzzz", "w3 zzzz"}
 	scorings := []Scoring{{}, {TitleBoost: -1, HeadingBoost: -1}, {K1: 0.9, B: 0.4, TitleBoost: 1, HeadingBoost: 1}, {B: -1}}
 	for _, q := range queries {
