@@ -473,6 +473,35 @@ func TestWriterSavesManifest(t *testing.T) {
 	}
 }
 
+// In a big manifest the interval grows with its size (an eighth), so a
+// long sync does not rewrite the whole manifest every few documents,
+// and the saved manifest never lags by more than that.
+func TestWriterSaveIntervalGrows(t *testing.T) {
+	r := newRig(t)
+	w := r.writer(t, index.WriterConfig{SaveEvery: 2})
+	ctx := context.Background()
+	saves, last := 0, 0
+	for i := range 96 {
+		d, cs := doc(fmt.Sprintf("f%03d.txt", i), "h", 1)
+		if err := w.Put(ctx, d, cs); err != nil {
+			t.Fatal(err)
+		}
+		m, err := index.LoadManifest(r.path)
+		if err != nil {
+			continue // not saved yet
+		}
+		if n := len(m.Docs); n != last {
+			saves, last = saves+1, n
+		}
+		if lag := i + 1 - last; lag >= max(2, (i+1)/8+1) {
+			t.Fatalf("after %d documents the saved manifest holds %d", i+1, last)
+		}
+	}
+	if saves < 10 || saves >= 40 {
+		t.Errorf("%d saves for 96 documents, want fewer than the 48 of a fixed interval of 2, and more than 10", saves)
+	}
+}
+
 // The end-to-end tests run ingest.Sync into a Writer over the fakes.
 
 func kbFolder() fstest.MapFS {
