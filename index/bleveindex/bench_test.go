@@ -2,6 +2,7 @@ package bleveindex
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -122,15 +123,23 @@ func BenchmarkUpsert(b *testing.B) {
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "chunks/s")
 }
 
+var (
+	benchIndex   = flag.String("bench-index", "", "BenchmarkSearchDir: an index directory (the keyword folder of a generation)")
+	benchQueries = flag.String("bench-queries", "", "BenchmarkSearchDir: a file of queries, one a line")
+)
+
 // BenchmarkSearchDir: the keyword leg on an existing index, top 100 (the
 // retriever's candidates), the fast path against bleve's searcher, side
-// by side. QUARRY_BENCH_INDEX names the index directory (the keyword
-// folder of a generation, e.g. one `quarry bench --keep` built) and
-// QUARRY_BENCH_QUERIES a file of queries, one a line; skipped without.
+// by side. -bench-index names the index directory (the keyword folder of
+// a generation, e.g. of a corpus `quarry bench --data DIR` built) and
+// -bench-queries a file of queries, one a line; skipped without:
+//
+//	go test -run XXX -bench SearchDir -benchtime 1000x ./index/bleveindex \
+//		-args -bench-index DIR/kb/default/g000001/keyword -bench-queries q.txt
 func BenchmarkSearchDir(b *testing.B) {
-	dir, qfile := os.Getenv("QUARRY_BENCH_INDEX"), os.Getenv("QUARRY_BENCH_QUERIES")
+	dir, qfile := *benchIndex, *benchQueries
 	if dir == "" || qfile == "" {
-		b.Skip("QUARRY_BENCH_INDEX and QUARRY_BENCH_QUERIES are not set")
+		b.Skip("-bench-index and -bench-queries are not set")
 	}
 	data, err := os.ReadFile(qfile)
 	if err != nil {
