@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -101,6 +102,7 @@ type Index struct {
 	writeMu  sync.Mutex    // serialises writers: statistics are read, changed and written back
 	lens     lensCache     // field lengths of the segments, for scoring
 	postings postingsCache // decoded long posting lists, for scoring
+	slots    chan struct{} // bounds the queries holding a score array (topk.go)
 
 	mu     sync.RWMutex // guards closed; held for reading by every operation
 	closed bool
@@ -135,7 +137,8 @@ func Open(dir string, cfg Config) (*Index, error) {
 	if err != nil {
 		return nil, err
 	}
-	ix := &Index{cfg: cfg, scoring: cfg.Scoring.withDefaults(), postings: postingsCache{budget: cfg.PostingsCacheBytes}}
+	ix := &Index{cfg: cfg, scoring: cfg.Scoring.withDefaults(), postings: postingsCache{budget: cfg.PostingsCacheBytes},
+		slots: make(chan struct{}, 2*runtime.GOMAXPROCS(0))}
 	if !exists && cfg.ReadOnly {
 		return nil, quarry.Errorf(quarry.CodeNotFound, "bleveindex: %s holds no index", dir)
 	}

@@ -128,6 +128,16 @@ func (ix *Index) topK(ctx context.Context, snap *scorch.IndexSnapshot, terms []q
 		}
 	}
 
+	// At most a few queries hold a score array at once: the array has a
+	// slot for every chunk (8 MB at 1M chunks), and 64 clients each with
+	// their own would take half a gigabyte to gain nothing on the cores
+	// there are.
+	select {
+	case ix.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, false, ctx.Err()
+	}
+	defer func() { <-ix.slots }()
 	sp := topkPool.Get().(*topkScratch)
 	sp.acc = grow(sp.acc, int(lens.total()))
 	sp.tf = grow(sp.tf, maxSeg)

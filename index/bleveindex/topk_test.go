@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/quarry-kb/quarry"
 )
@@ -149,5 +150,24 @@ func TestTopKScratchReuse(t *testing.T) {
 	hits, err := small.Search(ctx, "w1", 10)
 	if err != nil || len(hits) != 1 || hits[0].Chunk.ID != "a#0" {
 		t.Fatalf("small index: %v %v", hits, err)
+	}
+}
+
+// Queries wait for one of a bounded number of score arrays, and give up
+// when their context ends while waiting.
+func TestTopKSlotsBounded(t *testing.T) {
+	ix := openTest(t, Config{})
+	upsert(t, ix, synthetic(50, 20, 3)...)
+	for range cap(ix.slots) { // every slot taken
+		ix.slots <- struct{}{}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := ix.Search(ctx, "w1 w2", 10); quarry.ErrorCode(err) != quarry.CodeTimeout {
+		t.Fatalf("search with every slot taken: %v, want a timeout", err)
+	}
+	<-ix.slots // one free again
+	if hits, err := ix.Search(context.Background(), "w1 w2", 10); err != nil || len(hits) == 0 {
+		t.Fatalf("search with a free slot: %d hits, %v", len(hits), err)
 	}
 }
