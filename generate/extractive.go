@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/quarry-kb/quarry"
+	"github.com/quarry-kb/quarry/ingest"
 )
 
 // Defaults for the zero Config.
@@ -308,7 +309,7 @@ func (e *Extractive) compose(question string, passages []quarry.Passage, nov nov
 	length := utf8.RuneCountInString(best.s.Text)
 	// A sentence that announces what follows ("The fees are:", a label
 	// line) is quoted with the sentence that completes it.
-	if next, ok := continuation(passages[best.p].Text, best.s); ok && !isQuestionLine(next.Text) {
+	if next, ok := continuation(passages[best.p].Text, best.s); ok && !ingest.IsQuestionLine(next.Text) {
 		next = unitOf(passages[best.p].Text, next) // the whole list it introduces
 		chosen = append(chosen, candidate{p: best.p, s: next, support: best.support, own: best.own, score: best.score})
 		chosenTerms = append(chosenTerms, termSet(next.Text))
@@ -625,11 +626,11 @@ func rankSentences(cfg Config, question string, passages []quarry.Passage, nov n
 		// The terms of the FAQ question the sentences answer: a question
 		// line above them, or a heading that is a question.
 		var asked map[string]bool
-		if hs := strings.Split(passages[p].Heading, " > "); isQuestionLine(hs[len(hs)-1]) {
+		if hs := strings.Split(passages[p].Heading, " > "); ingest.IsQuestionLine(hs[len(hs)-1]) {
 			asked = termSet(hs[len(hs)-1])
 		}
 		for _, s := range SplitSentences(passages[p].Text) {
-			if isQuestionLine(s.Text) {
+			if ingest.IsQuestionLine(s.Text) {
 				// A question is never the answer; its words are the
 				// context of the sentences that answer it.
 				asked = termSet(s.Text)

@@ -5,6 +5,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/quarry-kb/quarry/ingest"
 	"github.com/quarry-kb/quarry/internal/hanfold"
 )
 
@@ -76,7 +77,7 @@ func unitFrom(text string, start, end int, s Sentence) Sentence {
 	// Leave out leading question lines and headings.
 	for start < s.Start {
 		ss := SplitSentences(text[start:s.Start])
-		if len(ss) == 0 || (!isQuestionLine(ss[0].Text) && !strings.HasPrefix(ss[0].Text, "#")) {
+		if len(ss) == 0 || (!ingest.IsQuestionLine(ss[0].Text) && !strings.HasPrefix(ss[0].Text, "#")) {
 			break
 		}
 		start, _, _ = trimSentence(text, start+ss[0].End, end)
@@ -92,24 +93,6 @@ func trimSpace(text string, start, end int) (int, int) {
 		end--
 	}
 	return start, end
-}
-
-// isQuestionLine reports whether a sentence is a question: it ends with
-// a question mark, or starts as a FAQ question does ("Q:", "Q.", "问：").
-// A question is never quoted as an answer.
-func isQuestionLine(s string) bool {
-	t := strings.TrimSpace(s)
-	t = strings.TrimRight(t, "*_ ")
-	if strings.HasSuffix(t, "?") || strings.HasSuffix(t, "？") {
-		return true
-	}
-	t = strings.TrimLeft(t, "*_# ")
-	for _, p := range []string{"Q:", "Q :", "Q.", "Q：", "问：", "问:", "问题：", "Question:"} {
-		if strings.HasPrefix(t, p) {
-			return true
-		}
-	}
-	return false
 }
 
 // maxStepChars is the longest paragraph that is a step of a procedure.

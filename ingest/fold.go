@@ -108,7 +108,7 @@ func (c *Chunker) foldRun(secs []Section, i, budget int, count func(int) int) (i
 func hasQuestion(run []Section, level int) bool {
 	for _, s := range run {
 		for _, h := range s.Heading[level:] {
-			if isQuestionHeading(h) {
+			if IsQuestionLine(h) {
 				return true
 			}
 		}
@@ -116,13 +116,17 @@ func hasQuestion(run []Section, level int) bool {
 	return false
 }
 
-// isQuestionHeading reports whether a heading asks a question: it ends
-// with a question mark or starts with a FAQ marker such as "Q:" or "问：".
-func isQuestionHeading(h string) bool {
-	t := strings.Trim(strings.TrimSpace(h), "*_# ")
+// IsQuestionLine reports whether a line of text or a heading asks a
+// question: it ends with a question mark or starts with a FAQ marker
+// such as "Q:" or "问：" (emphasis and heading marks aside). Ingest keeps
+// FAQ entries apart by it; the offline answerer never quotes such a line
+// as an answer.
+func IsQuestionLine(s string) bool {
+	t := strings.TrimRight(strings.TrimSpace(s), "*_ ")
 	if strings.HasSuffix(t, "?") || strings.HasSuffix(t, "？") {
 		return true
 	}
+	t = strings.TrimLeft(t, "*_# ")
 	for _, p := range []string{"Q:", "Q :", "Q.", "Q：", "问：", "问:", "问题：", "Question:"} {
 		if strings.HasPrefix(t, p) {
 			return true
