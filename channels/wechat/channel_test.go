@@ -81,19 +81,26 @@ const (
 	testKey   = officialAESKey
 )
 
-// asker answers "Q" with "A: Q" after delay, and counts calls.
+// asker answers "Q" with "A: Q" after delay, or when gate lets it
+// (one answer per value sent), and counts calls.
 type asker struct {
 	mu    sync.Mutex
 	calls []string
 	delay time.Duration
+	gate  chan struct{}
 }
 
 func (a *asker) Ask(ctx context.Context, req quarry.AskRequest, _ func(quarry.Event) error) (quarry.Answer, error) {
 	a.mu.Lock()
 	a.calls = append(a.calls, req.Question)
 	a.mu.Unlock()
+	wait := time.After(a.delay)
+	if a.gate != nil {
+		wait = nil
+	}
 	select {
-	case <-time.After(a.delay):
+	case <-wait:
+	case <-a.gate:
 	case <-ctx.Done():
 		return quarry.Answer{}, ctx.Err()
 	}
@@ -193,11 +200,10 @@ func TestPlainTextMessage(t *testing.T) {
 func TestSafeModeRoundTrip(t *testing.T) {
 	a := &asker{}
 	c := newChannel(t, nil, a, true)
-	platformCipher, _ := NewCipher(testKey, testAppID) // the platform's side
-	enc, err := platformCipher.Encrypt([]byte(textMessage("openid-2", "2002", "退货要多久？")))
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The platform's side is the official algorithm written out in the
+	// test (officialEncryptFn, officialDecryptFn), not Cipher, so the
+	// round trip checks Cipher against it both ways.
+	enc := officialEncryptFn(t, testKey, testAppID, []byte("RANDOM-16-BYTES!"), []byte(textMessage("openid-2", "2002", "退货要多久？")))
 	ts, nonce := fmt.Sprint(time.Now().Unix()), "98765"
 	q := url.Values{"signature": {Signature(testToken, ts, nonce)}, "timestamp": {ts}, "nonce": {nonce},
 		"openid": {"openid-2"}, "encrypt_type": {"aes"}, "msg_signature": {Signature(testToken, ts, nonce, enc)}}
@@ -215,9 +221,9 @@ func TestSafeModeRoundTrip(t *testing.T) {
 	if reply.MsgSignature != Signature(testToken, reply.TimeStamp, reply.Nonce, reply.Encrypt) {
 		t.Error("reply's MsgSignature does not verify")
 	}
-	inner, err := platformCipher.Decrypt(reply.Encrypt)
-	if err != nil {
-		t.Fatal(err)
+	inner, appID := officialDecryptFn(t, testKey, reply.Encrypt)
+	if appID != testAppID {
+		t.Errorf("reply encrypted for AppID %q, want %q", appID, testAppID)
 	}
 	if m := parseReply(t, string(inner)); m.ToUserName != "openid-2" || !strings.HasPrefix(m.Content, "A: 退货要多久？") {
 		t.Errorf("decrypted reply %+v", m)
@@ -228,8 +234,7 @@ func TestSafeModeRoundTrip(t *testing.T) {
 	if code, _ := serve(c, "POST", q.Encode(), envelope); code != 403 {
 		t.Errorf("bad msg_signature: %d", code)
 	}
-	stranger, _ := NewCipher(testKey, "wxstranger")
-	enc2, _ := stranger.Encrypt([]byte(textMessage("openid-2", "2003", "hi")))
+	enc2 := officialEncryptFn(t, testKey, "wxstranger", []byte("RANDOM-16-BYTES!"), []byte(textMessage("openid-2", "2003", "hi")))
 	q.Set("msg_signature", Signature(testToken, ts, nonce, enc2))
 	if code, _ := serve(c, "POST", q.Encode(), `<xml><Encrypt><![CDATA[`+enc2+`]]></Encrypt></xml>`); code != 403 {
 		t.Errorf("other AppID: %d", code)
@@ -259,13 +264,16 @@ func TestOfficialSampleRequest(t *testing.T) {
 
 func TestSlowAnswerGoesThroughCustomerServiceAPI(t *testing.T) {
 	p := newPlatform(t)
-	a := &asker{delay: 600 * time.Millisecond}
+	// The answer is held until the request has been acknowledged: slow
+	// however fast the machine is.
+	a := &asker{gate: make(chan struct{})}
 	c := newChannel(t, p, a, false)
 	for i, q := range []string{"first slow question", "second slow question"} {
 		code, body := serve(c, "POST", query("n"), textMessage("openid-3", fmt.Sprint(3000+i), q))
 		if code != 200 || body != "success" {
 			t.Fatalf("slow answer: %d %q, want success", code, body)
 		}
+		a.gate <- struct{}{}
 		select {
 		case got := <-p.got:
 			if !strings.HasPrefix(got, "A: "+q) {
@@ -287,6 +295,7 @@ func TestSlowAnswerGoesThroughCustomerServiceAPI(t *testing.T) {
 	}
 	// An expired token is renewed once.
 	serve(c, "POST", query("n"), textMessage("openid-3", "3010", "third"))
+	a.gate <- struct{}{}
 	select {
 	case <-p.got:
 	case <-time.After(5 * time.Second):

@@ -46,6 +46,9 @@ func TestDecryptOfficialVector(t *testing.T) {
 			t.Errorf("decrypted message lacks %s:\n%s", want, msg)
 		}
 	}
+	if ref, appID := officialDecryptFn(t, officialAESKey, officialEncrypt); !bytes.Equal(ref, msg) || appID != officialAppID {
+		t.Errorf("the step-by-step decryption of the official sample disagrees: %q for %q", ref, appID)
+	}
 	other, _ := NewCipher(officialAESKey, "wxsomeoneelse")
 	if _, err := other.Decrypt(officialEncrypt); err != ErrWrongAppID {
 		t.Errorf("another AppID: %v", err)
@@ -71,6 +74,35 @@ func officialEncryptFn(t *testing.T, aesKey, appID string, random, msg []byte) s
 	return base64.StdEncoding.EncodeToString(out)
 }
 
+// officialDecryptFn undoes officialEncryptFn step by step, checking
+// what the platform checks: a whole number of 32-byte blocks, PKCS#7
+// padding of 1 to 32 equal bytes, then random(16) + length(4, network
+// order) + message + AppID. It returns the message and the AppID.
+func officialDecryptFn(t *testing.T, aesKey, b64 string) (msg []byte, appID string) {
+	t.Helper()
+	key, err := base64.StdEncoding.DecodeString(aesKey + "=")
+	if err != nil || len(key) != 32 {
+		t.Fatal("bad key")
+	}
+	data, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || len(data) == 0 || len(data)%32 != 0 {
+		t.Fatalf("ciphertext of %d bytes (%v), want a positive multiple of 32", len(data), err)
+	}
+	block, _ := aes.NewCipher(key)
+	plain := make([]byte, len(data))
+	cipher.NewCBCDecrypter(block, key[:16]).CryptBlocks(plain, data)
+	pad := int(plain[len(plain)-1])
+	if pad < 1 || pad > 32 || !bytes.Equal(plain[len(plain)-pad:], bytes.Repeat([]byte{byte(pad)}, pad)) {
+		t.Fatalf("bad PKCS#7 padding to 32 bytes: %x", plain[len(plain)-min(len(plain), 32):])
+	}
+	plain = plain[:len(plain)-pad]
+	n := int(binary.BigEndian.Uint32(plain[16:20]))
+	if 20+n > len(plain) {
+		t.Fatalf("length %d beyond the %d bytes", n, len(plain))
+	}
+	return plain[20 : 20+n], string(plain[20+n:])
+}
+
 func TestCipherMatchesTheOfficialAlgorithm(t *testing.T) {
 	random := []byte("0123456789abcdef")
 	for _, msg := range []string{"", "a", "<xml><Content><![CDATA[你好，退货要多久？]]></Content></xml>", strings.Repeat("x", 64-16-4-18)} {
@@ -82,6 +114,9 @@ func TestCipherMatchesTheOfficialAlgorithm(t *testing.T) {
 		}
 		if want := officialEncryptFn(t, officialAESKey, officialAppID, random, []byte(msg)); got != want {
 			t.Errorf("Encrypt(%q) = %s, want %s", msg, got, want)
+		}
+		if back, appID := officialDecryptFn(t, officialAESKey, got); string(back) != msg || appID != officialAppID {
+			t.Errorf("official decryption of Encrypt(%q) = %q for %q", msg, back, appID)
 		}
 		back, err := c.Decrypt(got)
 		if err != nil || string(back) != msg {
