@@ -218,24 +218,39 @@ func TestPersonaReachesTheAnswerer(t *testing.T) {
 	}
 }
 
-func TestEscalation(t *testing.T) {
-	for _, tc := range []struct {
-		name     string
-		extra    string
-		turns    []string // questions, in one conversation
-		statuses []int
-		reason   string
-		handoff  int // index of the turn that hands off
-		requests int
-	}{
-		{"by decline", "  on_decline: true\n", []string{"How much does the hub weigh?"}, []int{200}, ReasonDeclined, 0, 1},
-		{"by request in english", "", []string{"I want to talk to a human"}, []int{200}, ReasonRequested, 0, 1},
-		{"by request in chinese", "", []string{"转人工"}, []int{200}, ReasonRequested, 0, 1},
-		{"by request, 人工客服", "", []string{"我要人工客服"}, []int{200}, ReasonRequested, 0, 1},
-		{"after N declines", "  after_declines: 3\n", []string{"What is a flux?", "How long do refunds take?", "Who are you?", "Where is Mars?"}, []int{200}, ReasonDeclines, 3, 1},
-		{"retried after a 500", "", []string{"agent"}, []int{500, 200}, ReasonRequested, 0, 2},
-		{"given up after max attempts", "", []string{"agent"}, []int{503}, ReasonRequested, 0, 3},
+type escalationCase struct {
+	name     string
+	extra    string
+	turns    []string // questions, in one conversation
+	statuses []int
+	reason   string
+	handoff  int // index of the turn that hands off
+	requests int
+}
+
+// escalationCases are the ways to hand off, each against a receiver
+// that accepts at once (one request: a 200 is not retried) and one that
+// fails first (two requests: a 500 is retried).
+func escalationCases() []escalationCase {
+	var cases []escalationCase
+	for _, c := range []escalationCase{
+		{name: "by decline", extra: "  on_decline: true\n", turns: []string{"How much does the hub weigh?"}, reason: ReasonDeclined},
+		{name: "by request in english", turns: []string{"I want to talk to a human"}, reason: ReasonRequested},
+		{name: "by request, agent", turns: []string{"agent"}, reason: ReasonRequested},
+		{name: "by request in chinese", turns: []string{"转人工"}, reason: ReasonRequested},
+		{name: "by request, 人工客服", turns: []string{"我要人工客服"}, reason: ReasonRequested},
+		{name: "after N declines", extra: "  after_declines: 3\n", turns: []string{"What is a flux?", "How long do refunds take?", "Who are you?", "Where is Mars?"}, reason: ReasonDeclines, handoff: 3},
 	} {
+		ok, retried := c, c
+		ok.name, ok.statuses, ok.requests = c.name+", 200 not retried", []int{200}, 1
+		retried.name, retried.statuses, retried.requests = c.name+", retried after a 500", []int{500, 200}, 2
+		cases = append(cases, ok, retried)
+	}
+	return append(cases, escalationCase{name: "given up after max attempts", turns: []string{"agent"}, statuses: []int{503}, reason: ReasonRequested, requests: 3})
+}
+
+func TestEscalation(t *testing.T) {
+	for _, tc := range escalationCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			hook := newHookServer(t, testSecret, tc.statuses...)
 			f := newFixture(t, strategyFile(hook.URL, tc.extra))
