@@ -8,12 +8,16 @@ import (
 	"strings"
 
 	"github.com/quarry-kb/quarry"
+	"github.com/quarry-kb/quarry/strategy"
 )
 
 func runAsk(ctx context.Context, env *Env, args []string) error {
 	var o options
 	fs := newFlags(env, "ask", "quarry ask [flags] \"question\"",
-		"Answer a question from the data directory, without a server.", &o, "k", "json", "kb")
+		"Answer a question from the data directory, without a server, through the knowledge base's\n"+
+			"reply strategy ("+strategy.FileName+") as quarry serve answers it. Hand-offs print the hand-off\n"+
+			"text; the webhook is not posted (quarry serve posts it).", &o, "k", "json", "kb")
+	noStrategy := fs.Bool("no-strategy", false, "answer from retrieval only, without the knowledge base's reply strategy")
 	pf := providerFlags(fs, env, "llm", "embed")
 	if err := parse(fs, args, 1); err != nil {
 		return err
@@ -28,7 +32,13 @@ func runAsk(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer e.Close()
-	ans, err := e.Ask(ctx, quarry.AskRequest{Question: fs.Arg(0), K: o.K}, nil)
+	var asker strategy.Asker = e
+	if !*noStrategy {
+		if asker, err = cliStrategy(o.Data, kbName(o), e, env.Stderr); err != nil {
+			return err
+		}
+	}
+	ans, err := asker.Ask(ctx, quarry.AskRequest{Question: fs.Arg(0), K: o.K}, nil)
 	if err != nil {
 		return err
 	}

@@ -111,6 +111,31 @@ func (s *strategies) kb(name string) (*kbStrategy, error) {
 	return k, nil
 }
 
+// cliStrategy wraps a knowledge base's answering service in its reply
+// strategy for quarry ask, so the command answers as quarry serve does:
+// curated answers, blocked topics, small talk, the persona, and the
+// hand-off text. A question asked on the command line is an operator
+// trying the knowledge base, not a customer's conversation: no webhook
+// is posted (a note on stderr says what serve would have posted), and
+// each question stands alone, so "after N declines" hands off only when
+// N is 1.
+func cliStrategy(data, name string, next strategy.Asker, stderr io.Writer) (strategy.Asker, error) {
+	analyze, err := bleveindex.QueryTerms(bleveindex.Analyzer{})
+	if err != nil {
+		return nil, err
+	}
+	store, err := strategy.NewStore(strategyPath(data, name), analyze, nil)
+	if err != nil {
+		return nil, err
+	}
+	return strategy.New(strategy.Config{
+		KB: name, Strategies: store, Next: next,
+		Notifier: strategy.NotifierFunc(func(h strategy.Webhook, e strategy.Handoff) {
+			fmt.Fprintf(stderr, "note: handed off (%s); quarry ask posts no webhook (quarry serve would post to %s)\n", e.Reason, h.URL)
+		}),
+	})
+}
+
 type askerFunc func(ctx context.Context, req quarry.AskRequest, send func(quarry.Event) error) (quarry.Answer, error)
 
 func (f askerFunc) Ask(ctx context.Context, req quarry.AskRequest, send func(quarry.Event) error) (quarry.Answer, error) {

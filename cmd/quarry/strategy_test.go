@@ -324,3 +324,65 @@ quarry_escalations_total{kb="default",reason="requested"} 1
 	}
 	s.Close()
 }
+
+// quarry ask answers through the knowledge base's reply strategy as
+// serve does, but posts no webhook.
+func TestAskAppliesStrategy(t *testing.T) {
+	src, data := t.TempDir(), t.TempDir()
+	writeFiles(t, src, strategyDocs)
+	if _, stderr, code := runCLI(t, "ingest", "--data", data, src); code != 0 {
+		t.Fatalf("ingest: %s", stderr)
+	}
+	hook := newHookReceiver(t, "hook-secret", 0)
+	if err := os.WriteFile(strategyPath(data, kb.Default), []byte(strategyYAML(hook.URL, "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{"TEST_HOOK_SECRET": "hook-secret"}
+	ask := func(args ...string) (quarry.Answer, string) {
+		t.Helper()
+		out, stderr, code := runCLIEnv(t, vars, append([]string{"ask", "--data", data, "--json"}, args...)...)
+		var a quarry.Answer
+		if code != 0 || json.Unmarshal([]byte(out), &a) != nil {
+			t.Fatalf("ask %q: %d %s %s", args, code, out, stderr)
+		}
+		return a, stderr
+	}
+	for _, q := range []string{"How can I reset my password?", "如何重置密码"} {
+		if a, _ := ask(q); a.Strategy != "curated" || a.Text != curatedAnswerText || len(a.Citations) != 1 || a.Citations[0].Path != "https://help.example.com/password" {
+			t.Errorf("curated %q: %+v", q, a)
+		}
+	}
+	// Without the strategy, retrieval answers the same question from
+	// the documents: the curated answer won over an answer there was.
+	if a, _ := ask("--no-strategy", "How can I reset my password?"); a.Strategy != "" || !a.Answered || a.Text == curatedAnswerText ||
+		len(a.Citations) == 0 || a.Citations[0].Path != "account/password.md" {
+		t.Errorf("--no-strategy: %+v", a)
+	}
+	if a, _ := ask("What is the stock price?"); a.Strategy != "blocked" || a.Text != "I can't discuss that." {
+		t.Errorf("blocked: %+v", a)
+	}
+	if a, _ := ask("thanks!"); a.Strategy != "small_talk" || !a.Answered {
+		t.Errorf("small talk: %+v", a)
+	}
+	for q, want := range map[string]string{"talk to a human": "A colleague will take over.", "转人工": "已为您转接人工客服。"} {
+		a, stderr := ask(q)
+		if a.Strategy != "handoff" || a.Text != want || !strings.Contains(stderr, "quarry ask posts no webhook (quarry serve would post to "+hook.URL) {
+			t.Errorf("hand-off %q: %+v, stderr %q", q, a, stderr)
+		}
+	}
+	// The text output prints the curated answer and its source.
+	out, _, code := runCLIEnv(t, vars, "ask", "--data", data, "How do I reset my password?")
+	if code != 0 || !strings.HasPrefix(out, curatedAnswerText+"\n") || !strings.Contains(out, "[1] https://help.example.com/password") {
+		t.Errorf("text output %d:\n%s", code, out)
+	}
+	if n, _ := hook.counts(); n != 0 {
+		t.Errorf("quarry ask posted %d webhook requests, want none", n)
+	}
+	// A strategy file with an error stops the command, naming the line.
+	if err := os.WriteFile(strategyPath(data, kb.Default), []byte("curated:\n  - answer: x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := runCLI(t, "ask", "--data", data, "hello"); code == 0 || !strings.Contains(stderr, "strategy.yaml:2: curated[0] (curated-1) has no questions") {
+		t.Errorf("bad strategy file: %d %s", code, stderr)
+	}
+}
