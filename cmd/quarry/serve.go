@@ -131,6 +131,8 @@ func serveWith(ctx context.Context, env *Env, o options, hooks serveHooks) error
 	if err != nil {
 		return err
 	}
+	// WeChat turns are logged like the server's own (strategy.go).
+	strats.observe, strats.hashUser = srv.Observe, op.log.HashClient
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
 		return quarry.Errorf(quarry.CodeUnavailable, "listen on %s: %w", o.Addr, err)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -36,6 +38,13 @@ type strategies struct {
 	next    func(ctx context.Context, kb string) (strategy.Asker, error)
 	analyze strategy.Analyzer
 	hooks   *webhook.Dispatcher
+	// observe, when set (serve sets it to the server's Observe), logs
+	// the WeChat channel's turns in the conversation log and counts them
+	// in the metrics, as the server does for its own routes; hashUser
+	// (the log's salted HashClient) names a follower's conversation.
+	// Both are set before the server serves.
+	observe  func(inner server.Asker, kb, channel, conversationID, client string) server.Asker
+	hashUser func(string) string
 
 	mu  sync.Mutex
 	kbs map[string]*kbStrategy
@@ -234,9 +243,9 @@ func (k *kbStrategy) wechat(s *strategies) (*wechat.Channel, error) {
 		Greeting:    cfg.Greeting.For("zh", strategy.Text{}),
 		Unsupported: cfg.Unsupported.For("zh", strategy.Text{}),
 		Context: func(ctx context.Context, openID string) context.Context {
-			return strategy.WithConversation(ctx, strategy.Conversation{ID: "wechat:" + openID, Channel: "wechat", User: openID})
+			return strategy.WithConversation(ctx, strategy.Conversation{ID: s.wechatConversation(openID), Channel: quarry.ChannelWeChat, User: openID})
 		},
-	}, k.svc)
+	}, s.wechatAsker(k))
 	if err != nil {
 		return nil, err
 	}
@@ -246,6 +255,31 @@ func (k *kbStrategy) wechat(s *strategies) (*wechat.Channel, error) {
 	}
 	k.wc, k.wcConfig = wc, *cfg
 	return wc, nil
+}
+
+// wechatConversation is the conversation of a WeChat follower: one per
+// follower, named by a hash of the OpenID (salted with the conversation
+// log's salt when there is a log), so neither the log nor the server's
+// own log lines hold an OpenID in clear.
+func (s *strategies) wechatConversation(openID string) string {
+	if s.hashUser != nil {
+		return "wechat_" + s.hashUser("wechat:"+openID)
+	}
+	sum := sha256.Sum256([]byte("wechat:" + openID))
+	return "wechat_" + hex.EncodeToString(sum[:12])
+}
+
+// wechatAsker answers a follower's message through the knowledge base's
+// strategy and logs the turn (channel wechat, the follower's
+// conversation, the OpenID only as the log's salted client hash).
+func (s *strategies) wechatAsker(k *kbStrategy) wechat.Asker {
+	return askerFunc(func(ctx context.Context, req quarry.AskRequest, send func(quarry.Event) error) (quarry.Answer, error) {
+		if s.observe == nil {
+			return k.svc.Ask(ctx, req, send)
+		}
+		conv, _ := strategy.ConversationFrom(ctx)
+		return s.observe(k.svc, k.name, quarry.ChannelWeChat, conv.ID, conv.User).Ask(ctx, req, send)
+	})
 }
 
 // watch reloads the strategy files of the loaded knowledge bases when

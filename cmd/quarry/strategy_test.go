@@ -386,3 +386,113 @@ func TestAskAppliesStrategy(t *testing.T) {
 		t.Errorf("bad strategy file: %d %s", code, stderr)
 	}
 }
+
+// wechatPost sends a plain-mode text message from openID to the live
+// server's WeChat channel and returns the passive reply's content.
+func (s *liveServer) wechatPost(t *testing.T, openID, msgID, content string) string {
+	t.Helper()
+	msg := `<xml><ToUserName><![CDATA[gh_x]]></ToUserName><FromUserName><![CDATA[` + openID + `]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[` + content + `]]></Content><MsgId>` + msgID + `</MsgId></xml>`
+	resp, err := http.Post("http://"+s.addr+"/v1/channels/wechat/default?"+wechat.VerifyQuery("wx-token", time.Now().Unix(), "77"), "text/xml", strings.NewReader(msg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("wechat %q: %d %s", content, resp.StatusCode, raw)
+	}
+	if string(raw) == "success" {
+		return ""
+	}
+	var reply wechat.Message
+	if err := xml.Unmarshal(raw, &reply); err != nil {
+		t.Fatalf("wechat reply %s: %v", raw, err)
+	}
+	return reply.Content
+}
+
+// WeChat turns go to the conversation log like the other channels':
+// channel wechat, one conversation per follower, the OpenID nowhere in
+// the log.
+func TestWeChatTurnsLogged(t *testing.T) {
+	src, data := t.TempDir(), t.TempDir()
+	writeFiles(t, src, strategyDocs)
+	if _, stderr, code := runCLI(t, "ingest", "--data", data, src); code != 0 {
+		t.Fatalf("ingest: %s", stderr)
+	}
+	hook := newHookReceiver(t, "hook-secret", 0)
+	if err := os.WriteFile(strategyPath(data, kb.Default), []byte(strategyYAML(hook.URL, "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := startServe(t, options{Data: data}, map[string]string{"TEST_HOOK_SECRET": "hook-secret"}, serveHooks{})
+	const alice, bob = "oALICE-openid-7f3a9c", "oBOB-openid-22d1e0"
+	if got := s.wechatPost(t, alice, "101", "如何重置密码"); !strings.HasPrefix(got, curatedAnswerText) {
+		t.Errorf("curated over WeChat: %q", got)
+	}
+	s.wechatPost(t, alice, "101", "如何重置密码") // WeChat's retry: answered and logged once
+	s.wechatPost(t, alice, "102", "How much does the Kestrel Hub weigh in kilograms?")
+	if got := s.wechatPost(t, alice, "103", "Which colour options does the Kestrel Hub come in?"); !strings.Contains(got, "A colleague will take over.") {
+		t.Errorf("second decline over WeChat: %q", got)
+	}
+	s.wechatPost(t, bob, "201", "thanks")
+	waitUntil(t, 10*time.Second, "the hand-off webhook", func() bool { _, got := hook.counts(); return len(got) == 1 })
+	_, got := hook.counts()
+	s.stop()
+
+	out, stderr, code := runCLI(t, "log", "export", "--data", data)
+	if code != 0 {
+		t.Fatalf("log export: %s", stderr)
+	}
+	var turns []quarry.Turn
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var tu quarry.Turn
+		if err := json.Unmarshal([]byte(line), &tu); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		turns = append(turns, tu)
+	}
+	if len(turns) != 4 {
+		t.Fatalf("%d turns logged, want 4 (the retry once):\n%s", len(turns), out)
+	}
+	byQ := map[string]quarry.Turn{}
+	for _, tu := range turns {
+		byQ[tu.Question] = tu
+		if tu.Channel != "wechat" || tu.KB != "default" || tu.AnswerID == "" || tu.LatencyMS <= 0 || !strings.HasPrefix(tu.ConversationID, "wechat_") ||
+			tu.ClientHash == "" || strings.Contains(line(tu), "openid") {
+			t.Errorf("turn %+v", tu)
+		}
+	}
+	cur, d1, d2, thanks := byQ["如何重置密码"], byQ["How much does the Kestrel Hub weigh in kilograms?"], byQ["Which colour options does the Kestrel Hub come in?"], byQ["thanks"]
+	if !cur.Answered || cur.Answer != curatedAnswerText || d1.Answered || d2.Answered || !strings.Contains(d2.Answer, "A colleague will take over.") || !thanks.Answered {
+		t.Errorf("answers: %+v", turns)
+	}
+	if cur.ConversationID != d1.ConversationID || d1.ConversationID != d2.ConversationID || thanks.ConversationID == cur.ConversationID ||
+		cur.ClientHash != d2.ClientHash || thanks.ClientHash == cur.ClientHash {
+		t.Errorf("conversations: one per follower expected: %+v", turns)
+	}
+	// The hand-off names the same conversation; the operator's webhook
+	// gets the OpenID, to answer the follower through the
+	// customer-service API.
+	if got[0].Conversation != cur.ConversationID || got[0].Channel != "wechat" || got[0].User != alice || got[0].Reason != strategy.ReasonDeclines {
+		t.Errorf("hand-off %+v", got[0])
+	}
+	// No OpenID anywhere in the log's files.
+	files, _ := filepath.Glob(filepath.Join(data, "conversations.db*"))
+	if len(files) == 0 {
+		t.Fatal("no conversation log files")
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte("openid")) {
+			t.Errorf("%s holds an OpenID", f)
+		}
+	}
+}
+
+func line(tu quarry.Turn) string {
+	b, _ := json.Marshal(tu)
+	return string(b)
+}
