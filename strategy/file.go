@@ -188,6 +188,31 @@ type Escalation struct {
 	Phrases []string `yaml:"phrases,omitempty" json:"phrases,omitempty"`
 	// Webhook is told about every hand-off.
 	Webhook Webhook `yaml:"webhook,omitempty" json:"webhook"`
+	// Contact is how customers reach a person themselves, offered with
+	// every declined answer: the "handoff" of /v1/ask's answer, which the
+	// widget shows; WeChat and quarry ask print it. It is the knowledge
+	// base's one hand-off setting: handoff.json (issue 12's file, the
+	// same three fields) is read only when the strategy sets no contact.
+	Contact Contact `yaml:"contact,omitempty" json:"contact"`
+}
+
+// Contact is a way to reach a person: any of a message, a link and an
+// e-mail address.
+type Contact struct {
+	Message Text   `yaml:"message,omitempty" json:"message"`
+	URL     string `yaml:"url,omitempty" json:"url,omitempty"`
+	Email   string `yaml:"email,omitempty" json:"email,omitempty"`
+}
+
+// Empty reports whether c sets nothing.
+func (c Contact) Empty() bool { return c.Message.empty() && c.URL == "" && c.Email == "" }
+
+// Handoff is c in lang as an answer's hand-off; nil when c is empty.
+func (c Contact) Handoff(lang string) *quarry.Handoff {
+	if c.Empty() {
+		return nil
+	}
+	return &quarry.Handoff{Message: c.Message.For(lang, Text{}), URL: c.URL, Email: c.Email}
 }
 
 // Webhook is where hand-offs are posted.
@@ -241,7 +266,10 @@ type lineError struct {
 
 func (e *lineError) Error() string { return fmt.Sprintf("line %d: %s", e.line, e.msg) }
 
-var yamlLine = regexp.MustCompile(`line (\d+): (.*)`)
+var (
+	yamlLine = regexp.MustCompile(`line (\d+): (.*)`)
+	emailRE  = regexp.MustCompile(`^[^@\s<>"]+@[^@\s<>"]+\.[^@\s<>"]+$`)
+)
 
 // ParseFile parses and validates a strategy file; name is used in
 // errors, which are quarry.ErrInvalid and read "NAME:LINE: problem".
@@ -397,6 +425,14 @@ func (f *File) validate(root *yaml.Node) error {
 		if err := checkURL(w.URL); err != nil {
 			return bad(at(root, "escalation", "webhook", "url"), "webhook url: %v", err)
 		}
+	}
+	if c := e.Contact; c.URL != "" {
+		if err := checkURL(c.URL); err != nil {
+			return bad(at(root, "escalation", "contact", "url"), "contact url: %v", err)
+		}
+	}
+	if c := e.Contact; c.Email != "" && !emailRE.MatchString(c.Email) {
+		return bad(at(root, "escalation", "contact", "email"), "contact email %q is not an e-mail address", c.Email)
 	}
 	if w.URL == "" && (w.SecretEnv != "" || w.Timeout != 0 || w.MaxAttempts != 0) {
 		return bad(at(root, "escalation", "webhook"), "webhook settings without a url")

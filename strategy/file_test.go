@@ -30,6 +30,16 @@ func TestParseFileExample(t *testing.T) {
 	if f.Escalation.AfterDeclines != 2 || f.Channels.WeChat == nil || f.Channels.WeChat.AppID == "" {
 		t.Errorf("escalation %+v, wechat %+v", f.Escalation, f.Channels.WeChat)
 	}
+	c := f.Escalation.Contact
+	if h := c.Handoff("zh"); h == nil || h.Message != "我们的客服会在一个工作日内回复您。" || h.URL != "https://help.example.com/contact" || h.Email != "support@example.com" {
+		t.Errorf("contact %+v", h)
+	}
+	if h := c.Handoff("en"); h == nil || h.Message != "Our team answers within one business day." {
+		t.Errorf("contact %+v", h)
+	}
+	if (Contact{}).Handoff("en") != nil {
+		t.Error("an empty contact is a hand-off")
+	}
 }
 
 func TestParseFileErrorsNameTheLine(t *testing.T) {
@@ -50,6 +60,8 @@ func TestParseFileErrorsNameTheLine(t *testing.T) {
 		{"bad language", "escalation:\n  handoff:\n    fr: bonjour\n", "s.yaml:3: unknown language \"fr\""},
 		{"wechat token", "channels:\n  wechat:\n    app_id: wx1\n", "s.yaml:3: wechat needs a token"},
 		{"aes key length", "channels:\n  wechat:\n    token: t\n    app_id: wx1\n    encoding_aes_key: short\n", "s.yaml:5: encoding_aes_key has 5 characters"},
+		{"contact url", "escalation:\n  contact:\n    message: Write to us\n    url: mailto:x@y.example\n", "s.yaml:4: contact url"},
+		{"contact email", "escalation:\n  contact:\n    email: support at example\n", "s.yaml:3: contact email \"support at example\" is not an e-mail address"},
 		{"webhook without url", "escalation:\n  webhook:\n    secret_env: X\n", "s.yaml:3: webhook settings without a url"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

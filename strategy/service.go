@@ -195,19 +195,19 @@ func (s *Service) Ask(ctx context.Context, req quarry.AskRequest, send func(quar
 	}
 	if b, ok := st.MatchBlocked(q); ok {
 		s.blocked.Add(1)
-		return s.reply(ctx, conv, quarry.Answer{Text: BlockedReply(b, lang), Lang: lang, Strategy: string(KindBlocked),
+		return s.reply(ctx, st, conv, quarry.Answer{Text: BlockedReply(b, lang), Lang: lang, Strategy: string(KindBlocked),
 			Notes: []string{"the question is on a topic this knowledge base does not discuss"}}, send)
 	}
 	if !st.File.SmallTalk.Off {
 		if kind := SmallTalkKind(q); kind != "" {
 			s.smallTalk.Add(1)
-			return s.reply(ctx, conv, quarry.Answer{Text: st.SmallTalkReply(kind, lang), Answered: true, Lang: lang,
+			return s.reply(ctx, st, conv, quarry.Answer{Text: st.SmallTalkReply(kind, lang), Answered: true, Lang: lang,
 				Strategy: string(KindSmallTalk)}, send)
 		}
 	}
 	if m, ok := st.MatchCurated(q); ok {
 		s.curated.Add(1)
-		return s.reply(ctx, conv, curatedAnswer(m, lang), send)
+		return s.reply(ctx, st, conv, curatedAnswer(m, lang), send)
 	}
 
 	// Retrieval. The done event is held back: a decline may turn into
@@ -256,6 +256,12 @@ func (s *Service) Ask(ctx context.Context, req quarry.AskRequest, send func(quar
 			}
 		}
 	}
+	if !ans.Answered && ans.Handoff == nil {
+		ans.Handoff = st.File.Escalation.Contact.Handoff(lang)
+	}
+	if held != nil && !held.Answered && held.Handoff == nil {
+		held.Handoff = ans.Handoff
+	}
 	s.convs.add(conv.ID, Turn{Role: "assistant", Content: ans.Text, At: s.cfg.now()})
 	if send != nil && held != nil {
 		if err := send(quarry.Event{Type: quarry.EventDone, Answer: held}); err != nil {
@@ -276,7 +282,7 @@ func (st *Strategy) escalationOn() bool {
 // handoff answers with the hand-off text (after prefix, the decline, if
 // any) and escalates.
 func (s *Service) handoff(ctx context.Context, st *Strategy, conv Conversation, req quarry.AskRequest, reason, lang, prefix string, send func(quarry.Event) error) (quarry.Answer, error) {
-	return s.reply(ctx, conv, s.escalate(ctx, st, conv, req, reason, lang, prefix), send)
+	return s.reply(ctx, st, conv, s.escalate(ctx, st, conv, req, reason, lang, prefix), send)
 }
 
 // escalate records a hand-off, notifies once per conversation, and
@@ -338,10 +344,14 @@ func (s *Service) transcript(ctx context.Context, id string, req quarry.AskReque
 }
 
 // reply sends a finished answer as a stream (no passages, one delta,
-// citations, done) and records it.
-func (s *Service) reply(ctx context.Context, conv Conversation, ans quarry.Answer, send func(quarry.Event) error) (quarry.Answer, error) {
+// citations, done) and records it. A declined one carries the
+// strategy's contact.
+func (s *Service) reply(ctx context.Context, st *Strategy, conv Conversation, ans quarry.Answer, send func(quarry.Event) error) (quarry.Answer, error) {
 	if ans.Citations == nil {
 		ans.Citations = []quarry.Citation{}
+	}
+	if !ans.Answered && ans.Handoff == nil {
+		ans.Handoff = st.File.Escalation.Contact.Handoff(ans.Lang)
 	}
 	s.convs.add(conv.ID, Turn{Role: "assistant", Content: ans.Text, At: s.cfg.now()})
 	if send == nil {

@@ -406,10 +406,12 @@ func TestStoreWaitsForAFileBeingWritten(t *testing.T) {
 	if err := os.WriteFile(f.path, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		time.Sleep(30 * time.Millisecond)
-		os.WriteFile(f.path, []byte(strategyFile("http://127.0.0.1:1/x", "  on_decline: true\n")), 0o644)
-	}()
+	// The editor finishes while the store waits for the file to settle.
+	f.store.sleep = func(time.Duration) {
+		if err := os.WriteFile(f.path, []byte(strategyFile("http://127.0.0.1:1/x", "  on_decline: true\n")), 0o644); err != nil {
+			t.Error(err)
+		}
+	}
 	changed, err := f.store.ReloadSettled(300 * time.Millisecond)
 	if err != nil || changed {
 		t.Fatalf("changed %v, err %v: a file still being written was taken", changed, err)
@@ -417,8 +419,58 @@ func TestStoreWaitsForAFileBeingWritten(t *testing.T) {
 	if len(f.store.Current().File.Curated) != 1 {
 		t.Fatal("the previous strategy is not in force")
 	}
+	f.store.sleep = func(time.Duration) {} // the file stays as it is
 	changed, err = f.store.ReloadSettled(50 * time.Millisecond)
 	if err != nil || !changed || !f.store.Current().File.Escalation.OnDecline {
 		t.Errorf("the finished file was not taken: %v %v", changed, err)
+	}
+}
+
+// A declined answer carries the strategy's contact (the widget's
+// hand-off), in the question's language; an answered one does not.
+func TestContactOnDeclinedAnswers(t *testing.T) {
+	f := newFixture(t, `blocked:
+  - topics: [stock price]
+escalation:
+  contact:
+    message: {en: "Write to us.", zh: "请给我们写信。"}
+    url: https://help.example.com/contact
+    email: support@example.com
+`)
+	want := func(msg string) *quarry.Handoff {
+		return &quarry.Handoff{Message: msg, URL: "https://help.example.com/contact", Email: "support@example.com"}
+	}
+	for _, tc := range []struct {
+		q    string
+		want *quarry.Handoff
+	}{
+		{"How much does the hub weigh?", want("Write to us.")},
+		{"集线器有多重？", want("请给我们写信。")},
+		{"What is the stock price?", want("Write to us.")},
+		{"How long do refunds take?", nil},
+		{"hello", nil},
+	} {
+		ans := f.ask(t, "c-"+tc.q, tc.q)
+		if (ans.Handoff == nil) != (tc.want == nil) || (tc.want != nil && *ans.Handoff != *tc.want) {
+			t.Errorf("%q: handoff %+v, want %+v", tc.q, ans.Handoff, tc.want)
+		}
+	}
+	// Streamed: the done event carries it too.
+	var done *quarry.Answer
+	if _, err := f.svc.Ask(context.Background(), quarry.AskRequest{Question: "How much does it weigh?"}, func(ev quarry.Event) error {
+		if ev.Type == quarry.EventDone {
+			done = ev.Answer
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if done == nil || done.Handoff == nil || *done.Handoff != *want("Write to us.") {
+		t.Errorf("done event %+v", done)
+	}
+	// Without a contact, nothing: the server's handoff.json applies.
+	g := newFixture(t, "escalation:\n  handoff: Over to a colleague.\n")
+	if ans := g.ask(t, "c", "How much does the hub weigh?"); ans.Handoff != nil {
+		t.Errorf("handoff without a contact: %+v", ans.Handoff)
 	}
 }

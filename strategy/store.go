@@ -32,6 +32,7 @@ type Store struct {
 	mu      sync.Mutex // serialises reloads
 	sum     [32]byte   // hash of the file behind cur (zero: no file)
 	lastErr atomic.Pointer[error]
+	sleep   func(time.Duration) // time.Sleep; tests replace it
 }
 
 // NewStore loads the strategy at path. An invalid file is an error
@@ -40,7 +41,7 @@ func NewStore(path string, analyze Analyzer, log *slog.Logger) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Store{path: path, analyze: analyze, log: log}
+	s := &Store{path: path, analyze: analyze, log: log, sleep: time.Sleep}
 	if _, err := s.Reload(); err != nil {
 		return nil, err
 	}
@@ -99,7 +100,7 @@ func (s *Store) reload(settle time.Duration) (bool, error) {
 		return false, nil
 	}
 	if settle > 0 && s.cur.Load() != nil {
-		time.Sleep(settle)
+		s.sleep(settle)
 		if _, again, err := s.read(); err != nil || again != sum {
 			return false, nil // still being written: the next check takes it
 		}
