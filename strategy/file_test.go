@@ -105,3 +105,27 @@ func FuzzParseFile(f *testing.F) {
 		}
 	})
 }
+
+// The README's example strategy file is valid and says what it seems to
+// (a comment inside a block scalar would be part of the persona).
+func TestREADMEExample(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const start = "```yaml\n# DATA/kb/default/strategy.yaml\n"
+	i := strings.Index(string(readme), start)
+	if i < 0 {
+		t.Fatal("the README has no example strategy file")
+	}
+	body := string(readme[i+len(start):])
+	body = body[:strings.Index(body, "```")]
+	f, err := ParseFile("README.md", []byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(f.Persona, "#") || len(f.Curated) == 0 || len(f.Blocked) == 0 || f.Escalation.Contact.Empty() ||
+		f.Escalation.Webhook.URL == "" || f.Channels.WeChat == nil {
+		t.Errorf("README example parsed as %+v", f)
+	}
+}

@@ -407,13 +407,27 @@ var (
 )
 
 // Format lays an answer out as WeChat plain text: Markdown emphasis
-// dropped, links written out, then the citations as numbered short
+// dropped, links written out, a declined answer's hand-off contact
+// (message, link, e-mail) after it, then the citations as numbered short
 // titles with their links, all within the length limit (the citations
 // go first when something must be cut: the answer matters more).
 func (c *Channel) Format(ans quarry.Answer) string {
 	text := mdLink.ReplaceAllString(ans.Text, "$1 $2")
 	text = mdHeading.ReplaceAllString(mdEmphasis.ReplaceAllString(text, ""), "")
 	text = strings.TrimSpace(text)
+	if h := ans.Handoff; !ans.Answered && h != nil {
+		// A declined answer: how to reach a person (the strategy's
+		// escalation.contact).
+		var parts []string
+		for _, p := range []string{h.Message, h.URL, h.Email} {
+			if p = strings.TrimSpace(p); p != "" {
+				parts = append(parts, p)
+			}
+		}
+		if len(parts) > 0 {
+			text += "\n\n" + strings.Join(parts, " ")
+		}
+	}
 	var cites []string
 	for _, ci := range ans.Citations {
 		title := ci.Title

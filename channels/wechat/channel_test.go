@@ -403,4 +403,12 @@ func TestFormatLimits(t *testing.T) {
 	if short != want {
 		t.Errorf("got  %q\nwant %q", short, want)
 	}
+	h := &quarry.Handoff{Message: "请给我们写信。", URL: "https://help.example.com/contact", Email: "support@example.com"}
+	declined := c.Format(quarry.Answer{Text: "抱歉，我不知道。", Lang: "zh", Handoff: h})
+	if want := "抱歉，我不知道。\n\n请给我们写信。 https://help.example.com/contact support@example.com"; declined != want {
+		t.Errorf("declined: got %q, want %q", declined, want)
+	}
+	if answered := c.Format(quarry.Answer{Text: "Yes.", Answered: true, Handoff: h}); answered != "Yes." {
+		t.Errorf("an answered answer shows the hand-off: %q", answered)
+	}
 }

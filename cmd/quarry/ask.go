@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 
 	"github.com/quarry-kb/quarry"
@@ -42,6 +43,9 @@ func runAsk(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if !ans.Answered && ans.Handoff == nil { // the strategy sets no contact: the old handoff.json, as serve reads it
+		ans.Handoff = legacyHandoff(slog.New(slog.NewTextHandler(env.Stderr, nil)), o.Data, kbName(o))
+	}
 	if o.JSON {
 		return writeJSON(env.Stdout, ans)
 	}
@@ -52,6 +56,14 @@ func runAsk(ctx context.Context, env *Env, args []string) error {
 func printAnswer(w io.Writer, ans quarry.Answer) {
 	fmt.Fprintln(w, ans.Text)
 	if !ans.Answered {
+		if h := ans.Handoff; h != nil {
+			fmt.Fprintln(w)
+			for _, s := range []string{h.Message, h.URL, h.Email} {
+				if s != "" {
+					fmt.Fprintln(w, s)
+				}
+			}
+		}
 		return
 	}
 	fmt.Fprintln(w)

@@ -116,6 +116,7 @@ func (s *strategies) kb(name string) (*kbStrategy, error) {
 	if st := store.Current(); st.Path != "" {
 		s.log.Info("reply strategy loaded", "kb", name, "path", st.Path, "curated", len(st.File.Curated))
 	}
+	warnLegacyHandoff(s.log, s.data, name, store.Current())
 	s.kbs[name] = k
 	return k, nil
 }
@@ -143,6 +144,30 @@ func cliStrategy(data, name string, next strategy.Asker, stderr io.Writer) (stra
 			fmt.Fprintf(stderr, "note: handed off (%s); quarry ask posts no webhook (quarry serve would post to %s)\n", e.Reason, h.URL)
 		}),
 	})
+}
+
+// legacyHandoff reads knowledge base name's handoff.json (the widget's
+// hand-off file before escalation.contact): nil when there is none or
+// it is unreadable (logged).
+func legacyHandoff(log *slog.Logger, data, name string) *quarry.Handoff {
+	return (&handoffs{data: data, log: log}).get(name)
+}
+
+// warnLegacyHandoff tells the operator, once per knowledge base loaded,
+// that handoff.json is superseded by the strategy's escalation.contact:
+// ignored when the strategy sets one, read for compatibility otherwise.
+func warnLegacyHandoff(log *slog.Logger, data, name string, st *strategy.Strategy) {
+	if legacyHandoff(log, data, name) == nil {
+		return
+	}
+	path := filepath.Join(kb.Root(data, name), handoffFile)
+	if !st.File.Escalation.Contact.Empty() {
+		log.Warn("hand-off settings ignored: escalation.contact in the strategy file is the knowledge base's hand-off; remove the old file",
+			"kb", name, "ignored", path)
+		return
+	}
+	log.Warn("hand-off settings read from the old file for compatibility; move them to escalation.contact in the strategy file",
+		"kb", name, "file", path, "strategy", strategyPath(data, name))
 }
 
 type askerFunc func(ctx context.Context, req quarry.AskRequest, send func(quarry.Event) error) (quarry.Answer, error)
@@ -359,7 +384,7 @@ func (s *strategies) Close() error {
 
 // printStrategy writes a knowledge base's effective strategy and
 // channels (quarry kb show).
-func printStrategy(w io.Writer, name string, st *strategy.Strategy, llm bool, getenv func(string) string) {
+func printStrategy(w io.Writer, name string, st *strategy.Strategy, legacy *quarry.Handoff, llm bool, getenv func(string) string) {
 	f := st.File
 	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
 	p("Knowledge base: %s", name)
@@ -422,6 +447,31 @@ func printStrategy(w io.Writer, name string, st *strategy.Strategy, llm bool, ge
 			p("  webhook:      POST %s, %s", e.Webhook.URL, secret)
 		}
 	}
+	contact := func(h *quarry.Handoff) string {
+		var parts []string
+		for _, s := range []string{h.Message, h.URL, h.Email} {
+			if s != "" {
+				parts = append(parts, fmt.Sprintf("%q", s))
+			}
+		}
+		return strings.Join(parts, ", ")
+	}
+	switch c := e.Contact; {
+	case !c.Empty():
+		en, zh := c.Handoff("en"), c.Handoff("zh")
+		line := contact(en)
+		if zh.Message != en.Message {
+			line += fmt.Sprintf(" (zh: %q)", zh.Message)
+		}
+		p("Contact:        %s, offered with every declined answer", line)
+		if legacy != nil {
+			p("  %s is ignored: escalation.contact replaces it; remove it", handoffFile)
+		}
+	case legacy != nil:
+		p("Contact:        %s, from %s (deprecated: move it to escalation.contact in %s)", contact(legacy), handoffFile, strategy.FileName)
+	default:
+		p("Contact:        none (escalation.contact: a message, link or e-mail offered with declined answers)")
+	}
 	p("Channels:")
 	p("  api:          /v1/kb/%s/ask, /v1/chat/completions (model %s)", name, name)
 	if wc := f.Channels.WeChat; wc != nil {
@@ -477,6 +527,7 @@ func runKBShow(_ context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	printStrategy(env.Stdout, name, store.Current(), l.Provider != "" && l.Provider != providerNone, env.Getenv)
+	printStrategy(env.Stdout, name, store.Current(), legacyHandoff(slog.New(slog.NewTextHandler(env.Stderr, nil)), o.Data, name),
+		l.Provider != "" && l.Provider != providerNone, env.Getenv)
 	return nil
 }

@@ -496,3 +496,85 @@ func line(tu quarry.Turn) string {
 	b, _ := json.Marshal(tu)
 	return string(b)
 }
+
+// The strategy's escalation.contact is the knowledge base's one
+// hand-off setting: /v1/ask (and so the widget), WeChat, quarry ask and
+// quarry kb show all take it; the old handoff.json is read only when
+// the strategy sets no contact.
+func TestOneHandoffSetting(t *testing.T) {
+	src, data := t.TempDir(), t.TempDir()
+	writeFiles(t, src, strategyDocs)
+	if _, stderr, code := runCLI(t, "ingest", "--data", data, src); code != 0 {
+		t.Fatalf("ingest: %s", stderr)
+	}
+	legacy := `{"message": "Old message.", "email": "old@example.com"}`
+	if err := os.WriteFile(filepath.Join(kb.Root(data, kb.Default), handoffFile), []byte(legacy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	withContact := `escalation:
+  contact:
+    message: {en: "Write to us.", zh: "请给我们写信。"}
+    url: https://help.example.com/contact
+    email: support@example.com
+channels:
+  wechat:
+    token: wx-token
+`
+	path := strategyPath(data, kb.Default)
+	if err := os.WriteFile(path, []byte(withContact), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const unanswerable = "How much does the Kestrel Hub weigh in kilograms?"
+	s := startServe(t, options{Data: data}, nil, serveHooks{})
+	askHandoff := func(q string) quarry.Handoff {
+		t.Helper()
+		var out struct {
+			Answered bool           `json:"answered"`
+			Handoff  quarry.Handoff `json:"handoff"`
+		}
+		if code, err := s.call("POST", "/v1/ask", map[string]string{"question": q}, &out); err != nil || code != 200 || out.Answered {
+			t.Fatalf("ask %q: %d %v %+v", q, code, err, out)
+		}
+		return out.Handoff
+	}
+	if h := askHandoff(unanswerable); h != (quarry.Handoff{Message: "Write to us.", URL: "https://help.example.com/contact", Email: "support@example.com"}) {
+		t.Errorf("/v1/ask handoff %+v, want the strategy's contact", h)
+	}
+	if h := askHandoff("集线器有多重？"); h.Message != "请给我们写信。" {
+		t.Errorf("/v1/ask handoff in Chinese %+v", h)
+	}
+	if got := s.wechatPost(t, "oCAROL", "301", unanswerable); !strings.Contains(got, "Write to us. https://help.example.com/contact support@example.com") {
+		t.Errorf("WeChat decline without the contact: %q", got)
+	}
+	waitUntil(t, 5*time.Second, "the warning about handoff.json", func() bool {
+		return strings.Contains(s.stderr.String(), "hand-off settings ignored") && strings.Contains(s.stderr.String(), handoffFile)
+	})
+	out, _, code := runCLI(t, "ask", "--data", data, unanswerable)
+	if code != 0 || !strings.Contains(out, "\nWrite to us.\nhttps://help.example.com/contact\nsupport@example.com\n") {
+		t.Errorf("quarry ask:\n%s", out)
+	}
+	out, _, _ = runCLI(t, "kb", "show", "--data", data, "default")
+	if !strings.Contains(out, `Contact:        "Write to us.", "https://help.example.com/contact", "support@example.com" (zh: "请给我们写信。")`) ||
+		!strings.Contains(out, "handoff.json is ignored") {
+		t.Errorf("kb show:\n%s", out)
+	}
+
+	// Without a contact in the strategy, the old file still works.
+	if err := os.WriteFile(path, []byte("escalation:\n  handoff: Over to a colleague.\nchannels:\n  wechat:\n    token: wx-token\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 10*time.Second, "the strategy without a contact", func() bool { return askHandoff(unanswerable).Message == "Old message." })
+	if h := askHandoff(unanswerable); h != (quarry.Handoff{Message: "Old message.", Email: "old@example.com"}) {
+		t.Errorf("/v1/ask handoff %+v, want handoff.json's", h)
+	}
+	if got := s.wechatPost(t, "oCAROL", "302", unanswerable); !strings.Contains(got, "Old message. old@example.com") {
+		t.Errorf("WeChat decline without handoff.json's contact: %q", got)
+	}
+	out, _, _ = runCLI(t, "kb", "show", "--data", data, "default")
+	if !strings.Contains(out, `Contact:        "Old message.", "old@example.com", from handoff.json (deprecated`) {
+		t.Errorf("kb show:\n%s", out)
+	}
+	if out, _, _ := runCLI(t, "ask", "--data", data, unanswerable); !strings.Contains(out, "\nOld message.\nold@example.com\n") {
+		t.Errorf("quarry ask:\n%s", out)
+	}
+}
