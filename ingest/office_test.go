@@ -289,9 +289,16 @@ func TestSyncOfficeFiles(t *testing.T) {
 	if sum.Added != 3 || len(sum.Skipped) != 2 {
 		t.Fatalf("summary %+v, want 3 added and 2 skipped", sum)
 	}
+	wantReason := map[string]string{"bad/bomb.docx": "zip bomb", "bad/broken.docx": "corrupt Word file"}
 	for _, s := range sum.Skipped {
-		if !strings.Contains(s.Reason, "zip bomb") && !strings.Contains(s.Reason, "corrupt Word file") {
-			t.Errorf("%s skipped for %q", s.Path, s.Reason)
+		if want, ok := wantReason[s.Path]; !ok || !strings.Contains(s.Reason, want) {
+			t.Errorf("%s skipped for %q, want a reason naming %q", s.Path, s.Reason, want)
+		}
+		delete(wantReason, s.Path)
+	}
+	for _, p := range []string{"guide.docx", "faq.xlsx", "stores.csv"} {
+		if len(sink.chunks[p]) == 0 {
+			t.Errorf("%s beside the bad files was not ingested", p)
 		}
 	}
 	var faq quarry.Chunk
