@@ -117,7 +117,16 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 }
 
 // dashboardPage is what the template renders.
+// HandoffFigures are a reply strategy's hand-offs for the dashboard:
+// conversations handed off to a person, and the hand-off webhook's
+// events delivered, given up on after every retry, and in flight.
+type HandoffFigures struct {
+	Escalations                int64
+	Delivered, Failed, Pending int64
+}
+
 type dashboardPage struct {
+	Handoffs   *HandoffFigures
 	Login      bool
 	Message    string
 	KBs        []string
@@ -170,6 +179,10 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 	}
 	page := dashboardPage{KB: kb, Range: rng, Report: rep, Chart: volumeChart(rep), Generated: now,
 		SignOut: s.cfg.Keys != nil, AllKBs: s.dashboardAllows(r, "")}
+	if s.cfg.Handoffs != nil {
+		f := s.cfg.Handoffs(kb)
+		page.Handoffs = &f
+	}
 	for _, k := range s.knowledgeBases(r.Context()) {
 		if s.dashboardAllows(r, k) {
 			page.KBs = append(page.KBs, k)

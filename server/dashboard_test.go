@@ -155,6 +155,36 @@ func TestDashboardFigures(t *testing.T) {
 	}
 }
 
+// The hand-off card shows the strategy's figures for the knowledge base
+// shown, and webhook failures stand out.
+func TestDashboardHandoffs(t *testing.T) {
+	l := dashboardHistory(t)
+	asked := []string{}
+	h := newServer(t, Config{Asker: streamingAsk(), Reports: l, KnowledgeBases: []string{"default", "support"},
+		Handoffs: func(kb string) HandoffFigures {
+			asked = append(asked, kb)
+			return HandoffFigures{Escalations: int64(len(kb)), Delivered: 5, Failed: 2}
+		}}).Handler()
+	for kb, want := range map[string]string{"all": "0", "support": "7"} {
+		page := do(t, h, "GET", "/admin?kb="+kb, "").Body.String()
+		m := figure.FindStringSubmatch(page[strings.Index(page, `<b id="handoffs">`):])
+		if m == nil || m[2] != want {
+			t.Errorf("%s: hand-offs %v, want %s", kb, m, want)
+		}
+		if !strings.Contains(page, `<div class="err" id="webhook">webhook: 5 delivered · 2 failed</div>`) {
+			t.Errorf("%s: the webhook's failures are not shown", kb)
+		}
+	}
+	if strings.Join(asked, ",") != ",support" && strings.Join(asked, ",") != "support," {
+		t.Errorf("figures asked for %q, want \"\" (all) and support", asked)
+	}
+	// Without a strategy, no card.
+	h = newServer(t, Config{Asker: streamingAsk(), Reports: l, KnowledgeBases: []string{"default"}}).Handler()
+	if page := do(t, h, "GET", "/admin", "").Body.String(); strings.Contains(page, `id="handoffs"`) {
+		t.Error("a hand-off card without strategies")
+	}
+}
+
 // BenchmarkDashboard renders the dashboard over a generated history of
 // 10,000 conversations (2,000 under -race), every knowledge base, 30 days.
 func BenchmarkDashboard(b *testing.B) {

@@ -134,6 +134,10 @@ type Config struct {
 	// address, a message), offered with every declined answer; nil, or
 	// a nil result, offers none.
 	Handoff func(kb string) *quarry.Handoff
+	// Handoffs, when set, gives the dashboard the hand-offs to a person
+	// since the server started, for knowledge base kb ("" for all), and
+	// the hand-off webhook's deliveries, failures included.
+	Handoffs func(kb string) HandoffFigures
 	// Widget serves the embeddable website widget at /widget.js (see
 	// widget.go).
 	Widget bool

@@ -126,7 +126,7 @@ func serveWith(ctx context.Context, env *Env, o options, hooks serveHooks) error
 		// the conversation log, feedback, the dashboard, metrics, the
 		// widget (conversations.go)
 		Conversations: op.log, Reports: op.log, Metrics: op.metrics, Widget: true,
-		Handoff: hand.get,
+		Handoff: hand.get, Handoffs: strats.handoffFigures,
 	})
 	if err != nil {
 		return err

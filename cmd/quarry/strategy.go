@@ -364,6 +364,22 @@ func (s *strategies) figures() strategyFigures {
 	return f
 }
 
+// handoffFigures are the dashboard's hand-off card: the conversations
+// handed off in knowledge base name ("" for all) and the webhook's
+// deliveries (one dispatcher for every knowledge base).
+func (s *strategies) handoffFigures(name string) server.HandoffFigures {
+	f := s.figures()
+	out := server.HandoffFigures{Delivered: f.Webhook.Delivered, Failed: f.Webhook.Failed, Pending: f.Webhook.Pending}
+	for kb, k := range f.KnowledgeBases {
+		if name == "" || kb == name {
+			for _, n := range k.Escalations {
+				out.Escalations += n
+			}
+		}
+	}
+	return out
+}
+
 // Close waits for hand-offs and late WeChat answers in flight.
 func (s *strategies) Close() error {
 	s.mu.Lock()
