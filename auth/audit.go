@@ -31,6 +31,9 @@ const (
 	ActionKeyRevoke = "key.revoke"
 	ActionKBCreate  = "kb.create"
 	ActionKBDelete  = "kb.delete"
+	// A document sent or removed over the API (scope ingest).
+	ActionDocumentPut    = "document.put"
+	ActionDocumentDelete = "document.delete"
 )
 
 // Event is one audited admin action.

@@ -44,7 +44,7 @@ type Scope string
 const (
 	ScopeAsk    Scope = "ask"    // POST .../ask, /v1/chat/completions
 	ScopeSearch Scope = "search" // POST .../search
-	ScopeIngest Scope = "ingest" // adding documents
+	ScopeIngest Scope = "ingest" // PUT, DELETE .../documents: adding, replacing and removing documents
 	ScopeAdmin  Scope = "admin"  // .../admin/* (status, reindex, rollback, audit)
 )
 

@@ -51,6 +51,9 @@ type BuildOptions struct {
 	// sources, on a rebuild, are the recorded sources being rebuilt:
 	// their exclusions apply below their prefixes.
 	sources []Source
+	// require is the path of a document the build must ingest: one it
+	// skips fails the build (a document sent over the API).
+	require string
 	// Create makes the knowledge base if it does not exist (quarry
 	// ingest into a new name); otherwise a missing one is
 	// quarry.ErrNotFound. The default knowledge base is always created.
@@ -173,6 +176,9 @@ func (m *Manager) buildLocked(ctx context.Context, name string, d *gen.Dir, w *g
 			return sum, gen.State{}, abandon(err)
 		}
 	}
+	if err := requireIngested(sum, b.require); err != nil {
+		return sum, gen.State{}, abandon(err)
+	}
 	if from != "" && sum.Added+sum.Updated+sum.Removed == 0 && !b.Fresh {
 		// Nothing changed: keep serving what is there.
 		if b.Source != "" {
@@ -252,6 +258,25 @@ func checkComplete(sum ingest.Summary, info gen.Info, partial bool) error {
 	}
 	if got == 0 {
 		return quarry.Errorf(quarry.CodeInvalid, "the source holds no document that could be ingested (%d files found); refusing to replace the index with an empty one", sum.Files)
+	}
+	return nil
+}
+
+// requireIngested fails when the document at path p (if any) was
+// skipped by the sync of sum.
+func requireIngested(sum ingest.Summary, p string) error {
+	if p == "" {
+		return nil
+	}
+	for _, sk := range sum.Skipped {
+		if sk.Path != p {
+			continue
+		}
+		code := quarry.CodeInvalid
+		if sk.Kind == ingest.KindUnsupported {
+			code = quarry.CodeUnsupported
+		}
+		return quarry.Errorf(code, "document %q was not ingested (%s): %s", p, sk.Kind, scrubPaths(sk.Reason))
 	}
 	return nil
 }

@@ -133,6 +133,8 @@ type Manager struct {
 	closed bool
 
 	rb *rebuilder
+
+	docMu sync.Mutex // one document sent over the API at a time
 }
 
 // New returns a Manager of cfg.Data.

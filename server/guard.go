@@ -21,7 +21,7 @@ import (
 // routes check the knowledge base named by "model" once it is known.
 // /healthz, /readyz and /openapi.json are open. Rate limits apply per
 // client address (failed attempts included) and per key; admin actions
-// are written to the audit log.
+// and document changes (scope ingest) are written to the audit log.
 
 // Keys is what the server needs from the API keys (auth.Keyring, behind
 // cmd/quarry's policy for a server without keys).
@@ -216,7 +216,8 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		pattern := chi.RouteContext(r.Context()).RoutePattern()
 		scope, kb := policy(r, pattern)
-		audited := s.cfg.Audit != nil && scope == auth.ScopeAdmin && r.Method != http.MethodGet && r.Method != http.MethodHead
+		audited := s.cfg.Audit != nil && (scope == auth.ScopeAdmin || scope == auth.ScopeIngest) &&
+			r.Method != http.MethodGet && r.Method != http.MethodHead
 		var c *caller
 		if audited {
 			rec := &recorder{ResponseWriter: w}
@@ -282,6 +283,9 @@ func (s *Server) audit(r *http.Request, rec *recorder, pattern, kb string, c *ca
 		Action: auditAction(r.Method, pattern), KB: kb, Actor: "anonymous",
 		Status: status, RequestID: RequestID(r.Context()), Outcome: auth.OutcomeOK,
 	}
+	if strings.HasSuffix(pattern, "/documents") {
+		e.Detail = clipDetail(r.URL.Query().Get("path"))
+	}
 	if c != nil && c.key.ID != "" {
 		e.Actor, e.KeyID = "key", c.key.ID
 	}
@@ -306,6 +310,14 @@ func auditAction(method, pattern string) string {
 		if strings.HasPrefix(p, "{") || p == "*" {
 			continue
 		}
+		if p == "documents" {
+			switch method {
+			case http.MethodPut:
+				return auth.ActionDocumentPut
+			case http.MethodDelete:
+				return auth.ActionDocumentDelete
+			}
+		}
 		if p == "kb" {
 			switch method {
 			case http.MethodDelete:
@@ -317,6 +329,14 @@ func auditAction(method, pattern string) string {
 		return p
 	}
 	return strings.ToLower(method) + " " + pattern
+}
+
+// clipDetail bounds text from a request kept in the audit log.
+func clipDetail(s string) string {
+	if len(s) > 200 {
+		return s[:200] + "…"
+	}
+	return s
 }
 
 // handleAudit serves GET /v1/kb/{kb}/admin/audit: the newest admin

@@ -17,10 +17,10 @@ import (
 // keyed is a server guarded by a real keyring over a temp directory,
 // with keys of every kind.
 type keyed struct {
-	h                                        http.Handler
-	audit                                    *auth.Audit
-	ask, search, admin, shopAsk, widget, all string
-	ids                                      map[string]string // key -> id
+	h                                                http.Handler
+	audit                                            *auth.Audit
+	ask, search, admin, ingest, shopAsk, widget, all string
+	ids                                              map[string]string // key -> id
 }
 
 func newKeyed(t *testing.T, rl RateLimit) *keyed {
@@ -39,6 +39,7 @@ func newKeyed(t *testing.T, rl RateLimit) *keyed {
 	k.ask = mk("default", "", auth.ScopeAsk)
 	k.search = mk("default", "", auth.ScopeSearch)
 	k.admin = mk("default", "", auth.ScopeAdmin)
+	k.ingest = mk("default", "", auth.ScopeIngest)
 	k.shopAsk = mk("shop", "", auth.ScopeAsk, auth.ScopeSearch)
 	k.widget = mk("shop", "https://shop.example", auth.ScopeAsk)
 	k.all = mk(auth.AllKBs, "", auth.AllScopes...)
@@ -49,8 +50,8 @@ func newKeyed(t *testing.T, rl RateLimit) *keyed {
 	k.audit = auth.NewAudit(dir)
 	k.h = newServer(t, Config{
 		Searcher: staticSearch(quarry.SearchResult{Passages: []quarry.Passage{passageA}}), Asker: streamingAsk(), Admin: &fakeAdmin{},
-		KnowledgeBases: []string{"default", "shop"},
-		Keys:           ring, Audit: k.audit, RateLimit: rl,
+		Documents: &fakeDocuments{}, KnowledgeBases: []string{"default", "shop"},
+		Keys: ring, Audit: k.audit, RateLimit: rl,
 	}).Handler()
 	return k
 }
@@ -97,6 +98,15 @@ func TestGuardScopes(t *testing.T) {
 		{"widget from another origin", k.widget, "POST", "/v1/chat/completions", chat("shop"), "https://evil.example", 403, "origin https://shop.example"},
 		{"widget without origin", k.widget, "POST", "/v1/chat/completions", chat("shop"), "", 403, "no Origin header"},
 		{"model of another kb", k.ask, "GET", "/v1/models/shop", "", "", 403, `knowledge base "shop"`},
+		{"put a document with ingest", k.ingest, "PUT", "/v1/kb/default/documents?path=a.md", "# A", "", 200, ""},
+		{"put a document with ask", k.ask, "PUT", "/v1/kb/default/documents?path=a.md", "# A", "", 403, `scope "ingest"`},
+		{"put a document with admin", k.admin, "PUT", "/v1/kb/default/documents?path=a.md", "# A", "", 403, `scope "ingest"`},
+		{"put a document without key", "", "PUT", "/v1/kb/default/documents?path=a.md", "# A", "", 401, "missing API key"},
+		{"put a document in another kb", k.ingest, "PUT", "/v1/kb/shop/documents?path=a.md", "# A", "", 403, `knowledge base "shop"`},
+		{"delete a document with ingest", k.ingest, "DELETE", "/v1/kb/default/documents?path=a.md", "", "", 200, ""},
+		{"delete a document with search", k.search, "DELETE", "/v1/kb/default/documents?path=a.md", "", "", 403, `scope "ingest"`},
+		{"ingest key searches", k.ingest, "POST", "/v1/search", `{"query": "x"}`, "", 403, `scope "search"`},
+		{"ingest key reindexes", k.ingest, "POST", "/v1/admin/reindex", "", "", 403, `scope "admin"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -277,7 +287,7 @@ func TestGuardAudit(t *testing.T) {
 // TestGuardPolicy: every route the router serves needs the scope meant
 // for it; a route the policy does not know needs admin.
 func TestGuardPolicy(t *testing.T) {
-	s := newServer(t, Config{Searcher: staticSearch(quarry.SearchResult{}), Admin: &fakeAdmin{}, Audit: auth.NewAudit(t.TempDir()), Keys: openKeys{}})
+	s := newServer(t, Config{Searcher: staticSearch(quarry.SearchResult{}), Admin: &fakeAdmin{}, Documents: &fakeDocuments{}, Audit: auth.NewAudit(t.TempDir()), Keys: openKeys{}})
 	want := map[string]auth.Scope{
 		"POST /v1/search": auth.ScopeSearch, "POST /v1/ask": auth.ScopeAsk,
 		"POST /v1/chat/completions": auth.ScopeAsk, "GET /v1/models": "", "GET /v1/models/{model}": "",
@@ -286,7 +296,8 @@ func TestGuardPolicy(t *testing.T) {
 		"POST /v1/kb/{kb}/admin/reindex": auth.ScopeAdmin, "GET /v1/kb/{kb}/admin/status": auth.ScopeAdmin,
 		"POST /v1/kb/{kb}/search": auth.ScopeSearch, "POST /v1/kb/{kb}/ask": auth.ScopeAsk,
 		"POST /v1/kb/{kb}/admin/rollback": auth.ScopeAdmin, "DELETE /v1/kb/{kb}": auth.ScopeAdmin,
-		"POST /v1/kb/{kb}/documents": auth.ScopeIngest, "GET /v1/something/new": auth.ScopeAdmin,
+		"PUT /v1/kb/{kb}/documents": auth.ScopeIngest, "DELETE /v1/kb/{kb}/documents": auth.ScopeIngest,
+		"GET /v1/something/new": auth.ScopeAdmin,
 	}
 	err := chi.Walk(s.mux, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
 		if route == "/healthz" || route == "/readyz" || route == "/openapi.json" {
@@ -307,7 +318,8 @@ func TestGuardPolicy(t *testing.T) {
 		}
 	}
 	for method, want := range map[string]string{"POST /v1/admin/reindex": "reindex", "POST /v1/kb/{kb}/admin/rollback": "rollback",
-		"DELETE /v1/kb/{kb}": auth.ActionKBDelete, "PUT /v1/kb/{kb}": auth.ActionKBCreate} {
+		"DELETE /v1/kb/{kb}": auth.ActionKBDelete, "PUT /v1/kb/{kb}": auth.ActionKBCreate,
+		"PUT /v1/kb/{kb}/documents": auth.ActionDocumentPut, "DELETE /v1/kb/{kb}/documents": auth.ActionDocumentDelete} {
 		m, p, _ := strings.Cut(method, " ")
 		if got := auditAction(m, p); got != want {
 			t.Errorf("auditAction(%s) = %q, want %q", method, got, want)

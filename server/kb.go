@@ -25,6 +25,7 @@ const (
 	GroupSearch = "search" // POST /v1/search, /v1/kb/{kb}/search
 	GroupAsk    = "ask"    // POST /v1/ask, /v1/kb/{kb}/ask, /v1/chat/completions
 	GroupAdmin  = "admin"  // /v1/admin/*, /v1/kb/{kb}/admin/*
+	GroupIngest = "ingest" // PUT, DELETE /v1/kb/{kb}/documents
 	GroupModels = "models" // GET /v1/models, /v1/models/{model}
 )
 

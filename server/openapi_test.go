@@ -48,7 +48,7 @@ func fullServer(t *testing.T) (*Server, *keyed) {
 	// newKeyed serves the examples; a server with the same routes is
 	// built again for its mux, to walk.
 	s := newServer(t, Config{
-		Searcher: staticSearch(quarry.SearchResult{}), Asker: streamingAsk(), Admin: &fakeAdmin{},
+		Searcher: staticSearch(quarry.SearchResult{}), Asker: streamingAsk(), Admin: &fakeAdmin{}, Documents: &fakeDocuments{},
 		KnowledgeBases: []string{"default", "shop"}, Audit: k.audit, Keys: openKeys{},
 		Conversations: openConvlog(t), Reports: openConvlog(t), Metrics: NewMetrics(), Widget: true,
 		Strategies: fakeStrategies{}, Channels: fakeChannels,
@@ -125,6 +125,12 @@ func TestOpenAPIExamples(t *testing.T) {
 		{name: "reindex", method: "POST", path: "/v1/admin/reindex", key: k.admin, status: 202},
 		{name: "reindex again", method: "POST", path: "/v1/admin/reindex", key: k.admin, status: 409},
 		{name: "audit", method: "GET", path: "/v1/kb/default/admin/audit?limit=5", key: k.admin, status: 200},
+		{name: "put document", method: "PUT", path: "/v1/kb/default/documents?path=guide/install.md", body: "# Install\n\nRun it.", header: []string{"Content-Type", "text/plain; charset=utf-8"}, key: k.ingest, status: 200},
+		{name: "put document, ask key", method: "PUT", path: "/v1/kb/default/documents?path=guide/install.md", body: "# Install", header: []string{"Content-Type", "application/octet-stream"}, key: k.ask, status: 403},
+		{name: "put document, no key", method: "PUT", path: "/v1/kb/default/documents?path=guide/install.md", body: "# Install", header: []string{"Content-Type", "application/octet-stream"}, status: 401},
+		{name: "put document, no path", method: "PUT", path: "/v1/kb/default/documents", body: "# Install", header: []string{"Content-Type", "application/octet-stream"}, key: k.ingest, status: 400, invalidRequest: true},
+		{name: "delete document", method: "DELETE", path: "/v1/kb/default/documents?path=guide/install.md", key: k.ingest, status: 200},
+		{name: "delete document, gone", method: "DELETE", path: "/v1/kb/default/documents?path=guide/install.md", key: k.ingest, status: 404},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

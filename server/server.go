@@ -106,6 +106,14 @@ type Config struct {
 	// nil leaves usage out.
 	CountTokens func(string) int
 
+	// Documents, when set, serves PUT and DELETE
+	// /v1/kb/{kb}/documents?path=...: documents sent over the API,
+	// ingested at once (scope ingest; see documents.go).
+	Documents Documents
+	// MaxDocumentBytes caps a document sent to PUT
+	// /v1/kb/{kb}/documents (default 32 MiB); larger ones get 413.
+	MaxDocumentBytes int64
+
 	// Admin, when set, serves GET /v1/admin/status and
 	// POST /v1/admin/reindex (see admin.go).
 	Admin Admin
@@ -175,6 +183,8 @@ func New(cfg Config) (*Server, error) {
 	switch {
 	case cfg.MaxBodyBytes < 0:
 		return nil, quarry.Errorf(quarry.CodeInvalid, "server: MaxBodyBytes must not be negative, got %d", cfg.MaxBodyBytes)
+	case cfg.MaxDocumentBytes < 0:
+		return nil, quarry.Errorf(quarry.CodeInvalid, "server: MaxDocumentBytes must not be negative, got %d", cfg.MaxDocumentBytes)
 	case cfg.Timeout < 0:
 		return nil, quarry.Errorf(quarry.CodeInvalid, "server: Timeout must not be negative, got %s", cfg.Timeout)
 	case cfg.StreamTimeout < 0:
@@ -204,6 +214,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.MaxDocumentBytes == 0 {
+		cfg.MaxDocumentBytes = DefaultMaxDocumentBytes
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = DefaultTimeout
@@ -255,6 +268,7 @@ func (s *Server) routes() {
 	s.api(r, GroupAsk, urlKB).Post("/v1/kb/{kb}/ask", s.handleAsk)
 	s.openAIRoutes(r)
 	s.adminRoutes(r)
+	s.documentRoutes(r)
 	if s.cfg.Audit != nil {
 		s.api(r, GroupAdmin, urlKB).Get("/v1/kb/{kb}/admin/audit", s.handleAudit)
 	}

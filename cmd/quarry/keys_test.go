@@ -446,4 +446,123 @@ func TestAPIKeysAcrossKnowledgeBases(t *testing.T) {
 	if strings.Contains(string(b), `"kb":"default"`) {
 		t.Errorf("shop's audit shows default's events: %s", b)
 	}
+
+	// Deleting the knowledge base is audited too (its key still reads
+	// the log of the name it is bound to).
+	if _, errOut, code := runCLI(t, "kb", "delete", "--data", data, "shop"); code != 0 {
+		t.Fatalf("kb delete: %s", errOut)
+	}
+	_, _, b = call(t, p, "GET", "/v1/kb/shop/admin/audit?limit=1", "", auth(shop)...)
+	audit.Events = nil
+	if err := json.Unmarshal(b, &audit); err != nil || len(audit.Events) != 1 ||
+		audit.Events[0].Action != "kb.delete" || audit.Events[0].Outcome != "ok" || audit.Events[0].Actor != "cli" {
+		t.Errorf("the newest of shop's audit events after kb delete: %v %s", err, b)
+	}
+}
+
+// TestDocumentsOverHTTP: the ingest scope over a real server. A key
+// with ingest adds a document (PUT /v1/kb/{kb}/documents), which is
+// searchable in the answer's wake without a restart, replaces and
+// removes it; an ask-only or admin key is refused (403), no key is 401;
+// each change is in the audit log with the key's id.
+func TestDocumentsOverHTTP(t *testing.T) {
+	data := keyedData(t)
+	ingestKey := createKey(t, data, "--kb", "default", "--scope", "ingest")
+	askKey := createKey(t, data, "--kb", "default", "--scope", "ask")
+	searchKey := createKey(t, data, "--kb", "default", "--scope", "search")
+	admin := createKey(t, data, "--kb", "default", "--scope", "admin")
+	p := startServer(t, "serve", "--data", data, "--addr", "127.0.0.1:0", "--log-level", "warn")
+	bearer := func(k string) []string {
+		return []string{"Authorization", "Bearer " + k, "Content-Type", "text/markdown"}
+	}
+	const doc = "# Warranty\n\nEvery kettle carries a warranty of seven years from the day of purchase.\n"
+	const put = "/v1/kb/default/documents?path=policies/warranty.md"
+	found := func() string {
+		_, _, b := call(t, p, "POST", "/v1/search", `{"query": "kettle warranty"}`, "Authorization", "Bearer "+searchKey)
+		return string(b)
+	}
+	if strings.Contains(found(), "seven years") {
+		t.Fatal("the document is found before it was sent")
+	}
+
+	for _, tt := range []struct {
+		name, key string
+		status    int
+	}{{"no key", "", 401}, {"ask key", askKey, 403}, {"admin key", admin, 403}, {"search key", searchKey, 403}} {
+		h := bearer(tt.key)
+		if tt.key == "" {
+			h = h[2:]
+		}
+		code, _, b := call(t, p, "PUT", put, doc, h...)
+		if code != tt.status {
+			t.Errorf("PUT with %s: %d, want %d: %s", tt.name, code, tt.status, b)
+		}
+		if tt.status == 403 && !strings.Contains(string(b), `scope \"ingest\"`) {
+			t.Errorf("PUT with %s: %s: want it to name the ingest scope", tt.name, b)
+		}
+	}
+	if strings.Contains(found(), "seven years") {
+		t.Fatal("a refused PUT was ingested")
+	}
+
+	code, _, b := call(t, p, "PUT", put, doc, bearer(ingestKey)...)
+	var res struct{ KB, Path, Action, Generation string }
+	if code != 200 || json.Unmarshal(b, &res) != nil || res.Action != "added" || res.Path != "uploads/policies/warranty.md" {
+		t.Fatalf("PUT with the ingest key: %d %s", code, b)
+	}
+	waitUntil(t, 5*time.Second, "the document to be served", func() bool { return strings.Contains(found(), "seven years") })
+	if !strings.Contains(found(), `"uploads/policies/warranty.md"`) {
+		t.Errorf("search result: %s", found())
+	}
+	// The folder's documents are still there.
+	if _, _, b := call(t, p, "POST", "/v1/search", `{"query": "refunds"}`, "Authorization", "Bearer "+searchKey); !strings.Contains(string(b), "refunds.md") {
+		t.Errorf("the folder's documents after a PUT: %s", b)
+	}
+
+	code, _, b = call(t, p, "PUT", put, strings.Replace(doc, "seven", "nine", 1), bearer(ingestKey)...)
+	if code != 200 || !strings.Contains(string(b), `"updated"`) {
+		t.Fatalf("replace: %d %s", code, b)
+	}
+	waitUntil(t, 5*time.Second, "the replaced document to be served", func() bool {
+		s := found()
+		return strings.Contains(s, "nine years") && !strings.Contains(s, "seven years")
+	})
+	if code, _, b := call(t, p, "PUT", "/v1/kb/default/documents?path=setup.exe", "MZ", bearer(ingestKey)...); code != 415 {
+		t.Errorf("an unsupported document: %d %s", code, b)
+	}
+	if code, _, b := call(t, p, "PUT", "/v1/kb/default/documents?path=../../keys.json", "{}", bearer(ingestKey)...); code != 400 {
+		t.Errorf("a path out of the folder: %d %s", code, b)
+	}
+	if code, _, b := call(t, p, "DELETE", put, "", bearer(askKey)...); code != 403 {
+		t.Errorf("DELETE with the ask key: %d %s", code, b)
+	}
+	if code, _, b := call(t, p, "DELETE", put, "", bearer(ingestKey)...); code != 200 || !strings.Contains(string(b), `"removed"`) {
+		t.Fatalf("DELETE with the ingest key: %d %s", code, b)
+	}
+	waitUntil(t, 5*time.Second, "the removed document to go", func() bool { return !strings.Contains(found(), "nine years") })
+
+	_, _, b = call(t, p, "GET", "/v1/kb/default/admin/audit", "", "Authorization", "Bearer "+admin)
+	var audit struct{ Events []auth.Event }
+	if err := json.Unmarshal(b, &audit); err != nil {
+		t.Fatalf("audit: %v %s", err, b)
+	}
+	count := map[string]int{}
+	ingestID := ""
+	for _, e := range audit.Events {
+		count[e.Action+" "+e.Outcome]++
+		if e.Action == auth.ActionDocumentPut && e.Outcome == auth.OutcomeOK {
+			ingestID = e.KeyID
+			if e.Detail != "policies/warranty.md" {
+				t.Errorf("audit detail %q", e.Detail)
+			}
+		}
+	}
+	for k, n := range map[string]int{"document.put ok": 2, "document.put denied": 4, "document.put error": 2, "document.delete ok": 1, "document.delete denied": 1} {
+		if count[k] != n {
+			t.Errorf("audit: %d × %q, want %d (all: %v)", count[k], k, n, count)
+		}
+	}
+	if ingestID == "" || strings.Contains(string(b), ingestKey[len(auth.Prefix):]) {
+		t.Errorf("audit: key id %q, or the key itself is in it", ingestID)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"net/http"
@@ -119,6 +120,7 @@ func serveWith(ctx context.Context, env *Env, o options, hooks serveHooks) error
 		Ready:              m.Ready,
 		Logger:             log,
 		Admin:              adminAPI{m},
+		Documents:          documentsAPI{m},
 		// API keys, rate limits and the audit log (keys.go)
 		Keys: keys, Audit: audit, RateLimit: limits,
 		// chat completion usage, in the tokens chunk sizes are counted in
@@ -190,6 +192,18 @@ func checkServable(ctx context.Context, m *kb.Manager) error {
 	}
 	_, err := m.Engine(ctx, kb.Default)
 	return err
+}
+
+// documentsAPI serves PUT and DELETE /v1/kb/{kb}/documents from the
+// knowledge base manager.
+type documentsAPI struct{ m *kb.Manager }
+
+func (d documentsAPI) PutDocument(ctx context.Context, name, path string, body io.Reader) (any, error) {
+	return d.m.PutDocument(ctx, name, path, body)
+}
+
+func (d documentsAPI) DeleteDocument(ctx context.Context, name, path string) (any, error) {
+	return d.m.DeleteDocument(ctx, name, path)
 }
 
 // adminAPI serves the admin routes from the knowledge base manager.
