@@ -22,7 +22,8 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "serve", "quarry serve [flags]",
 		"Serve the HTTP API over every knowledge base of the data directory: POST /v1/search,\n"+
 			"POST /v1/ask, /v1/admin/* (the default knowledge base), the same under /v1/kb/NAME/,\n"+
-			"POST /v1/chat/completions (model = knowledge base), GET /healthz, GET /readyz. New\n"+
+			"POST /v1/chat/completions (model = knowledge base), PUT and DELETE\n"+
+			"/v1/kb/NAME/documents?path=PATH (a document, ingested at once), GET /healthz, GET /readyz. New\n"+
 			"generations written by quarry ingest, reindex or rollback, and new knowledge bases,\n"+
 			"are picked up without a restart. --rebuild-schedule runs full rebuilds (as quarry\n"+
 			"reindex) of every knowledge base on a cron schedule.", &o, "addr", "vectors", "schedule", "gate", "chunk", "parse")
