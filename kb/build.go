@@ -123,6 +123,7 @@ func CleanPrefix(p string) (string, error) {
 // buildLocked builds a new generation from fsys, validates it, and
 // switches to it (see publish); w must be held.
 func (m *Manager) buildLocked(ctx context.Context, name string, d *gen.Dir, w *gen.Writer, vb VectorBackend, fsys fs.FS, b BuildOptions) (ingest.Summary, gen.State, error) {
+	start := time.Now()
 	// The writer lock removed the directories of builds abandoned by a
 	// crash; drop what they left in the vector store too.
 	if gens, err := d.Generations(); err == nil {
@@ -199,6 +200,7 @@ func (m *Manager) buildLocked(ctx context.Context, name string, d *gen.Dir, w *g
 			return sum, gen.State{}, abandon(err)
 		}
 	}
+	info.BuildSeconds = time.Since(start).Seconds()
 	st, err := m.publish(ctx, d, w, vb, info)
 	if err != nil {
 		return sum, gen.State{}, abandon(err)

@@ -19,6 +19,7 @@ type indexCollector struct {
 	updates                    *prometheus.CounterVec
 	rebuilds                   *prometheus.CounterVec
 	rebuildTime                *prometheus.HistogramVec
+	buildTime                  *prometheus.HistogramVec
 
 	mu       sync.Mutex
 	versions map[string]int       // last state.json version seen, per knowledge base
@@ -42,6 +43,10 @@ func newIndexCollector(m *kb.Manager) *indexCollector {
 			Name: "quarry_rebuild_duration_seconds", Help: "How long rebuilds took.",
 			Buckets: []float64{1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600},
 		}, []string{"kb"}),
+		buildTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "quarry_index_build_duration_seconds", Help: "How long the builds of the generations switched to while the server ran took, by reason (ingest, reindex).",
+			Buckets: []float64{.1, .5, 1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600},
+		}, []string{"kb", "reason"}),
 		versions: map[string]int{},
 		finished: map[string]time.Time{},
 	}
@@ -66,6 +71,7 @@ func (c *indexCollector) Describe(ch chan<- *prometheus.Desc) {
 	c.updates.Describe(ch)
 	c.rebuilds.Describe(ch)
 	c.rebuildTime.Describe(ch)
+	c.buildTime.Describe(ch)
 }
 
 func (c *indexCollector) Collect(ch chan<- prometheus.Metric) {
@@ -86,11 +92,29 @@ func (c *indexCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.running, prometheus.GaugeValue, running, name)
 		if gs, err := c.m.State(name); err == nil {
 			if prev := c.versions[name]; gs.Versions > prev {
-				reason := gs.Info.Reason
-				if reason == "" {
-					reason = "unknown"
+				// Each new generation by its own reason, with the time
+				// its build took (the history is newest first; a rollback
+				// built nothing). Switches beyond the history's length
+				// count under the current reason.
+				n := gs.Versions - prev
+				hist := gs.History[:min(n, len(gs.History))]
+				for _, h := range hist {
+					reason := h.Reason
+					if reason == "" {
+						reason = "unknown"
+					}
+					c.updates.WithLabelValues(name, reason).Inc()
+					if h.BuildSeconds > 0 {
+						c.buildTime.WithLabelValues(name, reason).Observe(h.BuildSeconds)
+					}
 				}
-				c.updates.WithLabelValues(name, reason).Add(float64(gs.Versions - prev))
+				if rest := n - len(hist); rest > 0 {
+					reason := gs.Info.Reason
+					if reason == "" {
+						reason = "unknown"
+					}
+					c.updates.WithLabelValues(name, reason).Add(float64(rest))
+				}
 			}
 			c.versions[name] = gs.Versions
 		}
@@ -110,4 +134,5 @@ func (c *indexCollector) Collect(ch chan<- prometheus.Metric) {
 	c.updates.Collect(ch)
 	c.rebuilds.Collect(ch)
 	c.rebuildTime.Collect(ch)
+	c.buildTime.Collect(ch)
 }

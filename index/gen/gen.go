@@ -55,6 +55,10 @@ type Info struct {
 	VectorStore string    `json:"vector_store,omitempty"`
 	Built       time.Time `json:"built"`
 	Reason      string    `json:"reason,omitempty"` // "ingest", "reindex", "rollback"
+	// BuildSeconds is how long the build that made the generation took,
+	// from its start to its switch (0 for a rollback, which builds
+	// nothing).
+	BuildSeconds float64 `json:"build_seconds,omitempty"`
 }
 
 // State is the content of state.json.
@@ -321,7 +325,7 @@ func (w *Writer) Rollback() (State, error) {
 	for _, h := range s.History {
 		if h.Gen == s.Previous {
 			info = h
-			info.Reason = "rollback"
+			info.Reason, info.BuildSeconds = "rollback", 0
 			break
 		}
 	}
