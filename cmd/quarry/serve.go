@@ -144,7 +144,7 @@ func serveWith(ctx context.Context, env *Env, o options, hooks serveHooks) error
 	names, _ := m.List()
 	serving, _ := m.Serving(kb.Default)
 	log.Info("serving", "addr", "http://"+addr, "data", o.Data, "knowledge_bases", names, "generation", serving,
-		"vector_store", vb.Kind(), "rebuild_schedule", o.RebuildSchedule)
+		"vector_store", vb.Kind(), "rebuild_schedule", o.RebuildSchedule, "widget", "http://"+addr+server.WidgetPath())
 	if hooks.announce != nil {
 		hooks.announce(addr)
 	}

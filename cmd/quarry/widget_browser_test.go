@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -75,23 +76,27 @@ const hostileCSS = `<style>
 html, body, h1, p, div, span, button, input { font-size: 64px !important; line-height: 3 !important; font-family: "Comic Sans MS", cursive !important; }
 </style>`
 
-// hostPages serves the host pages: / (English), /zh (Chinese), /hostile
-// (hostile CSS), /plain (no widget).
-func hostPages(quarryURL, key, docs *string) http.Handler {
+// hostPages serves the host pages: / (English), /zh (Chinese, loading
+// the script from its versioned URL), /hostile (hostile CSS), /plain (no
+// widget).
+func hostPages(quarryURL, versioned, key, docs *string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		lang, style := "en", ""
-		tag := fmt.Sprintf(`<script src="%s/widget.js" data-kb="default" data-key="%s" data-docs="%s" data-title="Kestrel help" data-color="#0f766e" async></script>`, *quarryURL, *key, *docs)
+		lang, style, script := "en", "", *quarryURL+"/widget.js"
 		switch r.URL.Path {
 		case "/":
 		case "/zh":
-			lang = "zh-CN"
+			lang, script = "zh-CN", *versioned
 		case "/hostile":
 			style = hostileCSS
 		case "/plain":
-			tag = ""
+			script = ""
 		default:
 			http.NotFound(w, r)
 			return
+		}
+		tag := ""
+		if script != "" {
+			tag = fmt.Sprintf(`<script src="%s" data-kb="default" data-key="%s" data-docs="%s" data-title="Kestrel help" data-color="#0f766e" async></script>`, script, *key, *docs)
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		fmt.Fprintf(w, hostPage, lang, style, tag)
@@ -106,6 +111,7 @@ type widgetAnswer struct {
 	FirstTokenMS float64  `json:"first"`
 	Deltas       int      `json:"deltas"`
 	Links        []string `json:"links"`
+	Labels       []string `json:"labels"`
 	Handoff      string   `json:"handoff"`
 	Mailto       string   `json:"mailto"`
 	Error        bool     `json:"error"`
@@ -119,7 +125,7 @@ const lastAnswerJS = `(() => {
   const m = b.querySelector('[data-handoff] a[href^="mailto:"]');
   return {text: b.firstChild.textContent, id: b.dataset.answerId || '', answered: b.dataset.answered || '',
     first: +(b.dataset.firstTokenMs || -1), deltas: +(b.dataset.deltas || 0),
-    links: [...b.querySelectorAll('.c a')].map(a => a.href), handoff: h ? h.textContent : '',
+    links: [...b.querySelectorAll('.c a')].map(a => a.href), labels: [...b.querySelectorAll('.c a')].map(a => a.textContent), handoff: h ? h.textContent : '',
     mailto: m ? m.href : '', error: b.hasAttribute('data-error')};
 })()`
 
@@ -203,10 +209,10 @@ func TestWidgetInBrowser(t *testing.T) {
 	}
 
 	// Host pages on two origins; the key is bound to the first.
-	var quarryURL, widgetKey, docs string
-	site := httptest.NewServer(hostPages(&quarryURL, &widgetKey, &docs))
+	var quarryURL, versionedURL, widgetKey, docs string
+	site := httptest.NewServer(hostPages(&quarryURL, &versionedURL, &widgetKey, &docs))
 	defer site.Close()
-	other := httptest.NewServer(hostPages(&quarryURL, &widgetKey, &docs))
+	other := httptest.NewServer(hostPages(&quarryURL, &versionedURL, &widgetKey, &docs))
 	defer other.Close()
 	docs = site.URL + "/help/"
 	key := func(args ...string) string {
@@ -220,6 +226,12 @@ func TestWidgetInBrowser(t *testing.T) {
 	adminKey := key("--kb", "*", "--scope", "admin", "--name", "operator")
 	p := startServer(t, "serve", "--data", data, "--addr", "127.0.0.1:0")
 	quarryURL = "http://" + p.addr
+	// The serve log names the widget's versioned URL, for host pages.
+	if m := regexp.MustCompile(`widget=(http://\S+/widget/[0-9a-f]+/widget\.js)`).FindStringSubmatch(p.stderr.String()); m == nil {
+		t.Fatalf("quarry serve does not log the widget's versioned URL:\n%s", p.stderr)
+	} else {
+		versionedURL = m[1]
+	}
 
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chrome), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
@@ -272,6 +284,10 @@ func TestWidgetInBrowser(t *testing.T) {
 		if len(first.Links) == 0 || first.Links[0] != docs+"returns/refund-status.html" {
 			t.Errorf("citation links %v, want the first to be %sreturns/refund-status.html", first.Links, docs)
 		}
+		// The link reads "[1] title › heading".
+		if len(first.Labels) == 0 || !strings.HasPrefix(first.Labels[0], "[1] Where Is My Refund?") || !strings.Contains(first.Labels[0], " › Where is my refund?") {
+			t.Errorf("citation labels %q, want the document's title and heading", first.Labels)
+		}
 		t.Logf("first token after %.0f ms on loopback (%d delta events)", first.FirstTokenMS, first.Deltas)
 		second := ask(t, ctx, "What about PayPal?")
 		if second.Answered != "true" || second.AnswerID == "" || second.AnswerID == first.AnswerID {
@@ -301,7 +317,8 @@ func TestWidgetInBrowser(t *testing.T) {
 				t.Errorf("turn %d: %+v", i, tu)
 			}
 		}
-		if turns[1].ConversationID != turns[0].ConversationID || turns[1].Query == "" {
+		// The follow-up was rewritten with the first question's subject.
+		if turns[1].ConversationID != turns[0].ConversationID || !strings.Contains(turns[1].Query, "refund") || !strings.Contains(turns[1].Query, "PayPal") {
 			t.Errorf("the follow-up is not in the conversation, rewritten: %+v", turns[1])
 		}
 		if fb := turns[1].Feedback; fb == nil || fb.Rating != "down" || fb.Comment != "It does not say how long PayPal takes" {
@@ -379,26 +396,44 @@ func TestWidgetInBrowser(t *testing.T) {
 		}
 		openWidget(t, ctx, site.URL+"/")
 		ask(t, ctx, "How do I reset my password?")
-		for _, part := range []string{`.querySelector('.p')`, `.querySelector('input')`, `.querySelector('button.g')`, `.querySelector('button.x')`} {
+		for _, part := range []string{`.querySelector('.p')`, `.querySelector('input')`, `.querySelector('button.g')`, `.querySelector('button.x')`,
+			`.querySelector('button.l')`} {
 			r := rectOf(t, ctx, shadow+part)
 			if r.Left < 0 || r.Top < 0 || r.Right > 360 || r.Bottom > 640 || r.Right <= r.Left {
 				t.Errorf("%s at %+v: outside the 360x640 screen", part, r)
 			}
+		}
+		// The answer (it scrolls up and down in the panel) and its
+		// feedback buttons fit across, and nothing in the panel is wider
+		// than it (no sideways scrolling).
+		p := rectOf(t, ctx, shadow+`.querySelector('.p')`)
+		for _, part := range []string{`.querySelector('div.b.a:last-of-type')`, `.querySelector('div.b.a:last-of-type .f')`} {
+			if r := rectOf(t, ctx, shadow+part); r.Left < p.Left || r.Right > p.Right || r.Right <= r.Left {
+				t.Errorf("%s at %+v: outside the panel at %+v", part, r, p)
+			}
+		}
+		if wide, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const r = `+shadow+`; return [r.querySelector('.p'), r.querySelector('.m')].some(e => e.scrollWidth > e.clientWidth); })()`)); err != nil || wide {
+			t.Errorf("the panel scrolls sideways at 360 px (%v)", err)
 		}
 		screenshot(t, ctx, filepath.Join(shots, "widget-360x640.png"))
 	})
 
 	t.Run("hostile host CSS changes nothing", func(t *testing.T) {
 		var shotsOf [2]image.Image
-		var rects [2][2]rect
+		var rects [2][3]rect
 		for i, path := range []string{"/", "/hostile"} {
 			ctx := tab(t)
 			openWidget(t, ctx, site.URL+path)
+			// With an answer, its citation and the feedback buttons.
+			if a := ask(t, ctx, "How long do refunds take?"); a.Answered != "true" {
+				t.Fatalf("on %s: %+v", path, a)
+			}
 			// No blinking caret in the pictures.
 			if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](shadow+`.activeElement.blur()`)); err != nil {
 				t.Fatal(err)
 			}
-			rects[i] = [2]rect{rectOf(t, ctx, shadow+`.querySelector('.p')`), rectOf(t, ctx, shadow+`.querySelector('button.l')`)}
+			rects[i] = [3]rect{rectOf(t, ctx, shadow+`.querySelector('.p')`), rectOf(t, ctx, shadow+`.querySelector('button.l')`),
+				rectOf(t, ctx, shadow+`.querySelector('div.b.a:last-of-type')`)}
 			b := screenshot(t, ctx, filepath.Join(shots, fmt.Sprintf("isolation-%d.png", i)))
 			img, err := png.Decode(bytes.NewReader(b))
 			if err != nil {
@@ -412,7 +447,7 @@ func TestWidgetInBrowser(t *testing.T) {
 		// Every pixel of the panel and the launcher, but for their rounded
 		// corners, where the page's own background shows through.
 		diff := 0
-		for i, r := range rects[0] {
+		for i, r := range rects[0][:2] {
 			inset := []int{14, 9}[i]
 			for y := int(r.Top) + inset; y < int(r.Bottom)-inset; y++ {
 				for x := int(r.Left) + inset; x < int(r.Right)-inset; x++ {
