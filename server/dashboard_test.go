@@ -91,6 +91,7 @@ var figure = regexp.MustCompile(`<b id="([a-z-]+)">([^<]*)</b>`)
 
 func TestDashboardFigures(t *testing.T) {
 	l := dashboardHistory(t)
+	t.Logf("a generated history of %d conversations", dashboardConversations)
 	h := newServer(t, Config{Asker: streamingAsk(), Reports: l, KnowledgeBases: []string{"default", "support"}}).Handler()
 	for _, kb := range []string{"all", "support"} {
 		w := do(t, h, "GET", "/admin?range=30d&kb="+kb, "")
