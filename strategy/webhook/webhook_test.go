@@ -82,6 +82,11 @@ func TestVerify(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	ts := strconv.FormatInt(now.Unix(), 10)
 	sig := Sign("k", now.Unix(), body)
+	// Computed outside Go (Python's hmac, as in the README): HMAC-SHA256
+	// of "1800000000." + body with key "k".
+	if want := "sha256=fe8150ce585e3236111a88d01464fd8fed3c4d51d55cf16faecbd54da77c0282"; sig != want {
+		t.Errorf("Sign = %s, want %s", sig, want)
+	}
 	if err := Verify("k", ts, sig, body, now.Add(time.Minute), 0); err != nil {
 		t.Errorf("good signature: %v", err)
 	}
