@@ -330,3 +330,35 @@ func TestObserveOtherChannels(t *testing.T) {
 		t.Fatalf("logged %+v %v", tu, err)
 	}
 }
+
+// TestChatCompletionIsLogged: a question asked through the OpenAI-compatible
+// endpoint is a turn of the log on the openai channel, under the answer id
+// the completion carries, and can be rated.
+func TestChatCompletionIsLogged(t *testing.T) {
+	ctx := context.Background()
+	lg := newLogged(t, false)
+	w := do(t, lg.h, "POST", "/v1/chat/completions", chatBody("default", false, "user", "How do I install?"))
+	if w.Code != http.StatusOK {
+		t.Fatalf("completion: %d %s", w.Code, w.Body)
+	}
+	var c struct {
+		Quarry quarryExtraJSON `json:"quarry"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &c); err != nil {
+		t.Fatal(err)
+	}
+	turns, err := lg.log.Turns(ctx, quarry.TurnFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(turns) != 1 || c.Quarry.AnswerID == "" || turns[0].AnswerID != c.Quarry.AnswerID || turns[0].Channel != quarry.ChannelOpenAI ||
+		turns[0].Question != "How do I install?" || turns[0].KB != "default" || !turns[0].Answered {
+		t.Fatalf("completion %+v logged as %+v", c.Quarry, turns)
+	}
+	if w := do(t, lg.h, "POST", "/v1/feedback", `{"answer_id": "`+c.Quarry.AnswerID+`", "rating": "up"}`); w.Code != http.StatusOK {
+		t.Errorf("feedback on a completion: %d %s", w.Code, w.Body)
+	}
+	if tu, _ := lg.log.Get(ctx, c.Quarry.AnswerID); tu.Feedback == nil || tu.Feedback.Rating != quarry.RatingUp {
+		t.Errorf("feedback logged: %+v", tu.Feedback)
+	}
+}
