@@ -412,3 +412,32 @@ func TestFormatLimits(t *testing.T) {
 		t.Errorf("an answered answer shows the hand-off: %q", answered)
 	}
 }
+
+// The access token is fetched once and reused until shortly before its
+// expires_in runs out, then fetched again.
+func TestAccessTokenCachedUntilItExpires(t *testing.T) {
+	p := newPlatform(t)
+	now := time.Unix(1_800_000_000, 0)
+	a := &api{base: p.URL, appID: testAppID, secret: "app-secret", client: p.Client(), now: func() time.Time { return now }}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		after  time.Duration // since the first fetch
+		token  string
+		tokens int // fetched so far
+	}{
+		{0, "TOKEN-1", 1},
+		{time.Hour, "TOKEN-1", 1},
+		{7200*time.Second - tokenMargin - time.Second, "TOKEN-1", 1},
+		{7200*time.Second - tokenMargin + time.Second, "TOKEN-2", 2}, // renewed before WeChat's expiry
+		{7200*time.Second + time.Hour, "TOKEN-2", 2},
+	} {
+		now = time.Unix(1_800_000_000, 0).Add(tc.after)
+		tok, err := a.accessToken(ctx, false)
+		p.mu.Lock()
+		fetched := p.tokens
+		p.mu.Unlock()
+		if err != nil || tok != tc.token || fetched != tc.tokens {
+			t.Errorf("after %v: token %q (%v), %d fetched; want %s, %d", tc.after, tok, err, fetched, tc.token, tc.tokens)
+		}
+	}
+}
