@@ -615,3 +615,62 @@ func verifyDelivery(secret string, h http.Header, body []byte) error {
 	}
 	return nil
 }
+
+// Safe mode through quarry serve: the strategy file's encoding_aes_key
+// and app_id reach the channel; the platform's side encrypts and
+// decrypts with the channel package's Cipher (checked against the
+// official algorithm in channels/wechat).
+func TestWeChatSafeModeThroughServe(t *testing.T) {
+	src, data := t.TempDir(), t.TempDir()
+	writeFiles(t, src, strategyDocs)
+	if _, stderr, code := runCLI(t, "ingest", "--data", data, src); code != 0 {
+		t.Fatalf("ingest: %s", stderr)
+	}
+	const aesKey, appID = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "wx0123456789abcdef"
+	file := strategyYAML("https://hooks.example.com/unused", "") + "    app_id: " + appID + "\n    encoding_aes_key: " + aesKey + "\n"
+	if err := os.WriteFile(strategyPath(data, kb.Default), []byte(file), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := startServe(t, options{Data: data}, nil, serveHooks{})
+	platform, err := wechat.NewCipher(aesKey, appID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := `<xml><ToUserName><![CDATA[gh_x]]></ToUserName><FromUserName><![CDATA[oDAVE]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[How do I reset my password?]]></Content><MsgId>501</MsgId></xml>`
+	enc, err := platform.Encrypt([]byte(inner))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, nonce := fmt.Sprint(time.Now().Unix()), "4242"
+	q := "signature=" + wechat.Signature("wx-token", ts, nonce) + "&timestamp=" + ts + "&nonce=" + nonce +
+		"&openid=oDAVE&encrypt_type=aes&msg_signature=" + wechat.Signature("wx-token", ts, nonce, enc)
+	resp, err := http.Post("http://"+s.addr+"/v1/channels/wechat/default?"+q, "text/xml",
+		strings.NewReader(`<xml><ToUserName><![CDATA[gh_x]]></ToUserName><Encrypt><![CDATA[`+enc+`]]></Encrypt></xml>`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var env struct{ Encrypt, MsgSignature, TimeStamp, Nonce string }
+	if resp.StatusCode != 200 || xml.Unmarshal(raw, &env) != nil || env.MsgSignature != wechat.Signature("wx-token", env.TimeStamp, env.Nonce, env.Encrypt) {
+		t.Fatalf("safe-mode reply %d: %s", resp.StatusCode, raw)
+	}
+	plain, err := platform.Decrypt(env.Encrypt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reply wechat.Message
+	if err := xml.Unmarshal(plain, &reply); err != nil || reply.ToUserName != "oDAVE" || !strings.HasPrefix(reply.Content, curatedAnswerText) {
+		t.Errorf("decrypted reply %s (%v)", plain, err)
+	}
+	// A wrong msg_signature is refused.
+	resp, err = http.Post("http://"+s.addr+"/v1/channels/wechat/default?"+strings.Replace(q, "msg_signature=", "msg_signature=0", 1), "text/xml",
+		strings.NewReader(`<xml><ToUserName><![CDATA[gh_x]]></ToUserName><Encrypt><![CDATA[`+enc+`]]></Encrypt></xml>`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 403 {
+		t.Errorf("bad msg_signature: %d", resp.StatusCode)
+	}
+}
