@@ -225,3 +225,91 @@ func TestOperatorCommands(t *testing.T) {
 		t.Fatalf("report without a log: %d %s", code, errOut)
 	}
 }
+
+// TestImprovementLoop is the operator's loop of the README: the declined
+// and the down-rated questions are exported in quarry eval's format;
+// quarry eval refuses the file until it is labelled; labelled, it
+// measures the knowledge base, and as --gate-questions it keeps a
+// rebuild that loses the answer from being switched to.
+func TestImprovementLoop(t *testing.T) {
+	src, data := t.TempDir(), t.TempDir()
+	writeFiles(t, src, map[string]string{
+		"returns.md":  "# Returns\n\nYou can return any item within 30 days of delivery for a full refund.\n",
+		"shipping.md": "# Shipping\n\nStandard shipping takes 3 to 5 business days. Express shipping takes one day.\n",
+	})
+	mustCLI(t, nil, "ingest", "--data", data, src)
+	p := startServer(t, "serve", "--data", data, "--addr", "127.0.0.1:0")
+	good := askHTTP(t, p.addr, map[string]any{"question": "How long do I have to return an item?"}, false)
+	declined := askHTTP(t, p.addr, map[string]any{"question": "Which rocket do you use to ship to Mars?"}, false)
+	if !good.Answered || declined.Answered {
+		t.Fatalf("answers: %+v / %+v", good, declined)
+	}
+	var fb map[string]any
+	if code := p.post(t, "/v1/feedback", map[string]any{"answer_id": good.AnswerID, "rating": "down", "comment": "and for sale items?"}, &fb); code != 200 {
+		t.Fatalf("feedback: %d %v", code, fb)
+	}
+	p.stop()
+
+	// 1. Collect.
+	out := mustCLI(t, nil, "questions", "export", "--data", data, "--kb", "default", "--unanswered", "--down-rated", "--since", "30d")
+	var qs []corpora.Question
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var q corpora.Question
+		if err := json.Unmarshal([]byte(line), &q); err != nil {
+			t.Fatalf("export line %q: %v", line, err)
+		}
+		qs = append(qs, q)
+	}
+	if len(qs) != 2 {
+		t.Fatalf("exported %d questions, want the declined and the down-rated one:\n%s", len(qs), out)
+	}
+	review := filepath.Join(t.TempDir(), "review.jsonl")
+	if err := os.WriteFile(review, []byte(out), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Not yet labelled: quarry eval names the line.
+	if _, errOut, code := runCLI(t, "eval", "--data", data, review); code == 0 || !strings.Contains(errOut, "answerable but no expected_answer") {
+		t.Fatalf("eval of the unlabelled file: exit %d\n%s", code, errOut)
+	}
+
+	// 2. Label: the down-rated question's right answer is in returns.md.
+	var labelled strings.Builder
+	for _, q := range qs {
+		switch {
+		case q.Answerable:
+			if q.Question != "How long do I have to return an item?" || len(q.ExpectedDocs) == 0 || q.ExpectedDocs[0] != "returns.md" {
+				t.Fatalf("the down-rated question, with the documents Quarry cited: %+v", q)
+			}
+			q.ExpectedDocs, q.ExpectedAnswer = []string{"returns.md"}, "30 days"
+		case q.Question != "Which rocket do you use to ship to Mars?":
+			t.Fatalf("the declined question: %+v", q)
+		}
+		b, _ := json.Marshal(q)
+		labelled.Write(append(b, '\n'))
+	}
+	if err := os.WriteFile(review, []byte(labelled.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// 3. Measure.
+	out, errOut, code := runCLI(t, "eval", "--data", data, review)
+	if code != 0 {
+		t.Fatalf("eval of the labelled file: exit %d\n%s%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "answers: 2 questions (1 answerable, 1 unanswerable)") || !strings.Contains(out, "answer accuracy 100.0%, declined 100.0%") {
+		t.Errorf("quarry eval review.jsonl:\n%s", out)
+	}
+
+	// 4. Guard: a rebuild that loses the returns page is not switched to.
+	before := state(t, data).Current
+	if err := os.Rename(filepath.Join(src, "returns.md"), filepath.Join(src, "refunds.md")); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code = runCLIEnv(t, nil, "reindex", "--data", data, "--gate-questions", review)
+	if code != 1 || !strings.Contains(errOut, "not switching") {
+		t.Fatalf("gated reindex that loses the answer: exit %d\n%s", code, errOut)
+	}
+	if after := state(t, data).Current; after != before {
+		t.Errorf("the gate let %s replace %s", after, before)
+	}
+}
