@@ -77,13 +77,16 @@ html, body, h1, p, div, span, button, input { font-size: 64px !important; line-h
 </style>`
 
 // hostPages serves the host pages: / (English), /zh (Chinese, loading
-// the script from its versioned URL), /hostile (hostile CSS), /plain (no
-// widget).
+// the script from its versioned URL), /hostile (hostile CSS), /left (the
+// widget on the left, in another colour), /plain (no widget).
 func hostPages(quarryURL, versioned, key, docs *string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		lang, style, script := "en", "", *quarryURL+"/widget.js"
+		title, color, position := "Kestrel help", "#0f766e", ""
 		switch r.URL.Path {
 		case "/":
+		case "/left":
+			title, color, position = "Ask Kestrel", "#9333ea", ` data-position="left"`
 		case "/zh":
 			lang, script = "zh-CN", *versioned
 		case "/hostile":
@@ -96,7 +99,7 @@ func hostPages(quarryURL, versioned, key, docs *string) http.Handler {
 		}
 		tag := ""
 		if script != "" {
-			tag = fmt.Sprintf(`<script src="%s" data-kb="default" data-key="%s" data-docs="%s" data-title="Kestrel help" data-color="#0f766e" async></script>`, script, *key, *docs)
+			tag = fmt.Sprintf(`<script src="%s" data-kb="default" data-key="%s" data-docs="%s" data-title="%s" data-color="%s"%s async></script>`, script, *key, *docs, title, color, position)
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		fmt.Fprintf(w, hostPage, lang, style, tag)
@@ -114,6 +117,7 @@ type widgetAnswer struct {
 	Labels       []string `json:"labels"`
 	Handoff      string   `json:"handoff"`
 	Mailto       string   `json:"mailto"`
+	Contact      string   `json:"contact"`
 	Error        bool     `json:"error"`
 }
 
@@ -123,10 +127,11 @@ const lastAnswerJS = `(() => {
   const b = [...` + shadow + `.querySelectorAll('div.b.a')].pop();
   const h = b.querySelector('[data-handoff]');
   const m = b.querySelector('[data-handoff] a[href^="mailto:"]');
+  const u = b.querySelector('[data-handoff] a[href^="http"]');
   return {text: b.firstChild.textContent, id: b.dataset.answerId || '', answered: b.dataset.answered || '',
     first: +(b.dataset.firstTokenMs || -1), deltas: +(b.dataset.deltas || 0),
     links: [...b.querySelectorAll('.c a')].map(a => a.href), labels: [...b.querySelectorAll('.c a')].map(a => a.textContent), handoff: h ? h.textContent : '',
-    mailto: m ? m.href : '', error: b.hasAttribute('data-error')};
+    mailto: m ? m.href : '', contact: u ? u.href : '', error: b.hasAttribute('data-error')};
 })()`
 
 // ask types a question into the open widget and waits for its answer.
@@ -203,8 +208,12 @@ func TestWidgetInBrowser(t *testing.T) {
 	if _, errOut, code := runCLI(t, "ingest", "--data", data, src); code != 0 {
 		t.Fatalf("ingest: %s", errOut)
 	}
-	if err := os.WriteFile(filepath.Join(data, "kb", "default", handoffFile),
-		[]byte(`{"message": "Our support team answers within one business day.", "email": "support@kestrel.example", "url": "https://kestrel.example/contact"}`), 0o644); err != nil {
+	if err := os.WriteFile(strategyPath(data, "default"), []byte(`escalation:
+  contact:
+    message: {en: "Our support team answers within one business day.", zh: "我们的客服会在一个工作日内回复您。"}
+    url: https://kestrel.example/contact
+    email: support@kestrel.example
+`), 0o644); err != nil {
 		t.Fatal(err)
 	}
 
@@ -358,10 +367,38 @@ func TestWidgetInBrowser(t *testing.T) {
 		ctx := tab(t)
 		openWidget(t, ctx, site.URL+"/")
 		a := ask(t, ctx, "Do you ship to Mars?")
-		if a.Answered != "false" || !strings.Contains(a.Handoff, "one business day") || a.Mailto != "mailto:support@kestrel.example" {
+		if a.Answered != "false" || !strings.Contains(a.Handoff, "one business day") || a.Mailto != "mailto:support@kestrel.example" ||
+			a.Contact != "https://kestrel.example/contact" {
 			t.Fatalf("declined answer: %+v", a)
 		}
 		screenshot(t, ctx, filepath.Join(shots, "widget-handoff.png"))
+		// In Chinese, the hand-off's Chinese message.
+		ctx = tab(t)
+		openWidget(t, ctx, site.URL+"/zh")
+		if a := ask(t, ctx, "你们能把货送到火星吗？"); a.Answered != "false" || !strings.Contains(a.Handoff, "一个工作日内") || !strings.Contains(a.Handoff, "需要人工服务") {
+			t.Fatalf("declined answer in Chinese: %+v", a)
+		}
+	})
+
+	t.Run("title, colour and position from the script's attributes", func(t *testing.T) {
+		look := func(path string) (string, string, rect, rect) {
+			ctx := tab(t)
+			openWidget(t, ctx, site.URL+path)
+			got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`(() => { const r = `+shadow+`;
+				return [r.querySelector('h2').textContent, getComputedStyle(r.querySelector('button.l')).backgroundColor]; })()`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got[0], got[1], rectOf(t, ctx, shadow+`.querySelector('button.l')`), rectOf(t, ctx, shadow+`.querySelector('.p')`)
+		}
+		title, color, launcher, panel := look("/")
+		if title != "Kestrel help" || color != "rgb(15, 118, 110)" || launcher.Right < 1200 || panel.Right < 1200 {
+			t.Errorf("default page: title %q, colour %s, launcher %+v, panel %+v; want the right-hand side", title, color, launcher, panel)
+		}
+		title, color, launcher, panel = look("/left")
+		if title != "Ask Kestrel" || color != "rgb(147, 51, 234)" || launcher.Left > 80 || panel.Left > 80 {
+			t.Errorf("data-position=left: title %q, colour %s, launcher %+v, panel %+v; want the left-hand side", title, color, launcher, panel)
+		}
 	})
 
 	t.Run("Chinese", func(t *testing.T) {
