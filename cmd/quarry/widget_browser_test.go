@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/quarry-kb/quarry"
@@ -78,13 +80,16 @@ html, body, h1, p, div, span, button, input { font-size: 64px !important; line-h
 
 // hostPages serves the host pages: / (English), /zh (Chinese, loading
 // the script from its versioned URL), /hostile (hostile CSS), /left (the
-// widget on the left, in another colour), /plain (no widget).
+// widget on the left, in another colour), /nolang (no page language),
+// /plain (no widget).
 func hostPages(quarryURL, versioned, key, docs *string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		lang, style, script := "en", "", *quarryURL+"/widget.js"
 		title, color, position := "Kestrel help", "#0f766e", ""
 		switch r.URL.Path {
 		case "/":
+		case "/nolang":
+			lang = ""
 		case "/left":
 			title, color, position = "Ask Kestrel", "#9333ea", ` data-position="left"`
 		case "/zh":
@@ -413,6 +418,26 @@ func TestWidgetInBrowser(t *testing.T) {
 			t.Fatalf("Chinese answer: %+v", a)
 		}
 		screenshot(t, ctx, filepath.Join(shots, "widget-zh.png"))
+	})
+
+	t.Run("Chinese from the browser's language when the page has none", func(t *testing.T) {
+		ctx := tab(t)
+		ua, err := chromedp.Run(ctx, chromedp.Evaluate[string](`navigator.userAgent`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{UserAgent: ua, AcceptLanguage: "zh-CN"})
+			return err
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		openWidget(t, ctx, site.URL+"/nolang")
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[navigator.language, `+shadow+`.querySelector('input').placeholder]`))
+		if err != nil || got[0] != "zh-CN" || got[1] != "请输入您的问题…" {
+			t.Errorf("navigator.language, placeholder = %q (%v): want the Chinese interface", got, err)
+		}
 	})
 
 	t.Run("refused on another origin", func(t *testing.T) {
