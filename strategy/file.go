@@ -47,10 +47,6 @@ const (
 	defaultThanksChinese    = "不客气！还有什么可以帮您的吗？"
 	defaultGoodbyeEnglish   = "Goodbye, and thank you for getting in touch!"
 	defaultGoodbyeChinese   = "再见，感谢您的咨询！"
-	defaultWeChatOtherEn    = "Sorry, I can only read text messages. Please type your question."
-	defaultWeChatOtherZh    = "抱歉，我目前只能处理文字消息，请直接输入您的问题。"
-	defaultWeChatWelcomeEn  = "Welcome! Ask me anything about our products and services."
-	defaultWeChatWelcomeZh  = "欢迎关注！请直接发送您的问题，我会尽力为您解答。"
 	defaultBlockedEnglish   = "Sorry, I can't help with that topic."
 	defaultBlockedChinese   = "抱歉，这个话题我无法回答。"
 	maxStrategyFileBytes    = 4 << 20

@@ -265,8 +265,8 @@ func (k *kbStrategy) wechat(s *strategies) (*wechat.Channel, error) {
 	wc, err := wechat.New(wechat.Config{
 		KB: k.name, Token: cfg.Token, AppID: cfg.AppID, AppSecret: secret, EncodingAESKey: cfg.EncodingAESKey,
 		APIBaseURL: cfg.APIBaseURL, MaxRunes: cfg.MaxRunes, Logger: s.log,
-		Greeting:    cfg.Greeting.For("zh", strategy.Text{}),
-		Unsupported: cfg.Unsupported.For("zh", strategy.Text{}),
+		Greeting:    bilingual(cfg.Greeting),
+		Unsupported: bilingual(cfg.Unsupported),
 		Context: func(ctx context.Context, openID string) context.Context {
 			return strategy.WithConversation(ctx, strategy.Conversation{ID: s.wechatConversation(openID), Channel: quarry.ChannelWeChat, User: openID})
 		},
@@ -280,6 +280,20 @@ func (k *kbStrategy) wechat(s *strategies) (*wechat.Channel, error) {
 	}
 	k.wc, k.wcConfig = wc, *cfg
 	return wc, nil
+}
+
+// bilingual is a WeChat text that is not a reply to a question (the
+// greeting, the reply to an image): the follower's language is not
+// known, so both when the file gives both, Chinese first; "" leaves the
+// channel's default, which is bilingual too.
+func bilingual(t strategy.Text) string {
+	switch {
+	case t.Zh != "" && t.En != "" && t.Zh != t.En:
+		return t.Zh + "\n" + t.En
+	case t.Zh != "":
+		return t.Zh
+	}
+	return t.En
 }
 
 // wechatConversation is the conversation of a WeChat follower: one per

@@ -451,6 +451,18 @@ func TestWeChatTurnsLogged(t *testing.T) {
 		t.Errorf("second decline over WeChat: %q", got)
 	}
 	s.wechatPost(t, bob, "201", "thanks")
+	// A new follower gets the greeting, which is no turn of the log.
+	resp, err := http.Post("http://"+s.addr+"/v1/channels/wechat/default?"+wechat.VerifyQuery("wx-token", time.Now().Unix(), "78"), "text/xml",
+		strings.NewReader(`<xml><ToUserName><![CDATA[gh_x]]></ToUserName><FromUserName><![CDATA[`+bob+`]]></FromUserName><CreateTime>1700000001</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[subscribe]]></Event></xml>`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var greeting wechat.Message
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if xml.Unmarshal(raw, &greeting) != nil || greeting.Content != "欢迎！" {
+		t.Errorf("subscribe: %s", raw)
+	}
 	waitUntil(t, 10*time.Second, "the hand-off webhook", func() bool { _, got := hook.counts(); return len(got) == 1 })
 	_, got := hook.counts()
 	s.stop()
@@ -672,5 +684,22 @@ func TestWeChatSafeModeThroughServe(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 403 {
 		t.Errorf("bad msg_signature: %d", resp.StatusCode)
+	}
+}
+
+func TestWeChatTextsBilingual(t *testing.T) {
+	for _, tc := range []struct {
+		in   strategy.Text
+		want string
+	}{
+		{strategy.Text{En: "Welcome!", Zh: "欢迎！"}, "欢迎！\nWelcome!"},
+		{strategy.Text{En: "Hi", Zh: "Hi"}, "Hi"},
+		{strategy.Text{Zh: "欢迎！"}, "欢迎！"},
+		{strategy.Text{En: "Welcome!"}, "Welcome!"},
+		{strategy.Text{}, ""},
+	} {
+		if got := bilingual(tc.in); got != tc.want {
+			t.Errorf("bilingual(%+v) = %q, want %q", tc.in, got, tc.want)
+		}
 	}
 }
