@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"html"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -114,17 +116,67 @@ func TestDashboardFigures(t *testing.T) {
 		}
 		var answered, up, down int
 		unanswered := map[string]int{}
+		convs := map[string]bool{}
+		type day struct{ q, a int }
+		days := map[string]day{} // by the day's start, as the chart's bars are labelled
+		var lat []float64
 		for _, tu := range turns {
+			convs[tu.ConversationID] = true
+			lat = append(lat, tu.LatencyMS)
+			d := days[tu.Time.UTC().Truncate(24*time.Hour).Format("2006-01-02 15:04")]
+			d.q++
 			if tu.Answered {
 				answered++
+				d.a++
 			} else {
 				unanswered[tu.Question]++
 			}
+			days[tu.Time.UTC().Truncate(24*time.Hour).Format("2006-01-02 15:04")] = d
 			if tu.Feedback != nil && tu.Feedback.Rating == quarry.RatingUp {
 				up++
 			} else if tu.Feedback != nil {
 				down++
 			}
+		}
+		slices.Sort(lat)
+		for _, want := range []string{
+			fmt.Sprintf("%d conversations", len(convs)),
+			fmt.Sprintf("%d answered · %d declined", answered, len(turns)-answered),
+			fmt.Sprintf("%d up · %d down", up, down),
+			fmt.Sprintf("<b>%.0f ms</b><div class=\"muted\">median · p95 %.0f ms", lat[(len(lat)+1)/2-1], lat[int(math.Ceil(0.95*float64(len(lat))))-1]),
+		} {
+			if !strings.Contains(page, want) {
+				t.Errorf("%s: the page lacks %q (from the log)", kb, want)
+			}
+		}
+		// The chart: one bar a day, each as the log has it.
+		bars := regexp.MustCompile(`<title>([0-9-]+ [0-9:]+): (\d+) questions, (\d+) answered, (\d+) declined</title>`).FindAllStringSubmatch(page, -1)
+		if len(bars) < 29 || len(bars) > 31 {
+			t.Errorf("%s: %d bars for 30 days", kb, len(bars))
+		}
+		inBars := 0
+		for _, b := range bars {
+			var q, a, d int
+			fmt.Sscan(b[2], &q)
+			fmt.Sscan(b[3], &a)
+			fmt.Sscan(b[4], &d)
+			inBars += q
+			if want := days[b[1]]; q != want.q || a != want.a || d != want.q-want.a {
+				t.Errorf("%s: bar %s: %d questions, %d answered, %d declined; the log has %d and %d", kb, b[1], q, a, d, want.q, want.a)
+			}
+		}
+		if inBars != len(turns) {
+			t.Errorf("%s: the bars hold %d questions, the log %d", kb, inBars, len(turns))
+		}
+		// The slowest question first; as many lowest-rated answers as
+		// there are down-rated ones, up to ten.
+		if want := fmt.Sprintf(`<table id="slowest"><tr><th>Time</th><th>Question</th><th>Outcome</th><th>When</th></tr>
+<tr><td class="n">%.0f ms</td>`, lat[len(lat)-1]); !strings.Contains(page, want) {
+			t.Errorf("%s: the slowest question is not the log's slowest (%.0f ms)", kb, lat[len(lat)-1])
+		}
+		low := page[strings.Index(page, `id="lowest-rated"`):]
+		if n := strings.Count(low[:strings.Index(low, "</table>")], "<tr><td"); n != min(down, 10) {
+			t.Errorf("%s: %d lowest-rated answers, the log has %d rated down", kb, n, down)
 		}
 		want := map[string]string{
 			"questions":    fmt.Sprint(len(turns)),
