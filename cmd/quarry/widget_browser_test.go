@@ -90,6 +90,10 @@ func hostPages(quarryURL, versioned, key, docs *string) http.Handler {
 		case "/":
 		case "/nolang":
 			lang = ""
+		case "/csp":
+			// A strict policy: scripts and connections only to Quarry,
+			// no inline styles.
+			w.Header().Set("Content-Security-Policy", fmt.Sprintf("default-src 'self'; script-src %[1]s; connect-src %[1]s; style-src 'self'", *quarryURL))
 		case "/left":
 			title, color, position = "Ask Kestrel", "#9333ea", ` data-position="left"`
 		case "/zh":
@@ -437,6 +441,27 @@ func TestWidgetInBrowser(t *testing.T) {
 		got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[navigator.language, `+shadow+`.querySelector('input').placeholder]`))
 		if err != nil || got[0] != "zh-CN" || got[1] != "请输入您的问题…" {
 			t.Errorf("navigator.language, placeholder = %q (%v): want the Chinese interface", got, err)
+		}
+	})
+
+	t.Run("a page with a strict Content-Security-Policy", func(t *testing.T) {
+		look := func(path string) ([3]rect, string) {
+			ctx := tab(t)
+			openWidget(t, ctx, site.URL+path)
+			if a := ask(t, ctx, "How long do refunds take?"); a.Answered != "true" {
+				t.Fatalf("on %s: %+v", path, a)
+			}
+			down := shadow + `.querySelector('div.b.a:last-of-type .f button:nth-child(2) svg')`
+			turned, err := chromedp.Run(ctx, chromedp.Evaluate[string](`getComputedStyle(`+down+`).transform`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return [3]rect{rectOf(t, ctx, shadow+`.querySelector('.p')`), rectOf(t, ctx, shadow+`.querySelector('button.l')`), rectOf(t, ctx, down)}, turned
+		}
+		plain, plainDown := look("/")
+		csp, cspDown := look("/csp")
+		if plain != csp || cspDown != plainDown || plainDown == "none" {
+			t.Errorf("under the policy the widget is laid out at %+v (thumb down %s), without it at %+v (%s)", csp, cspDown, plain, plainDown)
 		}
 	})
 

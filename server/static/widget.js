@@ -59,6 +59,7 @@
     ".s{font-size:12px;color:#6b7280;margin-top:6px;display:block}" +
     ".f{display:flex;gap:6px;margin-top:6px;align-items:center;flex-wrap:wrap;white-space:normal}" +
     ".f button,.k{background:#fff;border:1px solid #d1d5db;border-radius:8px;padding:4px 8px;cursor:pointer;color:#4b5563;display:inline-flex;align-items:center}" +
+    ".f .dn svg{transform:rotate(180deg)}" +
     ".f button[aria-pressed=true]{background:#eef2ff;border-color:" + color + "}" +
     ".f textarea{width:100%;min-height:52px;border:1px solid #d1d5db;border-radius:8px;padding:6px;resize:vertical;color:#111827;background:#fff}" +
     ".o{margin-top:8px;padding:8px;border-radius:8px;background:#fff7ed;border:1px solid #fed7aa;white-space:normal}" +
@@ -77,8 +78,18 @@
     return e;
   }
 
-  var style = el("style");
-  style.textContent = css;
+  // A constructed style sheet, which a host page's Content-Security-Policy
+  // does not block as it blocks inline styles; a <style> element where
+  // there are none.
+  var style = null;
+  try {
+    var sheet = new CSSStyleSheet();
+    sheet.replaceSync(css);
+    root.adoptedStyleSheets = [sheet];
+  } catch (e) {
+    style = el("style");
+    style.textContent = css;
+  }
   var launcher = el("button", "l");
   launcher.type = "button";
   launcher.setAttribute("aria-label", T.open);
@@ -112,7 +123,8 @@
   send.type = "submit";
   form.append(input, send);
   panel.append(head, log, form);
-  root.append(style, panel, launcher);
+  if (style) root.append(style);
+  root.append(panel, launcher);
 
   var history = [];
   var conversation = "";
@@ -189,7 +201,8 @@
     var f = el("div", "f");
     var up = el("button"), down = el("button");
     up.innerHTML = THUMB;
-    down.innerHTML = THUMB.replace("<svg", '<svg style="transform:rotate(180deg)"');
+    down.innerHTML = THUMB;
+    down.className = "dn";
     up.type = down.type = "button";
     up.setAttribute("aria-label", T.helpful);
     down.setAttribute("aria-label", T.unhelpful);
