@@ -295,3 +295,46 @@ func TestCrawlStaysOnHost(t *testing.T) {
 		t.Errorf("the other host's page is not under its host's name: %v", err)
 	}
 }
+
+// TestCrawlWaitsBetweenRequests: with a request interval, or a
+// robots.txt Crawl-delay, longer than the run is given, the crawler sends
+// its first request (robots.txt) and then waits: no second request
+// reaches the site before the context ends. (Nothing is timed: without
+// the wait, every page would be requested at once.)
+func TestCrawlWaitsBetweenRequests(t *testing.T) {
+	cases := []struct {
+		name     string
+		robots   string
+		interval time.Duration
+	}{
+		{"interval", "User-agent: *\nDisallow: /private/\n", time.Hour},
+		{"crawl-delay", "User-agent: *\nCrawl-delay: 3600\n", time.Millisecond},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var got []string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				got = append(got, r.URL.Path)
+				mu.Unlock()
+				switch r.URL.Path {
+				case "/robots.txt":
+					fmt.Fprint(w, c.robots)
+				default:
+					w.Header().Set("Content-Type", "text/html")
+					fmt.Fprint(w, "<html><head><title>Page</title></head><body><main><p>Text.</p></main></body></html>")
+				}
+			}))
+			defer srv.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+			defer cancel()
+			_, _ = Run(ctx, srv.URL+"/articles/a", t.TempDir(), Config{Interval: c.interval})
+			mu.Lock()
+			defer mu.Unlock()
+			if len(got) != 1 || got[0] != "/robots.txt" {
+				t.Errorf("requests %v, want only /robots.txt before the wait", got)
+			}
+		})
+	}
+}
