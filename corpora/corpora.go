@@ -1,14 +1,17 @@
 // Package corpora carries Quarry's sample knowledge base, compiled into
 // the binary: the help centre of Kestrel Home, a fictional smart-home
 // company (and of Kestrel Home China, 凯翎智家), written for this project
-// in English and Chinese, as Markdown, HTML, plain text and PDF. It also
+// in English and Chinese, as Markdown, HTML, plain text, PDF, Word,
+// PowerPoint, Excel, CSV and scanned pages (read by OCR). It also
 // carries a question file that drives the demo, the end-to-end test and
 // the ranking regression test: answerable questions with the documents
 // and a short verbatim phrase that a correct answer contains, and
 // questions the help centre cannot answer.
 //
 // The PDFs are generated from text sources in pdfsrc/ by
-// internal/mkpdf (run `go generate ./corpora`); see README.md.
+// internal/mkpdf, the Office files and scans from JSON sources in
+// officesrc/ by internal/mkoffice (run `go generate ./corpora`); see
+// README.md.
 package corpora
 
 import (

@@ -2,6 +2,7 @@ package corpora
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html"
@@ -10,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -24,13 +26,32 @@ import (
 
 // doc is one help centre document with its text as an ingester would
 // see it: raw for Markdown and text, tags stripped for HTML, extracted
-// with ledongthuc/pdf for PDF (one string per page).
+// with ledongthuc/pdf for PDF (one string per page). A scan (a .png, or
+// a .pdf of page images, rendered from officesrc/) has the lines of its
+// source as its text; TestScansOCR checks what OCR reads of it.
 type doc struct {
 	Path  string
 	Ext   string
 	Raw   []byte
 	Pages []string // PDF only
 	Text  string
+	Scan  bool
+}
+
+// scanSource returns the source of a scan in officesrc/, if p is one.
+func scanSource(p string) (officedoc.Scan, bool, error) {
+	if !officedoc.IsScan(p) {
+		return officedoc.Scan{}, false, nil
+	}
+	raw, err := os.ReadFile(filepath.Join("officesrc", filepath.FromSlash(p)+".json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return officedoc.Scan{}, false, nil
+	}
+	var s officedoc.Scan
+	if err == nil {
+		err = json.Unmarshal(raw, &s)
+	}
+	return s, err == nil, err
 }
 
 var (
@@ -72,6 +93,19 @@ func loadDocs(t testing.TB) map[string]*doc {
 			return err
 		}
 		d := &doc{Path: p, Ext: path.Ext(p), Raw: raw}
+		scan, isScan, err := scanSource(p)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		if isScan {
+			d.Scan = true
+			for _, page := range scan.Pages {
+				d.Pages = append(d.Pages, strings.Join(page, "\n"))
+			}
+			d.Text = strings.Join(d.Pages, "\n")
+			docs[p] = d
+			return nil
+		}
 		switch d.Ext {
 		case ".md", ".txt":
 			d.Text = string(raw)
@@ -184,8 +218,8 @@ func TestHelpCenterInventory(t *testing.T) {
 
 func TestDocumentLengths(t *testing.T) {
 	for p, d := range loadDocs(t) {
-		if officeTable(d.Ext) {
-			continue // sheets and slide decks are short by nature
+		if officeTable(d.Ext) || d.Scan {
+			continue // sheets, slide decks and scanned notices are short by nature
 		}
 		if docLang(d.Text) == "zh" {
 			if n := hanCount(d.Text); n < 400 || n > 2000 {
@@ -305,7 +339,7 @@ func TestPDFsExtract(t *testing.T) {
 	}
 	pdfs := 0
 	for _, d := range docs {
-		if d.Ext == ".pdf" {
+		if d.Ext == ".pdf" && !d.Scan {
 			pdfs++
 			if len(d.Pages) < 2 || len(d.Pages) > 4 {
 				t.Errorf("%s: %d pages, want 2 to 4", d.Path, len(d.Pages))
@@ -383,7 +417,7 @@ func TestPDFsReproducible(t *testing.T) {
 	}
 	var committed []string
 	for p, d := range loadDocs(t) {
-		if d.Ext == ".pdf" {
+		if d.Ext == ".pdf" && !d.Scan {
 			committed = append(committed, p)
 		}
 	}
@@ -423,6 +457,9 @@ func TestOfficeReproducible(t *testing.T) {
 		}
 		rel := filepath.ToSlash(strings.TrimSuffix(strings.TrimPrefix(p, "officesrc"+string(filepath.Separator)), ".json"))
 		sources[rel] = true
+		if officedoc.IsScan(rel) && !haveScanFonts(t) {
+			return nil
+		}
 		fresh, err := officedoc.Render(path.Base(rel), raw)
 		if err != nil {
 			return fmt.Errorf("%s: %w", p, err)
@@ -440,8 +477,8 @@ func TestOfficeReproducible(t *testing.T) {
 		t.Fatal(err)
 	}
 	for p, d := range loadDocs(t) {
-		switch d.Ext {
-		case ".docx", ".pptx", ".xlsx", ".csv":
+		switch {
+		case d.Scan, d.Ext == ".docx", d.Ext == ".pptx", d.Ext == ".xlsx", d.Ext == ".csv":
 			if !sources[p] {
 				t.Errorf("%s has no source in officesrc/", p)
 			}
@@ -449,6 +486,82 @@ func TestOfficeReproducible(t *testing.T) {
 	}
 	if len(sources) < 4 {
 		t.Errorf("%d office sources, want one or more of each type", len(sources))
+	}
+}
+
+// haveScanFonts reports whether the fonts scans are drawn with are
+// installed (scripts/test-deps.sh installs them); without them a test
+// logs that it leaves the scans out, and under CI=true fails.
+func haveScanFonts(t *testing.T) bool {
+	t.Helper()
+	for _, name := range []string{"latin", "han"} {
+		f, err := officedoc.ScanFont(name)
+		if err == nil {
+			_, err = os.Stat(f)
+		}
+		if err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("scan fonts missing (scripts/test-deps.sh installs them): %v", err)
+			}
+			t.Logf("scans left out: fonts missing (scripts/test-deps.sh installs them): %v", err)
+			return false
+		}
+	}
+	return true
+}
+
+// TestScansOCR: OCR (as ingest runs it) of every scan in the help centre
+// reads the expected answer of each question that the scan answers, so
+// that the scans' questions measure the answerer, not Tesseract.
+func TestScansOCR(t *testing.T) {
+	on, detail := ingest.OCRStatus()
+	if !on {
+		msg := "OCR is off, so the scans cannot be read: " + detail
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	qs, err := Questions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	scans := 0
+	for p, d := range loadDocs(t) {
+		if !d.Scan {
+			continue
+		}
+		scans++
+		t.Run(p, func(t *testing.T) {
+			t.Parallel()
+			parsed, err := ingest.ParseFile(p, d.Raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var text strings.Builder
+			for _, s := range parsed.Sections {
+				if !strings.HasSuffix(strings.Join(s.Heading, " "), quarry.OCRHeadingSuffix) {
+					t.Errorf("section %q of a scan is not marked as OCR", s.Heading)
+				}
+				text.WriteString(s.Text + "\n")
+			}
+			n := 0
+			for _, q := range qs {
+				if !slices.Contains(q.ExpectedDocs, p) {
+					continue
+				}
+				n++
+				if !strings.Contains(collapse(text.String()), collapse(q.ExpectedAnswer)) {
+					t.Errorf("%s: OCR does not read %q:\n%s", q.ID, q.ExpectedAnswer, text.String())
+				}
+			}
+			if n == 0 {
+				t.Error("no question is answered by this scan")
+			}
+		})
+	}
+	if scans < 2 {
+		t.Errorf("%d scans in the help centre, want an image and a scanned PDF", scans)
 	}
 }
 

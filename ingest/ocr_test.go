@@ -3,25 +3,19 @@ package ingest
 import (
 	"bytes"
 	"image"
-	"image/color"
-	"image/draw"
 	"image/png"
 	"os"
 	"strings"
 	"testing"
 
-	"github.com/go-pdf/fpdf"
-	"golang.org/x/image/font"
-	"golang.org/x/image/font/opentype"
-	"golang.org/x/image/math/fixed"
-
 	"github.com/quarry-kb/quarry"
+	"github.com/quarry-kb/quarry/internal/scangen"
 )
 
 // Fonts from Debian packages that scripts/test-deps.sh installs.
 const (
-	latinFont = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"           // fonts-dejavu-core
-	hanFont   = "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf" // fonts-droid-fallback
+	latinFont = scangen.LatinFont // fonts-dejavu-core
+	hanFont   = scangen.HanFont   // fonts-droid-fallback
 )
 
 // needOCR skips the test when OCR or the fonts are missing, or fails it
@@ -57,57 +51,21 @@ func needOCR(t *testing.T, pdf bool, fonts ...string) {
 // see a printed page, and returns it as a PNG.
 func renderPage(t *testing.T, fontPath string, lines []string) []byte {
 	t.Helper()
-	raw, err := os.ReadFile(fontPath)
+	img, err := scangen.PNG(fontPath, lines)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var f *opentype.Font
-	if strings.HasSuffix(fontPath, ".ttc") {
-		c, err := opentype.ParseCollection(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if f, err = c.Font(0); err != nil {
-			t.Fatal(err)
-		}
-	} else if f, err = opentype.Parse(raw); err != nil {
-		t.Fatal(err)
-	}
-	face, err := opentype.NewFace(f, &opentype.FaceOptions{Size: 36, DPI: 72, Hinting: font.HintingFull})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer face.Close()
-	img := image.NewGray(image.Rect(0, 0, 1400, 120+len(lines)*64))
-	draw.Draw(img, img.Bounds(), image.NewUniform(color.White), image.Point{}, draw.Src)
-	d := font.Drawer{Dst: img, Src: image.NewUniform(color.Black), Face: face}
-	for i, l := range lines {
-		d.Dot = fixed.P(60, 90+i*64)
-		d.DrawString(l)
-	}
-	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
+	return img
 }
 
-// scannedPDF wraps a page image in a PDF without a text layer.
+// scannedPDF wraps page images in a PDF without a text layer.
 func scannedPDF(t *testing.T, pages ...[]byte) []byte {
 	t.Helper()
-	doc := fpdf.New("P", "mm", "A4", "")
-	for i, img := range pages {
-		doc.AddPage()
-		name := "scan" + string(rune('a'+i))
-		opt := fpdf.ImageOptions{ImageType: "PNG"}
-		doc.RegisterImageOptionsReader(name, opt, bytes.NewReader(img))
-		doc.ImageOptions(name, 10, 10, 190, 0, false, opt, 0, "")
-	}
-	var b bytes.Buffer
-	if err := doc.Output(&b); err != nil {
+	pdf, err := scangen.PDF(pages...)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return b.Bytes()
+	return pdf
 }
 
 func squash(s string) string { return strings.Join(strings.Fields(s), "") }

@@ -1,5 +1,5 @@
 // Command mkoffice regenerates the help centre's Word, PowerPoint, Excel
-// and CSV documents from their JSON sources. Run it from the corpora
+// and CSV documents and its scans from their JSON sources. Run it from the corpora
 // directory, or through `go generate ./corpora`:
 //
 //	go run ./internal/mkoffice [-src officesrc] [-out helpcenter]
@@ -8,7 +8,9 @@
 // helpcenter/<topic>/<name>.<ext>. Its fields are those of
 // internal/officegen: a Doc for .docx; {"Title", "Slides"} for .pptx;
 // {"Title", "Sheets"} for .xlsx; {"Encoding", "Rows"} for .csv, where
-// Encoding "gbk" writes GBK as a Chinese Excel export does. The output
+// Encoding "gbk" writes GBK as a Chinese Excel export does; {"Font",
+// "Pages"} for a scan (.png, or .pdf of page images; see
+// officedoc.Scan), drawn with Debian's fonts. The output
 // is byte-for-byte reproducible; commit it together with the sources.
 package main
 

@@ -1,5 +1,6 @@
 // Package officedoc renders the JSON sources of the help centre's
-// Word, PowerPoint, Excel and CSV documents (see cmd mkoffice).
+// Word, PowerPoint, Excel and CSV documents and of its scans (a .png
+// image, a .pdf of page images without a text layer; see cmd mkoffice).
 package officedoc
 
 import (
@@ -12,7 +13,35 @@ import (
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"github.com/quarry-kb/quarry/internal/officegen"
+	"github.com/quarry-kb/quarry/internal/scangen"
 )
+
+// Scan is the source of a scanned document: its pages, each a list of
+// lines drawn in the Font ("latin" or "han"); a .png has one page.
+type Scan struct {
+	Font  string
+	Pages [][]string
+}
+
+// ScanFont returns the font file a scan source names.
+func ScanFont(name string) (string, error) {
+	switch name {
+	case "latin":
+		return scangen.LatinFont, nil
+	case "han":
+		return scangen.HanFont, nil
+	}
+	return "", fmt.Errorf("unknown font %q (latin or han)", name)
+}
+
+// IsScan reports whether a document name is that of a scan.
+func IsScan(name string) bool {
+	switch filepath.Ext(name) {
+	case ".png", ".pdf":
+		return true
+	}
+	return false
+}
 
 // Render turns the JSON source of a document named name (with its
 // extension) into the document's bytes.
@@ -68,6 +97,30 @@ func Render(name string, src []byte) ([]byte, error) {
 			return simplifiedchinese.GBK.NewEncoder().Bytes(b.Bytes())
 		}
 		return nil, fmt.Errorf("unknown encoding %q", table.Encoding)
+	case ".png", ".pdf":
+		var scan Scan
+		if err := dec(&scan); err != nil {
+			return nil, err
+		}
+		fontPath, err := ScanFont(scan.Font)
+		if err != nil {
+			return nil, err
+		}
+		if len(scan.Pages) == 0 || filepath.Ext(name) == ".png" && len(scan.Pages) != 1 {
+			return nil, fmt.Errorf("%d pages (a .png has one, a .pdf at least one)", len(scan.Pages))
+		}
+		var pages [][]byte
+		for _, lines := range scan.Pages {
+			img, err := scangen.PNG(fontPath, lines)
+			if err != nil {
+				return nil, err
+			}
+			pages = append(pages, img)
+		}
+		if filepath.Ext(name) == ".png" {
+			return pages[0], nil
+		}
+		return scangen.PDF(pages...)
 	}
 	return nil, fmt.Errorf("unknown document type %s", filepath.Ext(name))
 }
