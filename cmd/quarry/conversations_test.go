@@ -158,6 +158,21 @@ func TestConversationLogSurvivesKill(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("feedback after restart: %d", resp.StatusCode)
 	}
+	// The restarted server goes on with the conversation, in the same log.
+	third := askHTTP(t, addr, map[string]any{
+		"question": "and how long does the refund take?", "conversation_id": first.ConversationID,
+		"history": []map[string]string{{"role": "user", "content": "are shipping fees refunded too?"}, {"role": "assistant", "content": second.Answer}},
+	}, true)
+	out, err = exec.Command(bin, "log", "export", "--data", data, "--format", "jsonl").Output()
+	if err != nil {
+		t.Fatalf("log export after the restart: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	var last quarry.Turn
+	if len(lines) != 3 || json.Unmarshal([]byte(lines[1]), &last) != nil || last.Feedback == nil || last.Feedback.Comment != "after the restart" ||
+		json.Unmarshal([]byte(lines[2]), &last) != nil || last.AnswerID != third.AnswerID || last.ConversationID != first.ConversationID {
+		t.Fatalf("after the restart the log holds:\n%s", out)
+	}
 }
 
 // TestOperatorCommands: quarry report, log export and questions export
