@@ -515,8 +515,8 @@ func haveScanFonts(t *testing.T) bool {
 // that the scans' questions measure the answerer, not Tesseract.
 func TestScansOCR(t *testing.T) {
 	on, detail := ingest.OCRStatus()
-	if !on {
-		msg := "OCR is off, so the scans cannot be read: " + detail
+	if langs := ingest.OCRLanguages(); !on || !strings.Contains(langs, "eng") || !strings.Contains(langs, "chi_sim") {
+		msg := "the scans need OCR in English and Chinese (scripts/test-deps.sh installs tesseract, eng and chi_sim): " + detail
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg)
 		}

@@ -95,6 +95,15 @@ func OCRStatus() (on bool, detail string) {
 	return true, fmt.Sprintf("tesseract (%s) at %s", e.langs, e.tesseract)
 }
 
+// OCRLanguages returns the Tesseract languages OCR reads, as passed to
+// tesseract -l ("chi_sim+eng"), or "" when OCR is off.
+func OCRLanguages() string {
+	if e := ocr(); e.tesseract != "" {
+		return e.langs
+	}
+	return ""
+}
+
 func ocrHint() string {
 	e := ocr()
 	switch {
