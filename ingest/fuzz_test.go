@@ -176,7 +176,7 @@ func parsePDFWithin(data []byte, d time.Duration) (Parsed, error) {
 // Every input that finds new coverage is minimised, by default for up
 // to 60 s and in a pass quadratic in its length; at a millisecond or so
 // a parse, that took all of a short -fuzztime (about 0 execs/s), so
-// scripts/fuzz.sh bounds it with -fuzzminimizetime. Deployments run the
+// TestMain and scripts/fuzz.sh bound it (-fuzzminimizetime 100x). Deployments run the
 // zip-based parsers in a parse worker; here a parse that does not
 // finish is given up on.
 func FuzzParseOffice(f *testing.F) {
