@@ -2,18 +2,13 @@ package strategy
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +17,7 @@ import (
 	"github.com/quarry-kb/quarry"
 	"github.com/quarry-kb/quarry/generate"
 	"github.com/quarry-kb/quarry/strategy/webhook"
+	"github.com/quarry-kb/quarry/strategy/webhook/webhooktest"
 )
 
 // fakeAsker answers questions about refunds and declines the rest.
@@ -73,7 +69,7 @@ func newHookServer(t *testing.T, secret string, statuses ...int) *hookServer {
 	h := &hookServer{t: t, secret: secret, statuses: statuses}
 	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		if err := verifyDelivery(secret, r.Header, body); err != nil {
+		if err := webhooktest.Verify(secret, r.Header, body); err != nil {
 			t.Errorf("webhook signature: %v", err)
 		}
 		var e Handoff
@@ -478,25 +474,4 @@ escalation:
 	if ans := g.ask(t, "c", "How much does the hub weigh?"); ans.Handoff != nil {
 		t.Errorf("handoff without a contact: %+v", ans.Handoff)
 	}
-}
-
-// verifyDelivery checks a hand-off delivery as the README tells
-// receivers to, without the webhook package: the X-Quarry-Signature is
-// "sha256=" + hex HMAC-SHA256 of X-Quarry-Timestamp + "." + the body,
-// and the timestamp is within a minute of now.
-func verifyDelivery(secret string, h http.Header, body []byte) error {
-	ts, err := strconv.ParseInt(h.Get("X-Quarry-Timestamp"), 10, 64)
-	if err != nil {
-		return fmt.Errorf("timestamp %q: %w", h.Get("X-Quarry-Timestamp"), err)
-	}
-	if d := time.Since(time.Unix(ts, 0)); d > time.Minute || d < -time.Minute {
-		return fmt.Errorf("timestamp %d is %v away", ts, d)
-	}
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write([]byte(h.Get("X-Quarry-Timestamp") + "."))
-	m.Write(body)
-	if want := "sha256=" + hex.EncodeToString(m.Sum(nil)); !hmac.Equal([]byte(want), []byte(h.Get("X-Quarry-Signature"))) {
-		return fmt.Errorf("signature %q, want %q", h.Get("X-Quarry-Signature"), want)
-	}
-	return nil
 }

@@ -3,9 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
@@ -15,7 +12,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -28,6 +24,7 @@ import (
 	"github.com/quarry-kb/quarry/kb"
 	"github.com/quarry-kb/quarry/strategy"
 	"github.com/quarry-kb/quarry/strategy/webhook"
+	"github.com/quarry-kb/quarry/strategy/webhook/webhooktest"
 )
 
 // strategyDocs is a small help centre whose documents answer the
@@ -108,7 +105,7 @@ func newHookReceiver(t *testing.T, secret string, fail int) *hookReceiver {
 	h := &hookReceiver{fail: fail}
 	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		if err := verifyDelivery(secret, r.Header, body); err != nil {
+		if err := webhooktest.Verify(secret, r.Header, body); err != nil {
 			t.Errorf("webhook signature: %v", err)
 		}
 		h.mu.Lock()
@@ -134,17 +131,27 @@ func (h *hookReceiver) counts() (int, []strategy.Handoff) {
 	return h.requests, append([]strategy.Handoff(nil), h.got...)
 }
 
-func TestReplyStrategyEndToEnd(t *testing.T) {
-	src, data := t.TempDir(), t.TempDir()
+// strategyKB ingests strategyDocs into a new data directory whose
+// default knowledge base's strategy file posts hand-offs to a receiver
+// that fails its first fail deliveries.
+func strategyKB(t *testing.T, fail int) (data string, hook *hookReceiver) {
+	t.Helper()
+	src := t.TempDir()
+	data = t.TempDir()
 	writeFiles(t, src, strategyDocs)
 	if _, stderr, code := runCLI(t, "ingest", "--data", data, src); code != 0 {
 		t.Fatalf("ingest: %s", stderr)
 	}
-	hook := newHookReceiver(t, "hook-secret", 1)
-	path := strategyPath(data, kb.Default)
-	if err := os.WriteFile(path, []byte(strategyYAML(hook.URL, "")), 0o644); err != nil {
+	hook = newHookReceiver(t, "hook-secret", fail)
+	if err := os.WriteFile(strategyPath(data, kb.Default), []byte(strategyYAML(hook.URL, "")), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return data, hook
+}
+
+func TestReplyStrategyEndToEnd(t *testing.T) {
+	data, hook := strategyKB(t, 1)
+	path := strategyPath(data, kb.Default)
 	s := startServe(t, options{Data: data}, map[string]string{"TEST_HOOK_SECRET": "hook-secret"}, serveHooks{})
 
 	// Without the strategy, retrieval answers the near miss from the
@@ -342,15 +349,7 @@ quarry_escalations_total{kb="default",reason="requested"} 1
 // quarry ask answers through the knowledge base's reply strategy as
 // serve does, but posts no webhook.
 func TestAskAppliesStrategy(t *testing.T) {
-	src, data := t.TempDir(), t.TempDir()
-	writeFiles(t, src, strategyDocs)
-	if _, stderr, code := runCLI(t, "ingest", "--data", data, src); code != 0 {
-		t.Fatalf("ingest: %s", stderr)
-	}
-	hook := newHookReceiver(t, "hook-secret", 0)
-	if err := os.WriteFile(strategyPath(data, kb.Default), []byte(strategyYAML(hook.URL, "")), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	data, hook := strategyKB(t, 0)
 	vars := map[string]string{"TEST_HOOK_SECRET": "hook-secret"}
 	ask := func(args ...string) (quarry.Answer, string) {
 		t.Helper()
@@ -431,15 +430,7 @@ func (s *liveServer) wechatPost(t *testing.T, openID, msgID, content string) str
 // channel wechat, one conversation per follower, the OpenID nowhere in
 // the log.
 func TestWeChatTurnsLogged(t *testing.T) {
-	src, data := t.TempDir(), t.TempDir()
-	writeFiles(t, src, strategyDocs)
-	if _, stderr, code := runCLI(t, "ingest", "--data", data, src); code != 0 {
-		t.Fatalf("ingest: %s", stderr)
-	}
-	hook := newHookReceiver(t, "hook-secret", 0)
-	if err := os.WriteFile(strategyPath(data, kb.Default), []byte(strategyYAML(hook.URL, "")), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	data, hook := strategyKB(t, 0)
 	s := startServe(t, options{Data: data}, map[string]string{"TEST_HOOK_SECRET": "hook-secret"}, serveHooks{})
 	const alice, bob = "oALICE-openid-7f3a9c", "oBOB-openid-22d1e0"
 	if got := s.wechatPost(t, alice, "101", "如何重置密码"); !strings.HasPrefix(got, curatedAnswerText) {
@@ -605,27 +596,6 @@ channels:
 	if out, _, _ := runCLI(t, "ask", "--data", data, unanswerable); !strings.Contains(out, "\nOld message.\nold@example.com\n") {
 		t.Errorf("quarry ask:\n%s", out)
 	}
-}
-
-// verifyDelivery checks a hand-off delivery as the README tells
-// receivers to, without the webhook package: the X-Quarry-Signature is
-// "sha256=" + hex HMAC-SHA256 of X-Quarry-Timestamp + "." + the body,
-// and the timestamp is within a minute of now.
-func verifyDelivery(secret string, h http.Header, body []byte) error {
-	ts, err := strconv.ParseInt(h.Get("X-Quarry-Timestamp"), 10, 64)
-	if err != nil {
-		return fmt.Errorf("timestamp %q: %w", h.Get("X-Quarry-Timestamp"), err)
-	}
-	if d := time.Since(time.Unix(ts, 0)); d > time.Minute || d < -time.Minute {
-		return fmt.Errorf("timestamp %d is %v away", ts, d)
-	}
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write([]byte(h.Get("X-Quarry-Timestamp") + "."))
-	m.Write(body)
-	if want := "sha256=" + hex.EncodeToString(m.Sum(nil)); !hmac.Equal([]byte(want), []byte(h.Get("X-Quarry-Signature"))) {
-		return fmt.Errorf("signature %q, want %q", h.Get("X-Quarry-Signature"), want)
-	}
-	return nil
 }
 
 // Safe mode through quarry serve: the strategy file's encoding_aes_key
