@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -35,13 +38,20 @@ var servingAddr = regexp.MustCompile(`addr=http://([0-9.]+:[0-9]+)`)
 // one (files, and the collection in Qdrant).
 func TestKillDuringRebuild(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds the binary and ingests a few hundred files; skipped with -short")
+		t.Skip("builds the binary and ingests a hundred and fifty files; skipped with -short")
 	}
 	bin := buildBinary(t)
 	for _, store := range []string{storeEmbedded, storeQdrant} {
 		t.Run(store, func(t *testing.T) {
 			src, data := t.TempDir(), t.TempDir()
-			env := append(os.Environ(), "QUARRY_VECTOR_STORE="+store, "QUARRY_LOG_LEVEL=info")
+			// The embedder is an OpenAI-compatible server that the test
+			// can hold: once armed, it answers one request and then holds
+			// every other until released, so the reindex is caught half
+			// way however fast the machine is.
+			emb := newHeldEmbeddings(t)
+			env := append(os.Environ(), "QUARRY_VECTOR_STORE="+store, "QUARRY_LOG_LEVEL=info",
+				"QUARRY_EMBED_PROVIDER=openai", "QUARRY_EMBED_BASE_URL="+emb.URL+"/v1", "QUARRY_EMBED_MODEL=embed-test",
+				"OPENAI_API_KEY=test")
 			var view *qdrantView
 			if store == storeQdrant {
 				addr := startFakeQdrant(t)
@@ -61,7 +71,7 @@ func TestKillDuringRebuild(t *testing.T) {
 			run("ingest", "--data", data, src)
 			g1 := state(t, data).Current
 
-			// A corpus big enough that its rebuild takes a moment.
+			// A corpus of several embedding batches.
 			files := map[string]string{}
 			for i := range 150 {
 				files[fmt.Sprintf("bravo-%03d.md", i)] = fmt.Sprintf("# Bravo %d\n\n%s\n", i,
@@ -70,11 +80,18 @@ func TestKillDuringRebuild(t *testing.T) {
 			corpusFor(t, src, "alpha", 0)
 			writeFiles(t, src, files)
 
+			emb.arm()
 			re := exec.Command(bin, "reindex", "--data", data)
 			re.Env = env
 			re.Stdout, re.Stderr = io.Discard, io.Discard
 			if err := re.Start(); err != nil {
 				t.Fatal(err)
+			}
+			select {
+			case <-emb.holding:
+			case <-time.After(time.Minute):
+				re.Process.Kill()
+				t.Fatal("the reindex sent no second embedding request within a minute")
 			}
 			half := ""
 			deadline := time.Now().Add(time.Minute)
@@ -94,13 +111,13 @@ func TestKillDuringRebuild(t *testing.T) {
 				}
 				time.Sleep(5 * time.Millisecond)
 			}
-			time.Sleep(200 * time.Millisecond) // let it write part of the generation
 			if err := re.Process.Signal(syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
 			werr := re.Wait()
+			emb.release() // the server's searches embed their queries
 			if ws, ok := re.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
-				t.Fatalf("reindex ended on its own (%v) before it could be killed; make the corpus bigger", werr)
+				t.Fatalf("reindex ended on its own (%v) while its embedder was held", werr)
 			}
 			if _, err := os.Stat(filepath.Join(kbRoot(data), half, ".building")); err != nil {
 				t.Fatalf("the killed reindex left no half-built generation: %v", err)
@@ -168,3 +185,39 @@ func TestKillDuringRebuild(t *testing.T) {
 		})
 	}
 }
+
+// heldEmbeddings wraps the fake embeddings server with a gate: after arm,
+// the first request is answered and every later one waits until release
+// (or until its client goes away), and holding is closed when the first
+// request is held.
+type heldEmbeddings struct {
+	*httptest.Server
+	armed    atomic.Bool
+	passed   atomic.Int32
+	holding  chan struct{}
+	held     sync.Once
+	released chan struct{}
+	rel      sync.Once
+}
+
+func newHeldEmbeddings(t *testing.T) *heldEmbeddings {
+	inner, _ := newFakeEmbeddings(t, 64)
+	h := &heldEmbeddings{holding: make(chan struct{}), released: make(chan struct{})}
+	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h.armed.Load() && h.passed.Add(1) > 1 {
+			h.held.Do(func() { close(h.holding) })
+			select {
+			case <-h.released:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		inner.Config.Handler.ServeHTTP(w, r)
+	}))
+	t.Cleanup(h.Server.Close)
+	t.Cleanup(h.release)
+	return h
+}
+
+func (h *heldEmbeddings) arm()     { h.armed.Store(true) }
+func (h *heldEmbeddings) release() { h.rel.Do(func() { close(h.released) }) }
