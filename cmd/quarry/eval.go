@@ -261,7 +261,7 @@ type answersOutput struct {
 
 func evalAnswers(ctx context.Context, env *Env, o options, name string, qs []corpora.Question, a eval.Asker, misses bool) error {
 	fmt.Fprintf(env.Stderr, "eval: asking %d questions of %s\n", len(qs), name)
-	bar := newProgress(env.Stderr)
+	bar := newProgress(env.Stderr, "asking", "questions")
 	start := time.Now()
 	rep, err := eval.Answers(ctx, qs, a, eval.AnswerOptions{
 		Progress: func(done, total int) { bar.update(ingest.Progress{Done: done, Total: total}) },
@@ -328,7 +328,7 @@ func evalRetrieval(ctx context.Context, env *Env, o options, dir, split, modes s
 	}
 	defer release()
 
-	bar := newProgress(env.Stderr)
+	bar := newProgress(env.Stderr, "searching", "queries")
 	rep, err := eval.Run(ctx, ds, docs, func(p quarry.Passage) (string, bool) {
 		id, ok := ids[p.Path]
 		return id, ok

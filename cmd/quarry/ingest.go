@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
@@ -95,7 +96,7 @@ type buildOptions struct {
 // ingestInto syncs fsys into a new generation of knowledge base o.KB (the
 // default one when unset) and switches serving to it.
 func ingestInto(ctx context.Context, env *Env, o options, fsys fs.FS, b buildOptions) (ingest.Summary, error) {
-	bar := newProgress(env.Stderr)
+	bar := newProgress(env.Stderr, "ingesting", "files")
 	defer bar.finish()
 	m, err := newManager(env, o, b.engine, managerHooks{progress: bar.update})
 	if err != nil {
@@ -105,17 +106,30 @@ func ingestInto(ctx context.Context, env *Env, o options, fsys fs.FS, b buildOpt
 	return sum, err
 }
 
-// progress draws a progress bar on a terminal and nothing elsewhere.
+// progress draws a progress bar on a terminal. Elsewhere (a log file, a
+// pipe, a test) it writes a plain line every progressEvery, so that a long
+// ingest still shows how far it has got, and nothing for a short one.
 type progress struct {
-	w   io.Writer
-	bar *progressbar.ProgressBar
+	w     io.Writer
+	bar   *progressbar.ProgressBar
+	what  string // the work ("ingesting") and
+	unit  string // what it counts ("files")
+	plain bool
+	start time.Time
+	last  time.Time
+	now   func() time.Time
 }
 
-func newProgress(w io.Writer) *progress {
-	p := &progress{w: w}
+// progressEvery is how often a plain progress line is written.
+const progressEvery = 10 * time.Second
+
+func newProgress(w io.Writer, what, unit string) *progress {
+	p := &progress{w: w, what: what, unit: unit, now: time.Now}
 	if f, ok := w.(*os.File); !ok || !term.IsTerminal(int(f.Fd())) {
-		p.w = nil
+		p.plain = true
 	}
+	p.start = p.now()
+	p.last = p.start
 	return p
 }
 
@@ -123,10 +137,21 @@ func (p *progress) update(pr ingest.Progress) {
 	if p.w == nil {
 		return
 	}
+	if p.plain {
+		now := p.now()
+		if now.Sub(p.last) < progressEvery || pr.Total == 0 {
+			return
+		}
+		p.last = now
+		secs := now.Sub(p.start).Seconds()
+		fmt.Fprintf(p.w, "%s: %d of %d %s (%.0f%%), %.0f %s/s, %s so far\n", p.what,
+			pr.Done, pr.Total, p.unit, 100*float64(pr.Done)/float64(pr.Total), float64(pr.Done)/secs, p.unit, now.Sub(p.start).Round(time.Second))
+		return
+	}
 	if p.bar == nil {
 		p.bar = progressbar.NewOptions(pr.Total,
 			progressbar.OptionSetWriter(p.w),
-			progressbar.OptionSetDescription("ingesting"),
+			progressbar.OptionSetDescription(p.what),
 			progressbar.OptionShowCount(),
 			progressbar.OptionSetPredictTime(true),
 			progressbar.OptionClearOnFinish(),

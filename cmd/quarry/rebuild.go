@@ -68,7 +68,7 @@ type rebuildRequest struct {
 
 // reindex rebuilds knowledge base o.KB from scratch (see kb.Manager.Reindex).
 func reindex(ctx context.Context, env *Env, o options, r rebuildRequest) (ingest.Summary, gen.State, error) {
-	bar := newProgress(env.Stderr)
+	bar := newProgress(env.Stderr, "ingesting", "files")
 	defer bar.finish()
 	m, err := newManager(env, o, r.engine, managerHooks{gate: r.gate, progress: bar.update})
 	if err != nil {
