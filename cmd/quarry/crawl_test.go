@@ -5,8 +5,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/quarry-kb/quarry/crawl"
 )
 
 // TestIngestURL: quarry ingest of a sitemap crawls the site into the
@@ -14,8 +17,13 @@ import (
 // page that changed and removes the one that is gone.
 func TestIngestURL(t *testing.T) {
 	var version atomic.Int32
+	var mu sync.Mutex
+	agents := map[string]int{} // User-Agent → requests
 	var srv *httptest.Server
 	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		agents[r.UserAgent()]++
+		mu.Unlock()
 		switch r.URL.Path {
 		case "/robots.txt":
 			fmt.Fprint(w, "User-agent: *\nDisallow: /admin/\n")
@@ -42,11 +50,23 @@ func TestIngestURL(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "2 new or changed") || !strings.Contains(out, "2 added") {
 		t.Fatalf("first ingest exited %d:\n%s%s", code, out, errOut)
 	}
+	mu.Lock()
+	if len(agents) != 1 || agents[crawl.DefaultUserAgent] == 0 {
+		t.Errorf("first crawl sent User-Agents %v, want only %q", agents, crawl.DefaultUserAgent)
+	}
+	clear(agents)
+	mu.Unlock()
 	version.Store(1)
-	out, errOut, code = runCLI(t, args...)
+	const agent = "AcmeHelpIndexer/2.0 (+https://acme.example/bot)"
+	out, errOut, code = runCLI(t, append([]string{"ingest", "--crawl-user-agent", agent}, args[1:]...)...)
 	if code != 0 || !strings.Contains(out, "1 updated") || !strings.Contains(out, "1 removed") {
 		t.Fatalf("second ingest exited %d, want 1 updated and 1 removed:\n%s%s", code, out, errOut)
 	}
+	mu.Lock()
+	if len(agents) != 1 || agents[agent] == 0 {
+		t.Errorf("crawl with --crawl-user-agent sent User-Agents %v, want only %q", agents, agent)
+	}
+	mu.Unlock()
 	host := strings.ReplaceAll(strings.TrimPrefix(srv.URL, "http://"), ":", "_")
 	out, errOut, code = runCLI(t, "ask", "--data", data, "Which tune does the doorbell chime play by default?")
 	if code != 0 || !strings.Contains(out, "tune number 8") || !strings.Contains(out, host+"/help/doorbell-chime.html") {

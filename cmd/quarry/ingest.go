@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -43,6 +44,7 @@ func runIngest(ctx context.Context, env *Env, args []string) error {
 	fs.IntVar(&cc.MaxPages, "crawl-max-pages", crawl.DefaultMaxPages, "pages fetched per run")
 	fs.Int64Var(&cc.MaxPageBytes, "crawl-max-page-bytes", crawl.DefaultMaxPageBytes, "larger pages are skipped")
 	fs.StringVar(&allow, "crawl-allow-hosts", "", "comma-separated hosts besides the start URL's that may be crawled")
+	fs.StringVar(&cc.UserAgent, "crawl-user-agent", "", "User-Agent the crawler sends and matches in robots.txt (default "+strconv.Quote(crawl.DefaultUserAgent)+")")
 	pf := providerFlags(fs, env, "embed")
 	if err := parse(fs, args, 1); err != nil {
 		return err
