@@ -107,8 +107,12 @@ func randomVector(rng *rand.Rand, sp index.Space) index.Vector {
 	perm := rng.Perm(sp.Dim)[:1+rng.IntN(8)]
 	v := index.Vector{}
 	for _, ix := range perm {
+		x := float32(0.1 + rng.Float64())
+		if sp.Embedder == "ref-signed" && rng.IntN(3) == 0 {
+			x = -x // scores of either sign, and sums that cancel
+		}
 		v.Indices = append(v.Indices, uint32(ix))
-		v.Values = append(v.Values, float32(0.1+rng.Float64()))
+		v.Values = append(v.Values, x)
 	}
 	return v
 }
@@ -119,6 +123,7 @@ func TestMatchesReference(t *testing.T) {
 	for _, sp := range []index.Space{
 		{Embedder: "ref-dense", Dim: 8},
 		{Embedder: "ref-sparse", Dim: 40, Sparse: true, IDF: true},
+		{Embedder: "ref-signed", Dim: 40, Sparse: true},
 	} {
 		t.Run(sp.Embedder, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(1, 2))
@@ -190,6 +195,53 @@ func TestMatchesReference(t *testing.T) {
 				t.Fatal("no compaction happened; the test does not cover it")
 			}
 		})
+	}
+}
+
+// A point that shares an index with a sparse query is a hit even when
+// its score is zero or negative (the search cannot tell it from its sum
+// then), and one that shares none is not, in a store holding negative
+// values and with a query holding them.
+func TestSparseSignedScores(t *testing.T) {
+	sp := index.Space{Embedder: "signed", Dim: 10, Sparse: true}
+	s := mustOpen(t, "", sp, Config{})
+	vec := func(pairs ...float32) index.Vector {
+		var v index.Vector
+		for i := 0; i < len(pairs); i += 2 {
+			v.Indices = append(v.Indices, uint32(pairs[i]))
+			v.Values = append(v.Values, pairs[i+1])
+		}
+		return v
+	}
+	mustUpsert(t, s,
+		index.Record{Chunk: testChunk("pos", 0), Vector: vec(1, 1, 2, 1)},   // q: 1 + 0.5 = 1.5
+		index.Record{Chunk: testChunk("zero", 0), Vector: vec(1, 1, 3, 2)},  // 1 - 1 = 0
+		index.Record{Chunk: testChunk("neg", 0), Vector: vec(3, 1)},         // -0.5
+		index.Record{Chunk: testChunk("other", 0), Vector: vec(4, 1, 5, 1)}, // shares nothing
+	)
+	for _, tc := range []struct {
+		q    index.Vector
+		want []string
+	}{
+		{vec(1, 1, 2, 0.5, 3, -0.5), []string{"pos#0", "zero#0", "neg#0"}},
+		// All-positive query values over a store that holds a negative
+		// one elsewhere: "neg" still shares index 3 only with other queries.
+		{vec(1, 1, 2, 0.5), []string{"pos#0", "zero#0"}},
+		{vec(3, -1), []string{"neg#0", "zero#0"}},
+	} {
+		hits, err := s.Search(context.Background(), tc.q, 10, index.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, h := range hits {
+			got = append(got, h.Chunk.ID)
+		}
+		// zero scores 0 and neg -0.5 for the first query; for the last,
+		// neg scores -1 and zero -2: ranked below 0 but returned.
+		if !slices.Equal(got, tc.want) {
+			t.Fatalf("query %v: hits %v, want %v", tc.q, got, tc.want)
+		}
 	}
 }
 

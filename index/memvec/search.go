@@ -257,8 +257,8 @@ func idf(n, N int) float64 {
 }
 
 // scratch is a sparse search's score accumulator, reused across
-// searches. stamp marks the slots the current search has touched, so
-// acc never needs clearing.
+// searches. stamp marks the slots the current search has touched, for
+// the searches that need to know (see sparseExhaustive).
 type scratch struct {
 	acc     []float32
 	stamp   []uint32
@@ -306,20 +306,41 @@ func (s *Store) searchSparse(ctx context.Context, q prepared, k int, m *matcher)
 // maxima was tried: at k = 100 it pruned too little to pay for keeping
 // dozens of cursors in step, and cost four times this on SciFact; see
 // BENCHMARKS.md. The snapshot keeps the block maxima for a better one.)
+//
+// When every contribution is positive (no negative stored or query
+// values: the default embedder's case), a point shares an index with the
+// query exactly when its score is above zero, so the accumulator is
+// cleared up front and the decoding loop does nothing but add; the
+// candidates are then the positive scores. Otherwise each slot's first
+// touch is stamped and listed, as zero or negative sums must still count.
 func (s *Store) sparseExhaustive(ctx context.Context, sc *scratch, terms []term, k int, m *matcher) ([]cand, error) {
 	n := len(s.chunks)
 	if len(sc.acc) < n {
 		sc.acc = make([]float32, n+n/4)
-		sc.stamp = make([]uint32, len(sc.acc))
-		sc.gen = 0
+		sc.stamp = nil
 	}
-	sc.gen++
-	if sc.gen == 0 { // wrapped: old stamps could collide
-		clear(sc.stamp)
-		sc.gen = 1
+	positive := true
+	for _, t := range terms {
+		if t.p.neg || !(t.step > 0) {
+			positive = false
+			break
+		}
 	}
-	sc.touched = sc.touched[:0]
-	gen, acc, stamp := sc.gen, sc.acc, sc.stamp
+	acc := sc.acc[:n]
+	if positive {
+		clear(acc)
+	} else {
+		if len(sc.stamp) < len(sc.acc) {
+			sc.stamp = make([]uint32, len(sc.acc))
+			sc.gen = 0
+		}
+		sc.gen++
+		if sc.gen == 0 { // wrapped: old stamps could collide
+			clear(sc.stamp)
+			sc.gen = 1
+		}
+		sc.touched = sc.touched[:0]
+	}
 	done := ctx.Done()
 	for i, t := range terms {
 		if i%16 == 15 {
@@ -329,44 +350,91 @@ func (s *Store) sparseExhaustive(ctx context.Context, sc *scratch, terms []term,
 			default:
 			}
 		}
-		// Each block's first gap counts from the last slot of the block
-		// before, so a list is one run of gaps: decode it without the
-		// block table. Malformed data ends the list (see blockBuf.decode).
-		data, slot, step := t.p.data, uint64(0), t.step
-		for j := 0; len(data) >= 3; j++ {
-			gap, k := uint64(data[0]), 1
-			if gap >= 0x80 {
-				gap, k = binary.Uvarint(data)
-				if k <= 0 || len(data) < k+2 {
-					break
-				}
-			}
-			if gap == 0 && j > 0 {
-				break
-			}
-			slot += gap
-			if slot >= uint64(n) {
-				break
-			}
-			q := int16(binary.LittleEndian.Uint16(data[k:]))
-			data = data[k+2:]
-			if stamp[slot] != gen {
-				stamp[slot] = gen
-				acc[slot] = 0
-				sc.touched = append(sc.touched, uint32(slot))
-			}
-			acc[slot] += step * float32(q)
+		if positive {
+			addList(acc, t.p.data, t.step)
+		} else {
+			sc.addListStamped(acc, t.p.data, t.step)
 		}
 	}
 	h := newTopK(k, s.chunks)
 	all := m.all()
-	for _, slot := range sc.touched {
+	consider := func(slot uint32) {
 		if !s.alive[slot] || !all && !m.match(&s.chunks[slot]) {
-			continue
+			return
 		}
 		h.push(cand{score: acc[slot], slot: slot})
 	}
+	if !positive {
+		for _, slot := range sc.touched {
+			consider(slot)
+		}
+		return h.sorted(), nil
+	}
+	for slot, x := range acc {
+		// Below the worst kept score a point cannot enter (a tie might,
+		// on its chunk ID: push decides).
+		if x > 0 && (len(h.items) < k || x >= h.items[0].score) {
+			consider(uint32(slot))
+		}
+	}
 	return h.sorted(), nil
+}
+
+// addList adds step × value of every posting of a list's data to acc.
+// Each block's first gap counts from the last slot of the block before,
+// so a list is one run of gaps: it is decoded without the block table.
+// Malformed data ends the list early (see blockBuf.decode) or adds to a
+// slot twice, never outside acc.
+func addList(acc []float32, data []byte, step float32) {
+	slot := 0
+	for len(data) >= 3 {
+		if g := data[0]; g < 0x80 { // most gaps take one byte
+			slot += int(g)
+			if slot >= len(acc) {
+				return
+			}
+			acc[slot] += step * float32(int16(uint16(data[1])|uint16(data[2])<<8))
+			data = data[3:]
+			continue
+		}
+		gap, k := binary.Uvarint(data)
+		if k <= 0 || len(data) < k+2 || gap >= uint64(len(acc)) {
+			return
+		}
+		slot += int(gap)
+		if slot >= len(acc) {
+			return
+		}
+		acc[slot] += step * float32(int16(binary.LittleEndian.Uint16(data[k:])))
+		data = data[k+2:]
+	}
+}
+
+// addListStamped is addList that also stamps and lists each slot the
+// search touches first, starting its sum at zero.
+func (sc *scratch) addListStamped(acc []float32, data []byte, step float32) {
+	stamp, gen := sc.stamp[:len(acc)], sc.gen
+	slot := 0
+	for len(data) >= 3 {
+		gap, k := uint64(data[0]), 1
+		if gap >= 0x80 {
+			gap, k = binary.Uvarint(data)
+			if k <= 0 || len(data) < k+2 || gap >= uint64(len(acc)) {
+				return
+			}
+		}
+		slot += int(gap)
+		if slot >= len(acc) {
+			return
+		}
+		if stamp[slot] != gen {
+			stamp[slot] = gen
+			acc[slot] = 0
+			sc.touched = append(sc.touched, uint32(slot))
+		}
+		acc[slot] += step * float32(int16(binary.LittleEndian.Uint16(data[k:])))
+		data = data[k+2:]
+	}
 }
 
 // cand is a scored point.

@@ -22,9 +22,13 @@ import (
 // the synthetic corpus of quarry bench (corpora/synth, one chunk a
 // document), embedded by the default embedder (index/charngram), in a
 // store on disk. -synth-chunks sets the number of chunks (default
-// 20,000); the store is built once per run, in a temporary directory.
+// 20,000); the store is built once per run, in a temporary directory,
+// or with -synth-dir in that directory, kept, and reused by later runs
+// that give the same directory and number of chunks (so that binaries
+// before and after a change measure one store).
 //
 //	go test -run XXX -bench Synth -benchtime 200x ./index/memvec -args -synth-chunks 100000
+//	go test -run XXX -bench Synth -benchtime 200x ./index/memvec -args -synth-chunks 100000 -synth-dir /tmp/synth100k
 
 var synthStore struct {
 	once   sync.Once
@@ -36,12 +40,15 @@ var synthStore struct {
 	err    error
 }
 
-var synthChunks = flag.Int("synth-chunks", 20_000, "chunks in the store of the Synth benchmarks")
+var (
+	synthChunks = flag.Int("synth-chunks", 20_000, "chunks in the store of the Synth benchmarks")
+	synthKeep   = flag.String("synth-dir", "", "build the Synth benchmarks' store in this directory and keep it; reuse it if it holds one of -synth-chunks chunks")
+)
 
 // TestMain removes the Synth benchmarks' store when the run ends.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if synthStore.dir != "" {
+	if synthStore.dir != "" && *synthKeep == "" {
 		os.RemoveAll(synthStore.dir)
 	}
 	os.Exit(code)
@@ -60,8 +67,19 @@ func synthDir(b *testing.B) string {
 			return
 		}
 		st.space = st.emb.Space()
-		st.dir, st.err = os.MkdirTemp("", "memvec-synth-")
-		if st.err != nil {
+		if *synthKeep != "" {
+			st.dir = *synthKeep
+			if s, err := memvec.Open(st.dir, st.space, memvec.Config{ReadOnly: true}); err == nil {
+				n, err := s.Count(context.Background())
+				s.Close()
+				if err == nil && n == st.n {
+					fmt.Fprintf(os.Stderr, "synth: reusing the store of %d chunks in %s\n", n, st.dir)
+					return
+				}
+				st.err = fmt.Errorf("-synth-dir %s holds a store of %d chunks (error %v), not %d: give an empty directory", st.dir, n, err, st.n)
+				return
+			}
+		} else if st.dir, st.err = os.MkdirTemp("", "memvec-synth-"); st.err != nil {
 			return
 		}
 		start := time.Now()
