@@ -34,6 +34,32 @@ type KeywordIndex interface {
 	Close() error
 }
 
+// Ranking is a keyword search whose chunks are read only when asked
+// for. A retriever that fuses legs needs every candidate's chunk ID and
+// score, but whole chunks only for the few passages it returns; reading
+// (and decompressing) the stored text of every candidate cost a
+// keyword search as much as its postings did.
+type Ranking struct {
+	// Hits are best first, as Search would return them; each Chunk
+	// carries only its ID.
+	Hits []Hit
+	// Load returns the whole chunk of Hits[i], read from the same view
+	// of the index the ranking was made from, so it is the chunk Search
+	// would have returned even if the index has changed since. It is not
+	// safe for concurrent use.
+	Load func(i int) (quarry.Chunk, error)
+	// Release lets go of that view; Load must not be called after it.
+	// It must be called exactly once.
+	Release func()
+}
+
+// RankingIndex is a keyword index that can rank chunks before reading
+// them. SearchRanking's hits, loaded, are those of Search, in the same
+// order with the same scores.
+type RankingIndex interface {
+	SearchRanking(ctx context.Context, query string, k int) (Ranking, error)
+}
+
 // Vector is an embedding: dense (Dense set) or sparse (Indices and
 // Values set, same length, indices unique).
 type Vector struct {

@@ -61,9 +61,10 @@ func FuseRRF(k float64, legs ...Leg) []quarry.Passage {
 // (in input order), before any explanation text is built. chunk points
 // into the legs' hits, which fusion never modifies.
 type fused struct {
-	chunk *quarry.Chunk
-	score float64
-	legs  []quarry.LegScore
+	chunk    *quarry.Chunk
+	leg, hit int // where chunk points: legs[leg].Hits[hit]
+	score    float64
+	legs     []quarry.LegScore
 }
 
 // termFunc computes the normalised term of every hit of one leg: raw
@@ -84,12 +85,12 @@ func fuse(legs []Leg, norm termFunc) []fused {
 	// Unique chunks in first-seen order: legs in order, hits in rank order.
 	pos := make(map[string]int, total)
 	out := make([]fused, 0, total)
-	for _, l := range legs {
+	for j, l := range legs {
 		for i := range l.Hits {
 			c := &l.Hits[i].Chunk
 			if _, ok := pos[c.ID]; !ok {
 				pos[c.ID] = len(out)
-				out = append(out, fused{chunk: c})
+				out = append(out, fused{chunk: c, leg: j, hit: i})
 			}
 		}
 	}

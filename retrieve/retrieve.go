@@ -159,6 +159,7 @@ type Retriever struct {
 	cfg    Config
 	cfgErr error // returned by every Search when the Config is invalid
 	kw     KeywordSearcher
+	kwr    index.RankingIndex // kw, when it can rank before reading chunks
 	vs     VectorSearcher
 	emb    QueryEmbedder
 }
@@ -171,6 +172,7 @@ type Retriever struct {
 func New(cfg Config, kw KeywordSearcher, vs VectorSearcher, emb QueryEmbedder) *Retriever {
 	c, err := cfg.withDefaults()
 	r := &Retriever{cfg: c, cfgErr: err, kw: kw, vs: vs, emb: emb}
+	r.kwr, _ = kw.(index.RankingIndex)
 	if vs == nil || emb == nil {
 		r.vs, r.emb = nil, nil
 	}
@@ -181,7 +183,19 @@ func New(cfg Config, kw KeywordSearcher, vs VectorSearcher, emb QueryEmbedder) *
 type legResult struct {
 	leg  string
 	hits []index.Hit
-	err  error
+	// load reads the whole chunk of hits[i] when the leg returned chunk
+	// IDs only (an index.Ranking); nil when hits are whole.
+	load    func(i int) (quarry.Chunk, error)
+	release func() // lets go of what load reads from; nil if nothing
+	err     error
+}
+
+// free releases what the leg holds, once.
+func (l *legResult) free() {
+	if l.release != nil {
+		l.release()
+		l.release = nil
+	}
 }
 
 // Search returns the K passages that best match req.Query.
@@ -251,8 +265,10 @@ func (r *Retriever) Search(ctx context.Context, req quarry.SearchRequest) (quarr
 	if err != nil {
 		return quarry.SearchResult{}, err
 	}
+	defer kwRes.free()
 
 	var legs []Leg
+	var loads []func(int) (quarry.Chunk, error) // by leg, for chunks not read yet
 	switch {
 	case useKW && useVec:
 		switch {
@@ -288,7 +304,32 @@ func (r *Retriever) Search(ctx context.Context, req quarry.SearchRequest) (quarr
 	} else {
 		fs = fuse(legs, weightedTerms)
 	}
-	fs = capPerDoc(fs, r.cfg.MaxPerDoc, k)
+	for _, l := range legs {
+		switch l.Name {
+		case LegKeyword:
+			loads = append(loads, kwRes.load)
+		default:
+			loads = append(loads, nil)
+		}
+	}
+	fs, err = capPerDoc(fs, r.cfg.MaxPerDoc, k, func(f *fused) error {
+		load := loads[f.leg]
+		if load == nil {
+			return nil
+		}
+		c, err := load(f.hit)
+		if err != nil {
+			return err
+		}
+		if c.ID != f.chunk.ID {
+			return fmt.Errorf("%s leg: read chunk %q for hit %q", legs[f.leg].Name, c.ID, f.chunk.ID)
+		}
+		*f.chunk = c
+		return nil
+	})
+	if err != nil {
+		return quarry.SearchResult{}, quarry.Errorf(quarry.CodeUnavailable, "retrieve: %w", err)
+	}
 	res := quarry.SearchResult{Passages: make([]quarry.Passage, len(fs)), Notes: notes}
 	for i, f := range fs {
 		res.Passages[i] = quarry.Passage{Chunk: *f.chunk, Score: f.score}
@@ -302,8 +343,9 @@ func (r *Retriever) Search(ctx context.Context, req quarry.SearchRequest) (quarr
 // runLegs runs the chosen legs in parallel under the query budget. A
 // leg's failure is recorded in its legResult and never cancels the
 // other leg. A leg that has not answered when the budget expires is
-// abandoned (its goroutine finishes on its own into a buffered channel).
-// The returned error is set only when the caller's ctx itself is done.
+// abandoned: it finishes on its own, and what it holds is released when
+// it reports. The returned error is set only when the caller's ctx
+// itself is done.
 func (r *Retriever) runLegs(ctx context.Context, q string, cand int, useKW, useVec bool) (kwRes, vecRes legResult, err error) {
 	bctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	defer cancel()
@@ -312,28 +354,56 @@ func (r *Retriever) runLegs(ctx context.Context, q string, cand int, useKW, useV
 	pending := map[string]bool{}
 	if useKW {
 		pending[LegKeyword] = true
-		go runLeg(bctx, ch, LegKeyword, func(ctx context.Context) ([]index.Hit, error) {
-			return r.kw.Search(ctx, q, cand)
+		go runLeg(bctx, ch, LegKeyword, func(ctx context.Context, res *legResult) (err error) {
+			if r.kwr == nil {
+				res.hits, err = r.kw.Search(ctx, q, cand)
+				return err
+			}
+			rk, err := r.kwr.SearchRanking(ctx, q, cand)
+			if err != nil {
+				return err
+			}
+			res.hits, res.load, res.release = rk.Hits, rk.Load, rk.Release
+			return nil
 		})
 	}
 	if useVec {
 		pending[LegVector] = true
-		go runLeg(bctx, ch, LegVector, func(ctx context.Context) ([]index.Hit, error) {
+		go runLeg(bctx, ch, LegVector, func(ctx context.Context, res *legResult) error {
 			v, err := r.emb.EmbedQuery(ctx, q)
 			if err != nil {
-				return nil, fmt.Errorf("embed query: %w", err)
+				return fmt.Errorf("embed query: %w", err)
 			}
-			return r.vs.Search(ctx, v, cand, index.Filter{})
+			res.hits, err = r.vs.Search(ctx, v, cand, index.Filter{})
+			return err
 		})
 	}
 
 	got := map[string]legResult{}
+	abandoned := 0
+	defer func() {
+		if err != nil {
+			for _, res := range got {
+				res.free()
+			}
+		}
+		if abandoned > 0 {
+			// The abandoned legs still report on ch.
+			go func() {
+				for range abandoned {
+					res := <-ch
+					res.free()
+				}
+			}()
+		}
+	}()
 	for len(pending) > 0 {
 		select {
 		case res := <-ch:
 			delete(pending, res.leg)
 			got[res.leg] = res
 		case <-bctx.Done():
+			abandoned = len(pending)
 			if cerr := ctx.Err(); cerr != nil {
 				return legResult{}, legResult{}, ctxError(cerr)
 			}
@@ -358,15 +428,19 @@ func (r *Retriever) runLegs(ctx context.Context, q string, cand int, useKW, useV
 
 // runLeg runs one leg, turning a panic into an error, and always
 // reports on ch.
-func runLeg(ctx context.Context, ch chan<- legResult, leg string, search func(context.Context) ([]index.Hit, error)) {
+func runLeg(ctx context.Context, ch chan<- legResult, leg string, search func(context.Context, *legResult) error) {
 	res := legResult{leg: leg}
 	defer func() {
 		if p := recover(); p != nil {
-			res.hits, res.err = nil, quarry.Errorf(quarry.CodeInternal, "panic: %v", p)
+			res.free()
+			res.hits, res.load, res.err = nil, nil, quarry.Errorf(quarry.CodeInternal, "panic: %v", p)
 		}
 		ch <- res
 	}()
-	res.hits, res.err = search(ctx)
+	if res.err = search(ctx, &res); res.err != nil {
+		res.free()
+		res.hits, res.load = nil, nil
+	}
 }
 
 func ctxError(err error) error {
@@ -408,19 +482,25 @@ func allFailed(legs ...legResult) error {
 }
 
 // capPerDoc keeps fs's order, drops passages beyond maxPerDoc per
-// document (maxPerDoc < 0: no cap), and stops at k passages.
-func capPerDoc(fs []fused, maxPerDoc, k int) []fused {
+// document (maxPerDoc < 0: no cap), and stops at k passages. load reads
+// the whole chunk of a passage whose leg returned its ID only; it is
+// called for the passages kept and, with a cap, those it looks at.
+func capPerDoc(fs []fused, maxPerDoc, k int, load func(*fused) error) ([]fused, error) {
 	out := fs[:0:0]
 	perDoc := map[string]int{}
-	for _, f := range fs {
+	for i := range fs {
 		if len(out) == k {
 			break
+		}
+		f := &fs[i]
+		if err := load(f); err != nil {
+			return nil, err
 		}
 		if maxPerDoc >= 0 && perDoc[f.chunk.DocID] >= maxPerDoc {
 			continue
 		}
 		perDoc[f.chunk.DocID]++
-		out = append(out, f)
+		out = append(out, *f)
 	}
-	return out
+	return out, nil
 }

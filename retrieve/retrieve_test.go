@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -499,4 +500,160 @@ func BenchmarkSearchHybrid(b *testing.B) {
 			}
 		})
 	}
+}
+
+// rankingKW is a keyword leg that ranks before reading: hits carry
+// their IDs only, load reads the whole chunk from hits. It records its
+// loads and whether its rankings were released.
+type rankingKW struct {
+	hits     []index.Hit
+	wait     chan struct{} // when set, SearchRanking returns once it is closed
+	loadErr  error
+	loads    atomic.Int64
+	released chan struct{} // one send per Release
+}
+
+func newRankingKW(hits ...index.Hit) *rankingKW {
+	return &rankingKW{hits: hits, released: make(chan struct{}, 100)}
+}
+
+func (f *rankingKW) Search(context.Context, string, int) ([]index.Hit, error) {
+	panic("Search called on a leg that ranks")
+}
+
+func (f *rankingKW) SearchRanking(_ context.Context, _ string, k int) (index.Ranking, error) {
+	if f.wait != nil {
+		<-f.wait
+	}
+	whole := head(f.hits, k)
+	ids := make([]index.Hit, len(whole))
+	for i, h := range whole {
+		ids[i] = index.Hit{Chunk: quarry.Chunk{ID: h.Chunk.ID}, Score: h.Score}
+	}
+	return index.Ranking{
+		Hits: ids,
+		Load: func(i int) (quarry.Chunk, error) {
+			f.loads.Add(1)
+			return whole[i].Chunk, f.loadErr
+		},
+		Release: func() { f.released <- struct{}{} },
+	}, nil
+}
+
+// A ranking leg's chunks are read for the passages returned only, and
+// its ranking is released once, whatever becomes of the search: fused
+// and returned, the other leg failing, a chunk that cannot be read (the
+// search fails as unavailable), or the leg abandoned to the budget
+// (released when it finally answers).
+func TestRankingLeg(t *testing.T) {
+	ctx := context.Background()
+	released := func(t *testing.T, kw *rankingKW) {
+		t.Helper()
+		select {
+		case <-kw.released:
+		case <-time.After(10 * time.Second):
+			t.Fatal("ranking not released")
+		}
+		select {
+		case <-kw.released:
+			t.Fatal("ranking released twice")
+		default:
+		}
+	}
+
+	t.Run("fused", func(t *testing.T) {
+		kw := newRankingKW(manyHits("d", 100)...)
+		res, err := New(Config{}, kw, staticVS(manyHits("e", 50)...), fakeEmb{}).Search(ctx, quarry.SearchRequest{Query: "q", K: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := New(Config{}, staticKW(manyHits("d", 100)...), staticVS(manyHits("e", 50)...), fakeEmb{}).Search(ctx, quarry.SearchRequest{Query: "q", K: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(res, want) {
+			t.Errorf("got %+v, want %+v", res, want)
+		}
+		kwReturned := 0
+		for _, p := range res.Passages {
+			if strings.HasPrefix(p.DocID, "d") {
+				kwReturned++
+			}
+		}
+		if n := kw.loads.Load(); n != int64(kwReturned) || n == 0 {
+			t.Errorf("read %d chunks for %d keyword passages returned", n, kwReturned)
+		}
+		released(t, kw)
+	})
+
+	t.Run("capped", func(t *testing.T) {
+		hits := []index.Hit{docHit("a", 0, 9), docHit("a", 1, 8), docHit("a", 2, 7), docHit("b", 0, 6), docHit("c", 0, 5)}
+		kw := newRankingKW(hits...)
+		res, err := New(Config{MaxPerDoc: 1}, kw, nil, nil).Search(ctx, quarry.SearchRequest{Query: "q", K: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ids(res.Passages); !reflect.DeepEqual(got, []string{"a#0", "b#0"}) {
+			t.Errorf("passages %v", got)
+		}
+		if n := kw.loads.Load(); n != 4 {
+			t.Errorf("read %d chunks, want 4 (two returned, two capped)", n)
+		}
+		released(t, kw)
+	})
+
+	t.Run("vector leg fails", func(t *testing.T) {
+		kw := newRankingKW(kwHits...)
+		res, err := New(Config{}, kw, failingVS(errors.New("down")), fakeEmb{}).Search(ctx, quarry.SearchRequest{Query: "q"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ids(res.Passages); !reflect.DeepEqual(got, []string{"a#0", "b#0", "c#0"}) || res.Passages[0].Text != "t" {
+			t.Errorf("passages %+v", res.Passages)
+		}
+		released(t, kw)
+	})
+
+	t.Run("unreadable chunk", func(t *testing.T) {
+		kw := newRankingKW(kwHits...)
+		kw.loadErr = errors.New("corrupt segment")
+		_, err := New(Config{}, kw, staticVS(vecHits...), fakeEmb{}).Search(ctx, quarry.SearchRequest{Query: "q"})
+		if !errors.Is(err, quarry.ErrUnavailable) || !strings.Contains(err.Error(), "corrupt segment") {
+			t.Fatalf("error %v, want unavailable with the cause", err)
+		}
+		released(t, kw)
+	})
+
+	t.Run("abandoned", func(t *testing.T) {
+		kw := newRankingKW(kwHits...)
+		kw.wait = make(chan struct{})
+		res, err := New(Config{Timeout: 250 * time.Millisecond}, kw, staticVS(vecHits...), fakeEmb{}).Search(ctx, quarry.SearchRequest{Query: "q"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "keyword leg failed") {
+			t.Errorf("notes %q", res.Notes)
+		}
+		close(kw.wait)
+		released(t, kw)
+		if n := kw.loads.Load(); n != 0 {
+			t.Errorf("read %d chunks of an abandoned leg", n)
+		}
+	})
+
+	t.Run("canceled", func(t *testing.T) {
+		kw := newRankingKW(kwHits...)
+		kw.wait = make(chan struct{})
+		cctx, cancel := context.WithCancel(ctx)
+		vs := fakeVS(func(context.Context, index.Vector, int) ([]index.Hit, error) {
+			cancel()
+			return vecHits, nil
+		})
+		_, err := New(Config{}, kw, vs, fakeEmb{}).Search(cctx, quarry.SearchRequest{Query: "q"})
+		if !errors.Is(err, quarry.ErrCanceled) {
+			t.Fatalf("error %v, want canceled", err)
+		}
+		close(kw.wait)
+		released(t, kw)
+	})
 }

@@ -310,63 +310,155 @@ func (ix *Index) SearchScored(ctx context.Context, query string, k int, s Scorin
 	return ix.search(ctx, query, k, s.withDefaults())
 }
 
+// SearchRanking is Search without reading the chunks: its hits carry
+// their chunk IDs and scores, in Search's order, and Load reads a hit's
+// whole chunk from the same snapshot. A hybrid retriever reads only the
+// passages it returns instead of every candidate's stored fields.
+func (ix *Index) SearchRanking(ctx context.Context, query string, k int) (index.Ranking, error) {
+	return ix.ranking(ctx, query, k, ix.scoring)
+}
+
 func (ix *Index) search(ctx context.Context, query string, k int, s Scoring) ([]index.Hit, error) {
+	rk, err := ix.ranking(ctx, query, k, s)
+	if err != nil {
+		return nil, err
+	}
+	defer rk.Release()
+	for i := range rk.Hits {
+		c, err := rk.Load(i)
+		if err != nil {
+			return nil, err
+		}
+		rk.Hits[i].Chunk = c
+	}
+	return rk.Hits, nil
+}
+
+func (ix *Index) ranking(ctx context.Context, query string, k int, s Scoring) (index.Ranking, error) {
 	if strings.TrimSpace(query) == "" {
-		return nil, quarry.Errorf(quarry.CodeInvalid, "bleveindex: empty query")
+		return index.Ranking{}, quarry.Errorf(quarry.CodeInvalid, "bleveindex: empty query")
 	}
 	if k <= 0 {
 		k = DefaultK
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, ctxError(err)
+		return index.Ranking{}, ctxError(err)
 	}
 	if err := ix.acquire(); err != nil {
-		return nil, err
+		return index.Ranking{}, err
 	}
 	defer ix.mu.RUnlock()
 
 	terms := ix.queryTerms(query)
 	if len(terms) == 0 {
-		return []index.Hit{}, nil
+		return loaded([]index.Hit{}), nil
 	}
 	// The query runs on one snapshot of the index, and the hits' stored
 	// fields are read from that snapshot by their internal numbers (see
-	// loadChunks): bleve's own loading looks every hit up again by its
-	// ID and builds a document of field objects, which cost as much as
-	// the scoring itself.
+	// loadDoc), when asked for: bleve's own loading looks every hit up
+	// again by its ID and builds a document of field objects, which cost
+	// as much as the scoring itself, and decompressing the stored fields
+	// of every candidate cost a fifth of a query when a hybrid search
+	// returns a tenth of them.
 	r, err := ix.reader()
 	if err != nil {
-		return nil, translate("search", err)
+		return index.Ranking{}, translate("search", err)
 	}
-	defer func() { _ = r.Close() }()
 	// Equal scores are ordered by chunk ID, so results do not depend on
 	// how segments happen to be laid out. The fast path (topk.go) scores
-	// from the segments' postings and reads the IDs of ties only; bleve's
-	// searcher and collector serve any other reader.
-	var hits []index.Hit
+	// from the segments' postings; bleve's searcher and collector serve
+	// any other reader.
 	if snap, ok := r.(*scorch.IndexSnapshot); ok {
 		top, ok, err := ix.topK(ctx, snap, terms, s, k)
 		if err != nil {
-			return nil, translate("search", err)
+			_ = r.Close()
+			return index.Ranking{}, translate("search", err)
 		}
 		if ok {
-			if hits, err = loadDocs(snap, top); err != nil {
-				return nil, translate("search", err)
+			rk, err := snapshotRanking(snap, top)
+			if err != nil {
+				_ = r.Close()
+				return index.Ranking{}, translate("search", err)
 			}
+			return rk, nil
 		}
 	}
-	if hits == nil {
-		if hits, err = ix.searchBleve(ctx, r, terms, s, k); err != nil {
-			return nil, err
-		}
+	defer func() { _ = r.Close() }()
+	hits, err := ix.searchBleve(ctx, r, terms, s, k)
+	if err != nil {
+		return index.Ranking{}, err
 	}
+	sortHits(hits)
+	return loaded(hits), nil
+}
+
+// sortHits orders hits best first, equal scores by chunk ID.
+func sortHits(hits []index.Hit) {
 	slices.SortStableFunc(hits, func(a, b index.Hit) int {
 		if c := cmp.Compare(b.Score, a.Score); c != 0 {
 			return c
 		}
 		return strings.Compare(a.Chunk.ID, b.Chunk.ID)
 	})
-	return hits, nil
+}
+
+// loaded is the ranking of hits whose chunks are already read.
+func loaded(hits []index.Hit) index.Ranking {
+	chunks := make([]quarry.Chunk, len(hits))
+	for i, h := range hits {
+		chunks[i] = h.Chunk
+	}
+	return index.Ranking{
+		Hits:    hits,
+		Load:    func(i int) (quarry.Chunk, error) { return chunks[i], nil },
+		Release: func() {},
+	}
+}
+
+// snapshotRanking is the ranking of docs, the top documents of snap:
+// their chunk IDs (kept uncompressed in front of the stored fields, so
+// reading them decompresses nothing) and scores, best first; Load reads
+// a chunk from snap, which Release closes.
+func snapshotRanking(snap *scorch.IndexSnapshot, docs []scoredDoc) (index.Ranking, error) {
+	segs := snap.Segments()
+	offsets := segmentOffsets(segs)
+	hits := make([]index.Hit, len(docs))
+	nums := make(map[string]uint64, len(docs))
+	for i, d := range docs {
+		seg, local, err := locate(offsets, d.num)
+		if err != nil {
+			return index.Ranking{}, err
+		}
+		id, err := segs[seg].DocID(local)
+		if err != nil {
+			return index.Ranking{}, err
+		}
+		if id == nil {
+			return index.Ranking{}, fmt.Errorf("document number %d has no ID", d.num)
+		}
+		hits[i] = index.Hit{Chunk: quarry.Chunk{ID: string(id)}, Score: d.score}
+		nums[hits[i].Chunk.ID] = d.num
+	}
+	sortHits(hits)
+	order := make([]uint64, len(hits))
+	for i, h := range hits {
+		order[i] = nums[h.Chunk.ID]
+	}
+	var once sync.Once
+	return index.Ranking{
+		Hits: hits,
+		Load: func(i int) (quarry.Chunk, error) {
+			if i < 0 || i >= len(order) {
+				return quarry.Chunk{}, quarry.Errorf(quarry.CodeInvalid, "bleveindex: no hit %d of %d", i, len(order))
+			}
+			c, err := loadDoc(segs, offsets, order[i])
+			if err != nil {
+				return quarry.Chunk{}, translate("search", err)
+			}
+			return c, nil
+		},
+		Release: func() { once.Do(func() { _ = snap.Close() }) },
+	}, nil
 }
 
 // searchBleve is search through bleve's searcher and collector, for
@@ -452,68 +544,90 @@ func loadChunks(r bindex.IndexReader, found search.DocumentMatchCollection) ([]i
 func loadDocs(snap *scorch.IndexSnapshot, docs []scoredDoc) ([]index.Hit, error) {
 	hits := make([]index.Hit, 0, len(docs))
 	segs := snap.Segments()
-	offsets := make([]uint64, len(segs))
-	var running uint64
-	for i, sg := range segs {
-		offsets[i] = running
-		running += sg.Segment().Count()
-	}
+	offsets := segmentOffsets(segs)
 	for _, h := range docs {
-		num := h.num
-		i := sort.Search(len(offsets), func(x int) bool { return offsets[x] > num }) - 1
-		if i < 0 {
-			return nil, fmt.Errorf("document number %d is in no segment", num)
-		}
-		var c quarry.Chunk
-		var bad error
-		err := segs[i].VisitDocument(num-offsets[i], func(field string, typ byte, val []byte, _ []uint64) bool {
-			if typ == 'n' {
-				n, err := numeric.PrefixCoded(val).Int64()
-				if err != nil {
-					bad = fmt.Errorf("chunk %q: field %s: %w", c.ID, field, err)
-					return false
-				}
-				v := int(numeric.Int64ToFloat64(n))
-				switch field {
-				case fieldPage:
-					c.Page = v
-				case fieldOrdinal:
-					c.Ordinal = v
-				case fieldTokens:
-					c.Tokens = v
-				}
-				return true
-			}
-			if typ != 't' {
-				return true
-			}
-			switch field {
-			case "_id":
-				c.ID = string(val)
-			case fieldText:
-				c.Text = string(val)
-			case fieldTitle:
-				c.Title = string(val)
-			case fieldHeading:
-				c.Heading = string(val)
-			case fieldDocID:
-				c.DocID = string(val)
-			case fieldPath:
-				c.Path = string(val)
-			case fieldLang:
-				c.Lang = string(val)
-			}
-			return true
-		})
-		if err == nil {
-			err = bad
-		}
+		c, err := loadDoc(segs, offsets, h.num)
 		if err != nil {
 			return nil, err
 		}
 		hits = append(hits, index.Hit{Chunk: c, Score: h.score})
 	}
 	return hits, nil
+}
+
+// segmentOffsets returns the first document number of each segment.
+func segmentOffsets(segs []*scorch.SegmentSnapshot) []uint64 {
+	offsets := make([]uint64, len(segs))
+	var running uint64
+	for i, sg := range segs {
+		offsets[i] = running
+		running += sg.Segment().Count()
+	}
+	return offsets
+}
+
+// locate returns the segment of document number num and its number
+// within that segment.
+func locate(offsets []uint64, num uint64) (seg int, local uint64, err error) {
+	i := sort.Search(len(offsets), func(x int) bool { return offsets[x] > num }) - 1
+	if i < 0 {
+		return 0, 0, fmt.Errorf("document number %d is in no segment", num)
+	}
+	return i, num - offsets[i], nil
+}
+
+// loadDoc rebuilds the chunk of document number num from its stored
+// fields.
+func loadDoc(segs []*scorch.SegmentSnapshot, offsets []uint64, num uint64) (quarry.Chunk, error) {
+	i, local, err := locate(offsets, num)
+	if err != nil {
+		return quarry.Chunk{}, err
+	}
+	var c quarry.Chunk
+	var bad error
+	err = segs[i].VisitDocument(local, func(field string, typ byte, val []byte, _ []uint64) bool {
+		if typ == 'n' {
+			n, err := numeric.PrefixCoded(val).Int64()
+			if err != nil {
+				bad = fmt.Errorf("chunk %q: field %s: %w", c.ID, field, err)
+				return false
+			}
+			v := int(numeric.Int64ToFloat64(n))
+			switch field {
+			case fieldPage:
+				c.Page = v
+			case fieldOrdinal:
+				c.Ordinal = v
+			case fieldTokens:
+				c.Tokens = v
+			}
+			return true
+		}
+		if typ != 't' {
+			return true
+		}
+		switch field {
+		case "_id":
+			c.ID = string(val)
+		case fieldText:
+			c.Text = string(val)
+		case fieldTitle:
+			c.Title = string(val)
+		case fieldHeading:
+			c.Heading = string(val)
+		case fieldDocID:
+			c.DocID = string(val)
+		case fieldPath:
+			c.Path = string(val)
+		case fieldLang:
+			c.Lang = string(val)
+		}
+		return true
+	})
+	if err == nil {
+		err = bad
+	}
+	return c, err
 }
 
 // queryTerms analyses a query into distinct terms with their counts, in

@@ -171,3 +171,84 @@ func TestTopKSlotsBounded(t *testing.T) {
 		t.Fatalf("search with a free slot: %d hits, %v", len(hits), err)
 	}
 }
+
+// SearchRanking ranks as bleve's searcher does (same IDs, same scores,
+// same order), its Load reads back the chunks that were indexed, in any
+// order, and it reads them from the snapshot it ranked on: chunks
+// deleted or replaced after the ranking still load as they were.
+func TestSearchRanking(t *testing.T) {
+	ctx := context.Background()
+	ix := openTest(t, Config{})
+	indexed := map[string]quarry.Chunk{}
+	for round := range 3 {
+		chunks := append(synthetic(80, 30, uint64(round+1)), helpCentre...)
+		for i := range chunks {
+			chunks[i].Page, chunks[i].Tokens, chunks[i].Heading = i%3, 10+i, fmt.Sprintf("h%d", i%4)
+			indexed[chunks[i].ID] = chunks[i]
+		}
+		upsert(t, ix, chunks...) // several segments
+	}
+	queries := []string{"w1", "w1 w2", "w2 w1 w1 w3", "w5 w7 w9 wa wb", "refund shipping", "退款", "zzzz"}
+	for _, q := range queries {
+		for _, k := range []int{1, 3, 10, 100} {
+			want := referenceTop(t, ix, q, k, ix.Scoring())
+			rk, err := ix.SearchRanking(ctx, q, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rk.Hits) != len(want) {
+				t.Fatalf("%q k=%d: %d hits, want %d", q, k, len(rk.Hits), len(want))
+			}
+			for i, h := range rk.Hits {
+				if h.Chunk.ID != want[i].id || h.Score != want[i].score {
+					t.Fatalf("%q k=%d: hit %d is %s %v, want %s %v", q, k, i, h.Chunk.ID, h.Score, want[i].id, want[i].score)
+				}
+			}
+			for i := len(rk.Hits) - 1; i >= 0; i-- { // any order
+				c, err := rk.Load(i)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c != indexed[want[i].id] {
+					t.Fatalf("%q k=%d: hit %d loads %+v, want %+v", q, k, i, c, indexed[want[i].id])
+				}
+			}
+			if _, err := rk.Load(len(rk.Hits)); err == nil {
+				t.Errorf("%q k=%d: Load past the hits gives no error", q, k)
+			}
+			rk.Release()
+		}
+	}
+
+	rk, err := ix.SearchRanking(ctx, "refund", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rk.Release()
+	if len(rk.Hits) == 0 {
+		t.Fatal("no hits for refund")
+	}
+	var docs []string
+	for _, h := range rk.Hits {
+		docs = append(docs, indexed[h.Chunk.ID].DocID)
+	}
+	if err := ix.DeleteDocs(ctx, docs...); err != nil {
+		t.Fatal(err)
+	}
+	after, err := ix.Search(ctx, "refund", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != 0 {
+		t.Fatalf("deleted chunks still found: %v", ids(after))
+	}
+	for i, h := range rk.Hits {
+		c, err := rk.Load(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c != indexed[h.Chunk.ID] {
+			t.Errorf("hit %d loads %+v after the deletion, want %+v", i, c, indexed[h.Chunk.ID])
+		}
+	}
+}
