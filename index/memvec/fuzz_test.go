@@ -153,7 +153,7 @@ func FuzzLoadPostings(f *testing.F) {
 		}
 		s.live = 7
 		s.epoch = 1
-		if err := s.loadPostings(body, true, func(format string, args ...any) error { return fmt.Errorf(format, args...) }); err != nil {
+		if err := s.loadPostings(body, snapCurrent, func(format string, args ...any) error { return fmt.Errorf(format, args...) }); err != nil {
 			return
 		}
 		q := index.Vector{}

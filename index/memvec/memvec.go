@@ -5,11 +5,12 @@
 // Dense vectors live in one contiguous float32 slab (pre-normalised for
 // cosine) and are searched by brute force with a bounded heap, split over
 // a few goroutines for large stores: fine up to about 100k chunks. Sparse
-// vectors live only in an inverted index (index → compressed postings of
-// point and value, about 3.1 bytes a nonzero; see postings.go); a search
-// walks the query's indices only, and with Space.IDF weights each index
-// by Qdrant's inverse document frequency, kept current under upserts and
-// deletes.
+// vectors live only in an inverted index (index → postings of point and
+// 16-bit value, about 3 bytes a nonzero: gap-coded for the rarer
+// indices, one value a point for the common ones; see postings.go); a
+// search walks the query's indices only, term at a time, and with
+// Space.IDF weights each index by Qdrant's inverse document frequency,
+// kept current under upserts and deletes.
 // Deleted points are tombstoned and compacted away once they make up a
 // quarter of the slots, and before every snapshot.
 //

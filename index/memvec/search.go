@@ -301,11 +301,23 @@ func (s *Store) searchSparse(ctx context.Context, q prepared, k int, m *matcher)
 }
 
 // sparseExhaustive scores every point that shares an index with the
-// query, term at a time, decoding each list in one pass straight into
-// the accumulator. (A document-at-a-time MaxScore search with block
-// maxima was tried: at k = 100 it pruned too little to pay for keeping
-// dozens of cursors in step, and cost four times this on SciFact; see
-// BENCHMARKS.md. The snapshot keeps the block maxima for a better one.)
+// query, term at a time, adding each list in one pass straight into the
+// accumulator: a dense list (a common index) as a plain multiply-add
+// loop over its slots, a gap-coded one (a rarer index) by decoding its
+// gaps. Per term the sums are added in the same order whatever a list's
+// form, so the scores do not depend on it.
+//
+// Two ways of skipping work were tried and cost more than they saved
+// (BENCHMARKS.md, "The sparse leg's CPU per query"): a document-at-a-time
+// MaxScore search with block maxima (at k = 100 it pruned too little to
+// pay for keeping dozens of cursors in step: four times this on
+// SciFact), and a term-at-a-time one that, once the bounds of the
+// remaining terms fall below the k-th best score, looks the remaining
+// dense lists up only at the surviving candidates (scattered lookups
+// cost several times a sequential pass per slot, and the candidates are
+// still thousands when it starts: 2.5 times this on SciFact, a fifth
+// less at 100k chunks). The snapshot keeps the block maxima for a
+// better one.
 //
 // When every contribution is positive (no negative stored or query
 // values: the default embedder's case), a point shares an index with the
@@ -350,9 +362,14 @@ func (s *Store) sparseExhaustive(ctx context.Context, sc *scratch, terms []term,
 			default:
 			}
 		}
-		if positive {
+		switch {
+		case t.p.dense && positive:
+			addDense(acc, t.p.data, t.p.base, t.step)
+		case t.p.dense:
+			sc.addDenseStamped(acc, t.p.data, t.p.base, t.step)
+		case positive:
 			addList(acc, t.p.data, t.step)
-		} else {
+		default:
 			sc.addListStamped(acc, t.p.data, t.step)
 		}
 	}
@@ -380,7 +397,53 @@ func (s *Store) sparseExhaustive(ctx context.Context, sc *scratch, terms []term,
 	return h.sorted(), nil
 }
 
-// addList adds step × value of every posting of a list's data to acc.
+// addDense adds step × value of every slot of a dense list's data
+// (from slot base on) to acc. A slot without the index holds 0, which
+// adds nothing.
+func addDense(acc []float32, data []byte, base uint32, step float32) {
+	if uint64(base) >= uint64(len(acc)) {
+		return
+	}
+	acc = acc[base:]
+	m := min(len(acc), len(data)/2)
+	acc, data = acc[:m], data[:2*m]
+	// Four slots a round: independent sums that pipeline.
+	for len(acc) >= 4 && len(data) >= 8 {
+		acc[0] += step * float32(int16(binary.LittleEndian.Uint16(data[0:])))
+		acc[1] += step * float32(int16(binary.LittleEndian.Uint16(data[2:])))
+		acc[2] += step * float32(int16(binary.LittleEndian.Uint16(data[4:])))
+		acc[3] += step * float32(int16(binary.LittleEndian.Uint16(data[6:])))
+		acc, data = acc[4:], data[8:]
+	}
+	for i := range acc {
+		acc[i] += step * float32(int16(binary.LittleEndian.Uint16(data[2*i:])))
+	}
+}
+
+// addDenseStamped is addDense that also stamps and lists each slot the
+// search touches first (a nonzero value), starting its sum at zero.
+func (sc *scratch) addDenseStamped(acc []float32, data []byte, base uint32, step float32) {
+	stamp, gen := sc.stamp[:len(acc)], sc.gen
+	for i := 0; i+1 < len(data); i += 2 {
+		q := int16(binary.LittleEndian.Uint16(data[i:]))
+		if q == 0 {
+			continue
+		}
+		slot := uint64(base) + uint64(i/2)
+		if slot >= uint64(len(acc)) {
+			return
+		}
+		if stamp[slot] != gen {
+			stamp[slot] = gen
+			acc[slot] = 0
+			sc.touched = append(sc.touched, uint32(slot))
+		}
+		acc[slot] += step * float32(q)
+	}
+}
+
+// addList adds step × value of every posting of a gap-coded list's data
+// to acc.
 // Each block's first gap counts from the last slot of the block before,
 // so a list is one run of gaps: it is decoded without the block table.
 // Malformed data ends the list early (see blockBuf.decode) or adds to a

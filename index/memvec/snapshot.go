@@ -19,11 +19,11 @@ import (
 	"github.com/quarry-kb/quarry/index"
 )
 
-// The snapshot format (QMVSNAP3) stores the store as it lives in memory,
+// The snapshot format (QMVSNAP4) stores the store as it lives in memory,
 // so that opening it is a few large reads instead of a rebuild of the
 // inverted index point by point:
 //
-//	"QMVSNAP3", generation (u64 LE), space as JSON (uvarint length),
+//	"QMVSNAP4", generation (u64 LE), space as JSON (uvarint length),
 //	CRC-32C (u32 LE) of all that, then three sections, each its length
 //	(u64 LE), the 64-bit xxHash of its body (u64 LE; an order of magnitude
 //	faster than CRC-32C here, which took a third of the load time) and
@@ -33,18 +33,36 @@ import (
 //	  dense:    count × Dim float32 LE (empty for a sparse space)
 //	  postings: list count (uvarint), then each list: its index, its
 //	            posting count, its scale (float32 LE), a flags byte (1:
-//	            negative values), its block count, each block's offset
-//	            and last slot (u32 LE each) and largest |q| (u16 LE), its
-//	            data length and data
-//	            (see postings.go); indices in increasing order
+//	            negative values; 2: the list is dense), then for a
+//	            gap-coded list its block count, each block's offset and
+//	            last slot (u32 LE each) and largest |q| (u16 LE), its data
+//	            length and data; for a dense list its base slot, its
+//	            largest |q| (u16 LE), its data length and data (see
+//	            postings.go); indices in increasing order
 //
 // A snapshot holds no tombstones: the store is compacted before it is
 // written, so every point in it is live and its slot is its position.
-const snapMagicV2 = "QMVSNAP3"
+//
+// Older formats still load, and the next checkpoint or Close of a
+// writable store rewrites them: QMVSNAP3 is this without dense lists (no
+// flag 2); QMVSNAP2 that without the blocks' maxima (recomputed at load)
+// and with CRC-32C section checksums (u32); QMVSNAP1 (persist.go) a
+// list of records.
+const snapMagicV2 = "QMVSNAP4"
 
-// snapMagicV2NoMax is the same format without the blocks' maxima (as
-// written for an hour by commit 9811e3c): they are recomputed at load.
+// snapMagicV2NoDense is QMVSNAP4 without dense lists.
+const snapMagicV2NoDense = "QMVSNAP3"
+
+// snapMagicV2NoMax is the format without the blocks' maxima either (as
+// written for an hour by commit 9811e3c).
 const snapMagicV2NoMax = "QMVSNAP2"
+
+// Versions of the snapshot formats that loadSnapshotV2 reads.
+const (
+	snapNoMax   = 2
+	snapNoDense = 3
+	snapCurrent = 4
+)
 
 // sectionHeadLen is a section's length and checksum.
 const sectionHeadLen = 16
@@ -54,7 +72,11 @@ const sectionHeadLen = 16
 // compacts the store first.
 func (d *disk) writeSnapshot(s *Store, gen uint64) (err error) {
 	if len(s.chunks) > s.live {
-		s.compact()
+		s.compact() // which reforms the lists
+	} else {
+		for _, p := range s.post {
+			p.reform()
+		}
 	}
 	path := filepath.Join(d.dir, snapName)
 	tmp := path + ".tmp"
@@ -116,14 +138,22 @@ func (d *disk) writeSnapshot(s *Store, gen uint64) (err error) {
 		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(p.scale))
 		flags := byte(0)
 		if p.neg {
-			flags = 1
+			flags |= 1
+		}
+		if p.dense {
+			flags |= 2
 		}
 		b = append(b, flags)
-		b = binary.AppendUvarint(b, uint64(len(p.blocks)))
-		for _, bl := range p.blocks {
-			b = binary.LittleEndian.AppendUint32(b, bl.off)
-			b = binary.LittleEndian.AppendUint32(b, bl.last)
-			b = binary.LittleEndian.AppendUint16(b, bl.max)
+		if p.dense {
+			b = binary.AppendUvarint(b, uint64(p.base))
+			b = binary.LittleEndian.AppendUint16(b, p.maxQ)
+		} else {
+			b = binary.AppendUvarint(b, uint64(len(p.blocks)))
+			for _, bl := range p.blocks {
+				b = binary.LittleEndian.AppendUint32(b, bl.off)
+				b = binary.LittleEndian.AppendUint32(b, bl.last)
+				b = binary.LittleEndian.AppendUint16(b, bl.max)
+			}
 		}
 		b = binary.AppendUvarint(b, uint64(len(p.data)))
 		sw.write(b)
@@ -215,7 +245,7 @@ func (d *disk) loadSnapshot(s *Store) error {
 	case snapMagic:
 		d.upgrade = true // written again in this format at the next checkpoint
 		return d.loadSnapshotV1(s, r, info.Size(), corrupt)
-	case snapMagicV2:
+	case snapMagicV2, snapMagicV2NoDense:
 		// The posting lists are used where they lie in the file, mapped
 		// into memory: no copy, and memory the kernel can page.
 		m, err := mapFile(f, info.Size())
@@ -223,10 +253,16 @@ func (d *disk) loadSnapshot(s *Store) error {
 			m = nil // read it instead
 		}
 		s.mapped = m
-		return d.loadSnapshotV2(s, r, info.Size(), true, corrupt)
+		version := snapCurrent
+		if string(magic) == snapMagicV2NoDense {
+			// Searches decode its gap-coded lists until the rewrite gives
+			// the common ones their dense form.
+			d.upgrade, version = true, snapNoDense
+		}
+		return d.loadSnapshotV2(s, r, info.Size(), version, corrupt)
 	case snapMagicV2NoMax:
 		d.upgrade = true
-		return d.loadSnapshotV2(s, r, info.Size(), false, corrupt)
+		return d.loadSnapshotV2(s, r, info.Size(), snapNoMax, corrupt)
 	}
 	return corrupt("not a memvec snapshot")
 }
@@ -245,9 +281,8 @@ func (c *crcByteReader) ReadByte() (byte, error) {
 	return b, err
 }
 
-// loadSnapshotV2 loads a QMVSNAP3 snapshot, or with current false a
-// QMVSNAP2 one (no block maxima, CRC-32C checksums).
-func (d *disk) loadSnapshotV2(s *Store, r *bufio.Reader, size int64, current bool, corrupt func(string, ...any) error) error {
+// loadSnapshotV2 loads a snapshot of format QMVSNAP<version>, 2 to 4.
+func (d *disk) loadSnapshotV2(s *Store, r *bufio.Reader, size int64, version int, corrupt func(string, ...any) error) error {
 	hr := &crcByteReader{r: r}
 	var head [16]byte
 	if _, err := io.ReadFull(r, head[:]); err != nil {
@@ -274,7 +309,7 @@ func (d *disk) loadSnapshotV2(s *Store, r *bufio.Reader, size int64, current boo
 	// QMVSNAP2 sections carry a CRC-32C (u32) where QMVSNAP3 ones carry
 	// an xxHash (u64).
 	headLen := sectionHeadLen
-	if !current {
+	if version == snapNoMax {
 		headLen = 12
 	}
 	pos := int64(len(hr.buf) + 4) // where the first section starts
@@ -302,7 +337,7 @@ func (d *disk) loadSnapshotV2(s *Store, r *bufio.Reader, size int64, current boo
 		}
 		pos += int64(n)
 		ok := xxhash.Sum64(body) == binary.LittleEndian.Uint64(h[8:])
-		if !current {
+		if version == snapNoMax {
 			ok = crc32.Checksum(body, castagnoli) == binary.LittleEndian.Uint32(h[8:])
 		}
 		if !ok {
@@ -374,7 +409,7 @@ func (d *disk) loadSnapshotV2(s *Store, r *bufio.Reader, size int64, current boo
 	if err != nil {
 		return err
 	}
-	if err := s.loadPostings(body, current, corrupt); err != nil {
+	if err := s.loadPostings(body, version, corrupt); err != nil {
 		return err
 	}
 	if _, err := r.ReadByte(); err != io.EOF {
@@ -399,11 +434,12 @@ func (d *disk) checkSpace(raw []byte, want index.Space, corrupt func(string, ...
 	return nil
 }
 
-// loadPostings installs the posting lists of a snapshot section. The
-// lists' data stay slices of body (with no spare capacity, so that an
-// append copies instead of writing into a neighbour); their structure is
-// checked here, and decoding bounds every slot by the point count.
-func (s *Store) loadPostings(body []byte, maxima bool, corrupt func(string, ...any) error) error {
+// loadPostings installs the posting lists of a snapshot section of
+// format version. The lists' data stay slices of body (with no spare
+// capacity, so that an append copies instead of writing into a
+// neighbour); their structure is checked here, and decoding bounds every
+// slot by the point count.
+func (s *Store) loadPostings(body []byte, version int, corrupt func(string, ...any) error) error {
 	dec := &decoder{b: body}
 	lists := dec.uvarint()
 	if dec.err != nil || lists > uint64(len(body)) {
@@ -418,35 +454,62 @@ func (s *Store) loadPostings(body []byte, maxima bool, corrupt func(string, ...a
 	slots := uint64(len(s.chunks))
 	s.post = make(map[uint32]*posting, lists)
 	prevIx := int64(-1)
+	maxFlags := uint64(1)
+	if version >= snapCurrent {
+		maxFlags = 3
+	}
+	blockSize := uint64(8)
+	if version >= snapNoDense {
+		blockSize = 10
+	}
 	for l := range lists {
 		ix := dec.uvarint()
 		n := dec.uvarint()
 		scale := math.Float32frombits(uint32(dec.fixed(4)))
 		flags := dec.fixed(1)
-		nb := dec.uvarint()
 		if dec.err != nil {
 			return corrupt("posting list %d: %v", l, dec.err)
-		}
-		blockSize := uint64(8)
-		if maxima {
-			blockSize = 10
 		}
 		switch {
 		case int64(ix) <= prevIx || ix >= uint64(s.space.Dim):
 			return corrupt("posting list %d has index %d", l, ix)
-		case n == 0 || n > slots || nb != (n+blockLen-1)/blockLen:
+		case n == 0 || n > slots:
+			return corrupt("posting list of index %d: %d postings", ix, n)
+		case !finite(scale) || scale <= 0 || scaleFor(scale) != scale || flags > maxFlags:
+			return corrupt("posting list of index %d: bad scale or flags", ix)
+		}
+		prevIx = int64(ix)
+		p := &posting{n: int(n), scale: scale, neg: flags&1 != 0, dense: flags&2 != 0}
+		if p.dense {
+			base := dec.uvarint()
+			p.maxQ = uint16(dec.fixed(2))
+			size := dec.uvarint()
+			if dec.err != nil || size > uint64(len(dec.b)) {
+				return corrupt("posting list of index %d: short data", ix)
+			}
+			if size%2 != 0 || size/2 < n || base > slots || size/2 > slots-base {
+				return corrupt("posting list of index %d: %d bytes of dense values from slot %d", ix, size, base)
+			}
+			p.base = uint32(base)
+			p.data = dec.bytes(size)
+			p.data = p.data[:len(p.data):len(p.data)]
+			s.post[uint32(ix)] = p
+			continue
+		}
+		nb := dec.uvarint()
+		switch {
+		case dec.err != nil:
+			return corrupt("posting list %d: %v", l, dec.err)
+		case nb != (n+blockLen-1)/blockLen:
 			return corrupt("posting list of index %d: %d postings in %d blocks", ix, n, nb)
-		case !finite(scale) || scale <= 0 || scaleFor(scale) != scale || flags > 1:
-			return corrupt("posting list of index %d: bad scale", ix)
 		case nb*blockSize > uint64(len(dec.b)):
 			return corrupt("posting list of index %d: short block table", ix)
 		}
-		prevIx = int64(ix)
-		p := &posting{n: int(n), scale: scale, neg: flags == 1, blocks: make([]block, nb)}
+		p.blocks = make([]block, nb)
 		for b := range p.blocks {
 			bl := &p.blocks[b]
 			bl.off, bl.last = uint32(dec.fixed(4)), uint32(dec.fixed(4))
-			if maxima {
+			if version >= snapNoDense {
 				bl.max = uint16(dec.fixed(2))
 				p.maxQ = max(p.maxQ, bl.max)
 			}
@@ -462,7 +525,7 @@ func (s *Store) loadPostings(body []byte, maxima bool, corrupt func(string, ...a
 				return corrupt("posting list of index %d: bad block %d", ix, b)
 			}
 		}
-		if !maxima {
+		if version < snapNoDense {
 			p.setMaxima(uint32(slots))
 		}
 		s.post[uint32(ix)] = p

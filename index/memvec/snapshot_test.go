@@ -36,7 +36,8 @@ func copyDir(t *testing.T, src string) string {
 
 // testdata/v1-* are store directories written by the first snapshot
 // format (commit 0e952b0), testdata/v2-* by the second (QMVSNAP2, commit
-// 9811e3c, no block maxima): a snapshot after three upserts and a
+// 9811e3c, no block maxima), testdata/v3-sparse by the third (QMVSNAP3,
+// commit dcae491, no dense lists): a snapshot after three upserts and a
 // delete, and a log with an upsert, a replace and a delete after it.
 // They open with what those writes left, and the first Close rewrites
 // the snapshot in the current format, which opens the same again.
@@ -47,6 +48,7 @@ func TestOpenOlderFormats(t *testing.T) {
 	}{
 		{"testdata/v1-sparse", sparseSpace}, {"testdata/v1-dense", denseSpace},
 		{"testdata/v2-sparse", sparseSpace}, {"testdata/v2-dense", denseSpace},
+		{"testdata/v3-sparse", sparseSpace},
 	} {
 		t.Run(tc.dir, func(t *testing.T) {
 			ctx := context.Background()
@@ -138,7 +140,7 @@ func zipfStore(t testing.TB, n, dim, nnz int) *Store {
 
 // Search over posting lists of many blocks, with tombstones in them,
 // returns what scoring every point from the block decoder's view of the
-// lists returns.
+// lists returns; so it does once the common indices' lists are dense.
 func TestSearchLongLists(t *testing.T) {
 	s := zipfStore(t, 4000, 4000, 40)
 	if st := s.Stats(); st.Slots == st.Points {
@@ -151,6 +153,22 @@ func TestSearchLongLists(t *testing.T) {
 	if long < 10 {
 		t.Fatalf("longest posting list has %d blocks; the test needs long lists", long)
 	}
+	t.Run("gap-coded", func(t *testing.T) { checkLongLists(t, s) })
+	dense, long := 0, 0
+	for _, p := range s.post {
+		p.reform()
+		if p.dense {
+			dense++
+		}
+		long = max(long, len(p.blocks))
+	}
+	if dense < 10 || long < 3 {
+		t.Fatalf("%d dense lists, longest gap-coded one %d blocks; the test needs both", dense, long)
+	}
+	t.Run("reformed", func(t *testing.T) { checkLongLists(t, s) })
+}
+
+func checkLongLists(t *testing.T, s *Store) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	z := rand.NewZipf(rng, 1.05, 4, uint64(s.space.Dim-1))
 	ctx := context.Background()
@@ -264,5 +282,92 @@ func TestSnapshotKeepsPostings(t *testing.T) {
 	sameHits(t, "after reopen", after, before)
 	if st := s.Stats(); st.Slots != st.Points || st.Points != len(recs)-2 {
 		t.Fatalf("Stats = %+v, want %d points and no tombstones", st, len(recs)-2)
+	}
+}
+
+// A common index's list turns dense at a checkpoint, stays dense while
+// appends keep it at least a quarter full, turns back into gaps when one
+// would not, and turns dense again at the compaction that deletes the
+// points without it; every search meanwhile returns what the reference
+// model does, for positive values and for values of either sign.
+func TestDenseLists(t *testing.T) {
+	for _, signed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("signed=%v", signed), func(t *testing.T) {
+			sp := index.Space{Embedder: "dense-lists", Dim: 50, Sparse: true, IDF: true}
+			s := mustOpen(t, t.TempDir(), sp, Config{})
+			defer func() { s.Close() }()
+			m := &model{space: sp, recs: map[string]index.Record{}}
+			rng := rand.New(rand.NewPCG(9, 10))
+			val := func() float32 {
+				x := float32(0.1 + rng.Float64())
+				if signed && rng.IntN(3) == 0 {
+					x = -x
+				}
+				return x
+			}
+			add := func(doc string, n int, common bool) {
+				var recs []index.Record
+				for i := range n {
+					var v index.Vector
+					if common {
+						v.Indices, v.Values = append(v.Indices, 0), append(v.Values, val())
+					}
+					for _, ix := range rng.Perm(49)[:3] {
+						v.Indices, v.Values = append(v.Indices, uint32(1+ix)), append(v.Values, val())
+					}
+					recs = append(recs, index.Record{Chunk: testChunk(doc, i), Vector: v})
+				}
+				mustUpsert(t, s, recs...)
+				for _, r := range recs {
+					m.recs[r.Chunk.ID] = r
+				}
+			}
+			form := func(what string, dense bool) {
+				t.Helper()
+				if p := s.post[0]; p.dense != dense {
+					t.Fatalf("%s: index 0's list dense = %v, want %v", what, p.dense, dense)
+				}
+				for q := range 20 {
+					v := index.Vector{Indices: []uint32{0}, Values: []float32{val()}}
+					for _, ix := range rng.Perm(49)[:q%5] {
+						v.Indices, v.Values = append(v.Indices, uint32(1+ix)), append(v.Values, val())
+					}
+					got, err := s.Search(context.Background(), v, 10, index.Filter{})
+					if err != nil {
+						t.Fatal(err)
+					}
+					sameHits(t, fmt.Sprintf("%s, query %v", what, v), got, m.search(v, 10, index.Filter{}))
+				}
+			}
+			add("z", 50, false) // the common index's list starts at slot 50
+			add("a", 300, true)
+			form("appended", false)
+			if err := s.Checkpoint(); err != nil {
+				t.Fatal(err)
+			}
+			form("after a checkpoint", true)
+			add("b", 100, true)
+			form("appended to dense", true)
+			add("c", 1500, false)
+			add("d", 1, true) // 401 postings over 1901 slots
+			form("below a quarter full", false)
+			if err := s.DeleteDocs(context.Background(), "c"); err != nil {
+				t.Fatal(err)
+			}
+			for id, r := range m.recs {
+				if r.Chunk.DocID == "c" {
+					delete(m.recs, id)
+				}
+			}
+			if st := s.Stats(); st.Slots != st.Points {
+				t.Fatalf("Stats = %+v: no compaction", st)
+			}
+			form("compacted", true)
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s = mustOpen(t, s.dir, sp, Config{})
+			form("reopened", true)
+		})
 	}
 }
