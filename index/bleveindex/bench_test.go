@@ -166,6 +166,17 @@ func BenchmarkSearchDir(b *testing.B) {
 			}
 		}
 	})
+	b.Run("ranking", func(b *testing.B) {
+		// What a hybrid search pays before it reads its passages.
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			rk, err := ix.SearchRanking(ctx, queries[i%len(queries)], 100)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rk.Release()
+		}
+	})
 	b.Run("searcher", func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {

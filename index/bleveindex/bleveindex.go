@@ -59,7 +59,7 @@ type Config struct {
 	// with quarry.ErrUnavailable. Default 2s.
 	LockTimeout time.Duration
 	// PostingsCacheBytes bounds the memory of decoded posting lists kept
-	// for queries (the long lists of common words; see postings.go).
+	// for queries, least recently used out first (see postings.go).
 	// Default 128 MiB; negative disables the cache.
 	PostingsCacheBytes int64
 	// ReadOnly opens an existing index for searching only, with a shared

@@ -1,7 +1,6 @@
 package bleveindex
 
 import (
-	"cmp"
 	"context"
 	"slices"
 	"sync"
@@ -11,24 +10,26 @@ import (
 	segment "github.com/blevesearch/scorch_segment_api/v2"
 )
 
-// postingsCache keeps the long posting lists that queries read, decoded
+// postingsCache keeps the posting lists that queries read, decoded
 // (document numbers and frequencies in plain arrays), up to a memory
-// budget, least recently used out first. A common word's list holds
-// most of the chunks; decoding it through zap's iterator cost about 50 ns
-// a posting and was most of a query at 100k chunks, where reading the
-// arrays costs one or two. Segments never change, and their deletions
-// change only by a new bitmap in a new snapshot, so a list is keyed by
-// its segment, the deletion bitmap it was read under, the field and the
+// budget, least recently used out first. Decoding a list through zap
+// (finding the term in the segment's dictionary, reading its roaring
+// bitmap, then the iterator at about 50 ns a posting) was most of a
+// keyword query; reading the arrays costs one or two. A term a segment's
+// field lacks is kept too, as an empty list, so that the dictionary is
+// not asked again. Segments never change, and their deletions change
+// only by a new bitmap in a new snapshot, so a list is keyed by its
+// segment, the deletion bitmap it was read under, the field and the
 // term: a cached list is always the list the iterator would give.
 type postingsCache struct {
 	budget int64  // bytes; ≤ 0 disables the cache
-	minLen uint64 // shortest list cached; 0 means minCachedPostings
+	minLen uint64 // shortest list cached (0: every list, empty ones too)
 
 	mu    sync.Mutex
 	seen  []*scorch.SegmentSnapshot // at the last prune
 	m     map[postingsKey]*postingsEntry
+	lru   postingsEntry // sentinel: lru.next is the most recently used
 	bytes int64
-	tick  uint64
 }
 
 type postingsKey struct {
@@ -46,31 +47,44 @@ type postings struct {
 
 type postingsEntry struct {
 	postings
-	used uint64
+	key        postingsKey
+	prev, next *postingsEntry
 }
 
-// minCachedPostings is the shortest list worth caching: shorter ones
-// decode quickly and would only crowd the map.
-const minCachedPostings = 2048
+// size is what a list costs: its arrays, the entry and its map slot.
+func (p postings) size() int64 { return int64(len(p.nums)+len(p.freqs))*4 + 160 }
 
-func (p postings) size() int64 { return int64(len(p.nums)+len(p.freqs))*4 + 96 }
+// enabled tells whether a list of count postings may be cached.
+func (c *postingsCache) enabled(count uint64) bool {
+	return c.budget > 0 && count >= c.minLen && int64(count)*8 <= c.budget/4
+}
+
+// lookup returns the cached list of key, if any, and marks it used.
+func (c *postingsCache) lookup(key postingsKey) (postings, bool) {
+	if c.budget <= 0 {
+		return postings{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[key]
+	if !ok {
+		return postings{}, false
+	}
+	c.unlinkLocked(e)
+	c.pushLocked(e)
+	return e.postings, true
+}
 
 // get returns the decoded list of key, decoding pl when it is not
 // cached; ok is false when the list is not worth caching (the caller
 // iterates pl itself).
 func (c *postingsCache) get(ctx context.Context, key postingsKey, pl segment.PostingsList, count uint64, iter *segment.PostingsIterator) (postings, bool, error) {
-	if c.budget <= 0 || count < cmp.Or(c.minLen, minCachedPostings) || int64(count)*8 > c.budget/4 {
+	if !c.enabled(count) {
 		return postings{}, false, nil
 	}
-	c.mu.Lock()
-	if e, ok := c.m[key]; ok {
-		c.tick++
-		e.used = c.tick
-		c.mu.Unlock()
-		return e.postings, true, nil
+	if p, ok := c.lookup(key); ok {
+		return p, true, nil
 	}
-	c.mu.Unlock()
-
 	p := postings{nums: make([]uint32, 0, count), freqs: make([]uint32, 0, count)}
 	*iter = pl.Iterator(true, false, false, *iter)
 	for {
@@ -87,38 +101,53 @@ func (c *postingsCache) get(ctx context.Context, key postingsKey, pl segment.Pos
 		p.nums = append(p.nums, uint32(x.Number()))
 		p.freqs = append(p.freqs, uint32(x.Frequency()))
 	}
+	c.put(key, p)
+	return p, true, nil
+}
 
+// putEmpty records that key's list is empty, so that the dictionary is
+// not asked again.
+func (c *postingsCache) putEmpty(key postingsKey) {
+	if c.enabled(0) {
+		c.put(key, postings{})
+	}
+}
+
+// put caches p as the list of key, dropping the least recently used
+// lists beyond the budget.
+func (c *postingsCache) put(key postingsKey, p postings) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
 		c.m = map[postingsKey]*postingsEntry{}
+		c.lru.prev, c.lru.next = &c.lru, &c.lru
 	}
-	if _, ok := c.m[key]; !ok {
-		c.tick++
-		c.m[key] = &postingsEntry{postings: p, used: c.tick}
-		c.bytes += p.size()
-		for c.bytes > c.budget {
-			c.evictLocked()
-		}
-	}
-	return p, true, nil
-}
-
-// evictLocked drops the least recently used list.
-func (c *postingsCache) evictLocked() {
-	var oldest postingsKey
-	var found *postingsEntry
-	for k, e := range c.m {
-		if found == nil || e.used < found.used {
-			oldest, found = k, e
-		}
-	}
-	if found == nil {
-		c.bytes = 0
+	if _, ok := c.m[key]; ok {
 		return
 	}
-	delete(c.m, oldest)
-	c.bytes -= found.size()
+	e := &postingsEntry{postings: p, key: key}
+	c.m[key] = e
+	c.pushLocked(e)
+	c.bytes += p.size()
+	for c.bytes > c.budget && c.lru.prev != &c.lru {
+		c.dropLocked(c.lru.prev)
+	}
+}
+
+func (c *postingsCache) pushLocked(e *postingsEntry) {
+	e.prev, e.next = &c.lru, c.lru.next
+	e.prev.next, e.next.prev = e, e
+}
+
+func (c *postingsCache) unlinkLocked(e *postingsEntry) {
+	e.prev.next, e.next.prev = e.next, e.prev
+	e.prev, e.next = nil, nil
+}
+
+func (c *postingsCache) dropLocked(e *postingsEntry) {
+	c.unlinkLocked(e)
+	delete(c.m, e.key)
+	c.bytes -= e.size()
 }
 
 // prune drops the lists of segments that are not among segs, the
@@ -137,8 +166,7 @@ func (c *postingsCache) prune(segs []*scorch.SegmentSnapshot) {
 	}
 	for k, e := range c.m {
 		if d, ok := live[k.seg]; !ok || d != k.deleted {
-			delete(c.m, k)
-			c.bytes -= e.size()
+			c.dropLocked(e)
 		}
 	}
 }

@@ -78,10 +78,13 @@ func (ix *Index) topK(ctx context.Context, snap *scorch.IndexSnapshot, terms []q
 	ix.postings.prune(segs)
 
 	// The posting lists of every term, field and segment, and the terms'
-	// weights (idf from the document frequency over all segments).
+	// weights (idf from the document frequency over all segments). A
+	// list in the postings cache is taken from there, without asking the
+	// segment's dictionary.
 	type plist struct {
 		seg, field int
-		pl         segment.PostingsList
+		pl         segment.PostingsList // nil when p holds the list
+		p          postings
 		count      uint64
 	}
 	dicts := make([]segment.TermDictionary, len(segs)*len(searchFields))
@@ -101,26 +104,39 @@ func (ix *Index) topK(ctx context.Context, snap *scorch.IndexSnapshot, terms []q
 	for _, ss := range segs {
 		maxSeg = max(maxSeg, int(ss.Segment().Count()))
 	}
+	var term []byte
 	for t, qt := range terms {
 		// By segment, then by field: the order the lists are scored in.
 		var counts [len(searchFields)]uint64
+		term = append(term[:0], qt.term...)
 		for i, ss := range segs {
 			for f, w := range weights {
 				if w == 0 {
+					continue
+				}
+				key := postingsKey{ss.Segment(), ss.Deleted(), f, qt.term}
+				if p, ok := ix.postings.lookup(key); ok {
+					if m := uint64(len(p.nums)); m > 0 {
+						counts[f] += m
+						lists[t] = append(lists[t], plist{seg: i, field: f, p: p, count: m})
+					}
 					continue
 				}
 				d, err := dict(i, f)
 				if err != nil {
 					return nil, false, err
 				}
-				pl, err := d.PostingsList([]byte(qt.term), ss.Deleted(), nil)
+				pl, err := d.PostingsList(term, ss.Deleted(), nil)
 				if err != nil {
 					return nil, false, err
 				}
-				if m := pl.Count(); m > 0 {
-					counts[f] += m
-					lists[t] = append(lists[t], plist{i, f, pl, m})
+				m := pl.Count()
+				if m == 0 {
+					ix.postings.putEmpty(key)
+					continue
 				}
+				counts[f] += m
+				lists[t] = append(lists[t], plist{seg: i, field: f, pl: pl, count: m})
 			}
 		}
 		if df := slices.Max(counts[:]); df > 0 {
@@ -169,10 +185,13 @@ func (ix *Index) topK(ctx context.Context, snap *scorch.IndexSnapshot, terms []q
 			touched := sp.touched[:0]
 			for _, l := range ls[:j] {
 				w := weights[l.field]
-				key := postingsKey{segs[seg].Segment(), segs[seg].Deleted(), l.field, terms[t].term}
-				p, cached, err := ix.postings.get(ctx, key, l.pl, l.count, &iter)
-				if err != nil {
-					return nil, false, err
+				p, cached := l.p, l.pl == nil
+				if !cached {
+					key := postingsKey{segs[seg].Segment(), segs[seg].Deleted(), l.field, terms[t].term}
+					var err error
+					if p, cached, err = ix.postings.get(ctx, key, l.pl, l.count, &iter); err != nil {
+						return nil, false, err
+					}
 				}
 				if cached {
 					for x, d := range p.nums {

@@ -44,19 +44,89 @@ func referenceTop(t *testing.T, ix *Index, q string, k int, s Scoring) []scoredD
 // with deleted and replaced chunks, ties at the k-th place, repeated
 // query terms, fields left out of scoring, and every k.
 func TestTopKMatchesSearcher(t *testing.T) {
-	for _, cached := range []bool{false, true} {
-		t.Run(fmt.Sprintf("cached=%v", cached), func(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		budget int64
+		minLen uint64
+	}{
+		{"uncached", 0, 0},
+		// Every list cached, in a cache too small for all of them.
+		{"cached, evicting", 16 << 10, 0},
+		{"cached, non-empty lists only", 16 << 10, 1},
+		{"cached, all fit", 64 << 20, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			ix := openTest(t, Config{PostingsCacheBytes: -1})
-			if cached {
-				// Every list cached, in a cache too small for all of them.
-				ix.postings = postingsCache{budget: 16 << 10, minLen: 1}
-			}
+			ix.postings.budget, ix.postings.minLen = tc.budget, tc.minLen
 			testTopK(t, ix)
-			if cached && len(ix.postings.m) == 0 {
+			if tc.budget > 0 && len(ix.postings.m) == 0 {
 				t.Error("nothing was cached")
 			}
+			checkLRU(t, &ix.postings)
 		})
 	}
+}
+
+// checkLRU checks the cache's bookkeeping: the list holds exactly the
+// map's entries, and bytes is their size, within the budget.
+func checkLRU(t *testing.T, c *postingsCache) {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		return
+	}
+	var n int
+	var bytes int64
+	for e := c.lru.next; e != &c.lru; e = e.next {
+		if e.next.prev != e {
+			t.Fatal("broken list")
+		}
+		if c.m[e.key] != e {
+			t.Fatalf("listed entry %v is not in the map", e.key)
+		}
+		n++
+		bytes += e.size()
+	}
+	if n != len(c.m) || bytes != c.bytes || bytes > c.budget {
+		t.Errorf("%d listed, %d in the map; %d bytes listed, %d counted, budget %d", n, len(c.m), bytes, c.bytes, c.budget)
+	}
+}
+
+// The postings cache drops the least recently used list, a lookup
+// counting as a use.
+func TestPostingsCacheLRU(t *testing.T) {
+	list := func(n int) postings {
+		return postings{nums: make([]uint32, n), freqs: make([]uint32, n)}
+	}
+	key := func(term string) postingsKey { return postingsKey{term: term} }
+	one := list(10).size()
+	c := &postingsCache{budget: 3 * one}
+	for _, term := range []string{"a", "b", "c"} {
+		c.put(key(term), list(10))
+	}
+	if _, ok := c.lookup(key("a")); !ok {
+		t.Fatal("a not cached")
+	}
+	check := func(want ...string) { // looks up a to e in order
+		t.Helper()
+		for _, term := range []string{"a", "b", "c", "d", "e"} {
+			_, ok := c.lookup(key(term))
+			if ok != slices.Contains(want, term) {
+				t.Errorf("%s cached: %v, want %v", term, ok, !ok)
+			}
+		}
+	}
+	c.put(key("d"), list(10)) // drops b, the least recently used
+	check("a", "c", "d")
+	c.put(key("e"), list(25)) // a list and a half: drops a and c, used before d
+	check("d", "e")
+	checkLRU(t, c)
+	c.putEmpty(key("none"))
+	if p, ok := c.lookup(key("none")); !ok || len(p.nums) != 0 {
+		t.Errorf("empty list: %v %v", p, ok)
+	}
+	checkLRU(t, c)
 }
 
 func testTopK(t *testing.T, ix *Index) {
