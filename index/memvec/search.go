@@ -449,23 +449,33 @@ func (sc *scratch) addDenseStamped(acc []float32, data []byte, base uint32, step
 // Malformed data ends the list early (see blockBuf.decode) or adds to a
 // slot twice, never outside acc.
 func addList(acc []float32, data []byte, step float32) {
-	slot := 0
+	slot := uint(0) // unsigned: slot < len(acc) is then the whole bounds check
 	for len(data) >= 3 {
-		if g := data[0]; g < 0x80 { // most gaps take one byte
-			slot += int(g)
-			if slot >= len(acc) {
+		g := uint(data[0])
+		if g < 0x80 { // most gaps take one byte
+			slot += g
+			if slot >= uint(len(acc)) {
 				return
 			}
 			acc[slot] += step * float32(int16(uint16(data[1])|uint16(data[2])<<8))
 			data = data[3:]
 			continue
 		}
+		if len(data) >= 4 && data[1] < 0x80 { // and most others two
+			slot += g&0x7f | uint(data[1])<<7
+			if slot >= uint(len(acc)) {
+				return
+			}
+			acc[slot] += step * float32(int16(uint16(data[2])|uint16(data[3])<<8))
+			data = data[4:]
+			continue
+		}
 		gap, k := binary.Uvarint(data)
 		if k <= 0 || len(data) < k+2 || gap >= uint64(len(acc)) {
 			return
 		}
-		slot += int(gap)
-		if slot >= len(acc) {
+		slot += uint(gap)
+		if slot >= uint(len(acc)) {
 			return
 		}
 		acc[slot] += step * float32(int16(binary.LittleEndian.Uint16(data[k:])))
