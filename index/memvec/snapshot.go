@@ -43,8 +43,9 @@ import (
 // A snapshot holds no tombstones: the store is compacted before it is
 // written, so every point in it is live and its slot is its position.
 //
-// Older formats still load, and the next checkpoint or Close of a
-// writable store rewrites them: QMVSNAP3 is this without dense lists (no
+// Older formats still load, their lists put in the form their density
+// asks for as they load (see reformed), and the next checkpoint or Close
+// of a writable store rewrites them: QMVSNAP3 is this without dense lists (no
 // flag 2); QMVSNAP2 that without the blocks' maxima (recomputed at load)
 // and with CRC-32C section checksums (u32); QMVSNAP1 (persist.go) a
 // list of records.
@@ -244,7 +245,7 @@ func (d *disk) loadSnapshot(s *Store) error {
 	switch string(magic) {
 	case snapMagic:
 		d.upgrade = true // written again in this format at the next checkpoint
-		return d.loadSnapshotV1(s, r, info.Size(), corrupt)
+		return reformed(s, d.loadSnapshotV1(s, r, info.Size(), corrupt))
 	case snapMagicV2, snapMagicV2NoDense:
 		// The posting lists are used where they lie in the file, mapped
 		// into memory: no copy, and memory the kernel can page.
@@ -253,18 +254,31 @@ func (d *disk) loadSnapshot(s *Store) error {
 			m = nil // read it instead
 		}
 		s.mapped = m
-		version := snapCurrent
-		if string(magic) == snapMagicV2NoDense {
-			// Searches decode its gap-coded lists until the rewrite gives
-			// the common ones their dense form.
-			d.upgrade, version = true, snapNoDense
+		if string(magic) == snapMagicV2 {
+			return d.loadSnapshotV2(s, r, info.Size(), snapCurrent, corrupt)
 		}
-		return d.loadSnapshotV2(s, r, info.Size(), version, corrupt)
+		d.upgrade = true
+		return reformed(s, d.loadSnapshotV2(s, r, info.Size(), snapNoDense, corrupt))
 	case snapMagicV2NoMax:
 		d.upgrade = true
-		return d.loadSnapshotV2(s, r, info.Size(), snapNoMax, corrupt)
+		return reformed(s, d.loadSnapshotV2(s, r, info.Size(), snapNoMax, corrupt))
 	}
 	return corrupt("not a memvec snapshot")
+}
+
+// reformed gives the lists of a store loaded from a snapshot of an older
+// format (all gap-coded) the form their density asks for, unless the
+// load failed: searches then run at full speed before the snapshot is
+// rewritten (which a read-only store, such as quarry serve's, never
+// does), for the heap the dense lists take (they are not mapped) and the
+// time to decode them once.
+func reformed(s *Store, err error) error {
+	if err == nil {
+		for _, p := range s.post {
+			p.reform()
+		}
+	}
+	return err
 }
 
 // crcByteReader reads single bytes, hashing them.

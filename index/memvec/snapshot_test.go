@@ -74,6 +74,17 @@ func TestOpenOlderFormats(t *testing.T) {
 			dir := copyDir(t, tc.dir)
 			ro := mustOpen(t, dir, tc.space, Config{ReadOnly: true})
 			sameHits(t, "read-only, older format", everything(t, ro), wantHits)
+			// The snapshot's lists get their dense form at load, not only
+			// when it is rewritten (which a read-only store never does).
+			dense := 0
+			for _, p := range ro.post {
+				if p.dense {
+					dense++
+				}
+			}
+			if tc.space.Sparse && dense == 0 {
+				t.Fatal("no dense list after loading an older format")
+			}
 			s := mustOpen(t, dir, tc.space, Config{})
 			sameHits(t, "older format", everything(t, s), wantHits)
 			if err := s.Close(); err != nil {
