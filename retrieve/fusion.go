@@ -33,6 +33,10 @@ type Leg struct {
 	Name   string      // LegKeyword or LegVector; used in explanations
 	Weight float64     // the leg's weight in the fused score
 	Hits   []index.Hit // best first; a repeated chunk ID is ignored after its first (best) hit
+	// idsOnly marks hits that carry their chunk IDs only (the retriever
+	// reads the chunks it returns): fusion then notes a whole copy of
+	// each chunk from a later leg, if one has it.
+	idsOnly bool
 }
 
 // FuseWeighted fuses legs by normalised score: each leg's raw scores are
@@ -62,7 +66,8 @@ func FuseRRF(k float64, legs ...Leg) []quarry.Passage {
 // into the legs' hits, which fusion never modifies.
 type fused struct {
 	chunk    *quarry.Chunk
-	leg, hit int // where chunk points: legs[leg].Hits[hit]
+	leg, hit int           // where chunk points: legs[leg].Hits[hit]
+	whole    *quarry.Chunk // when legs[leg] is idsOnly: the chunk from a later leg that has it whole, or nil
 	score    float64
 	legs     []quarry.LegScore
 }
@@ -88,9 +93,13 @@ func fuse(legs []Leg, norm termFunc) []fused {
 	for j, l := range legs {
 		for i := range l.Hits {
 			c := &l.Hits[i].Chunk
-			if _, ok := pos[c.ID]; !ok {
+			p, ok := pos[c.ID]
+			switch {
+			case !ok:
 				pos[c.ID] = len(out)
 				out = append(out, fused{chunk: c, leg: j, hit: i})
+			case legs[out[p].leg].idsOnly && !l.idsOnly && out[p].whole == nil:
+				out[p].whole = c
 			}
 		}
 	}

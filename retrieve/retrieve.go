@@ -268,18 +268,17 @@ func (r *Retriever) Search(ctx context.Context, req quarry.SearchRequest) (quarr
 	defer kwRes.free()
 
 	var legs []Leg
-	var loads []func(int) (quarry.Chunk, error) // by leg, for chunks not read yet
 	switch {
 	case useKW && useVec:
 		switch {
 		case kwRes.err == nil && vecRes.err == nil:
 			legs = []Leg{
-				{Name: LegKeyword, Weight: r.cfg.KeywordWeight, Hits: kwRes.hits},
+				{Name: LegKeyword, Weight: r.cfg.KeywordWeight, Hits: kwRes.hits, idsOnly: kwRes.load != nil},
 				{Name: LegVector, Weight: r.cfg.VectorWeight, Hits: vecRes.hits},
 			}
 		case kwRes.err == nil:
 			notes = append(notes, fmt.Sprintf("vector leg failed: %v; results are keyword-only", vecRes.err))
-			legs = []Leg{{Name: LegKeyword, Weight: 1, Hits: kwRes.hits}}
+			legs = []Leg{{Name: LegKeyword, Weight: 1, Hits: kwRes.hits, idsOnly: kwRes.load != nil}}
 		case vecRes.err == nil:
 			notes = append(notes, fmt.Sprintf("keyword leg failed: %v; results are vector-only", kwRes.err))
 			legs = []Leg{{Name: LegVector, Weight: 1, Hits: vecRes.hits}}
@@ -290,7 +289,7 @@ func (r *Retriever) Search(ctx context.Context, req quarry.SearchRequest) (quarr
 		if kwRes.err != nil {
 			return quarry.SearchResult{}, allFailed(kwRes)
 		}
-		legs = []Leg{{Name: LegKeyword, Weight: 1, Hits: kwRes.hits}}
+		legs = []Leg{{Name: LegKeyword, Weight: 1, Hits: kwRes.hits, idsOnly: kwRes.load != nil}}
 	default:
 		if vecRes.err != nil {
 			return quarry.SearchResult{}, allFailed(vecRes)
@@ -304,20 +303,17 @@ func (r *Retriever) Search(ctx context.Context, req quarry.SearchRequest) (quarr
 	} else {
 		fs = fuse(legs, weightedTerms)
 	}
-	for _, l := range legs {
-		switch l.Name {
-		case LegKeyword:
-			loads = append(loads, kwRes.load)
-		default:
-			loads = append(loads, nil)
-		}
-	}
 	fs, err = capPerDoc(fs, r.cfg.MaxPerDoc, k, func(f *fused) error {
-		load := loads[f.leg]
-		if load == nil {
+		if !legs[f.leg].idsOnly {
 			return nil
 		}
-		c, err := load(f.hit)
+		if f.whole != nil {
+			// The vector leg holds the same chunk, written by the same
+			// batch: no need to read it from the keyword index.
+			*f.chunk = *f.whole
+			return nil
+		}
+		c, err := kwRes.load(f.hit)
 		if err != nil {
 			return err
 		}

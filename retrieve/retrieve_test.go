@@ -540,7 +540,8 @@ func (f *rankingKW) SearchRanking(_ context.Context, _ string, k int) (index.Ran
 	}, nil
 }
 
-// A ranking leg's chunks are read for the passages returned only, and
+// A ranking leg's chunks are read for the passages returned only (and
+// not at all for those the vector leg returned whole), and
 // its ranking is released once, whatever becomes of the search: fused
 // and returned, the other leg failing, a chunk that cannot be read (the
 // search fails as unavailable), or the leg abandoned to the budget
@@ -582,6 +583,27 @@ func TestRankingLeg(t *testing.T) {
 		}
 		if n := kw.loads.Load(); n != int64(kwReturned) || n == 0 {
 			t.Errorf("read %d chunks for %d keyword passages returned", n, kwReturned)
+		}
+		released(t, kw)
+	})
+
+	t.Run("in both legs", func(t *testing.T) {
+		// a and b are in both legs: their chunks come from the vector
+		// leg; c is read from the keyword leg.
+		kw := newRankingKW(kwHits...)
+		res, err := New(Config{}, kw, staticVS(vecHits...), fakeEmb{}).Search(ctx, quarry.SearchRequest{Query: "q"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := New(Config{}, staticKW(kwHits...), staticVS(vecHits...), fakeEmb{}).Search(ctx, quarry.SearchRequest{Query: "q"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(res, want) {
+			t.Errorf("got %+v, want %+v", res, want)
+		}
+		if n := kw.loads.Load(); n != 1 {
+			t.Errorf("read %d chunks from the keyword leg, want 1 (c#0)", n)
 		}
 		released(t, kw)
 	})
