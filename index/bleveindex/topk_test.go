@@ -3,6 +3,7 @@ package bleveindex
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -320,5 +321,36 @@ func TestSearchRanking(t *testing.T) {
 		if c != indexed[h.Chunk.ID] {
 			t.Errorf("hit %d loads %+v after the deletion, want %+v", i, c, indexed[h.Chunk.ID])
 		}
+	}
+}
+
+// A ranking outlives the index's Close: its snapshot keeps the segments
+// it reads (a leg abandoned by the retriever may report after the
+// engine closed the index).
+func TestSearchRankingAfterClose(t *testing.T) {
+	ix, err := Open(t.TempDir(), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	upsert(t, ix, helpCentre...)
+	rk, err := ix.SearchRanking(context.Background(), "refund", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(rk.Hits) == 0 {
+		t.Fatal("no hits for refund")
+	}
+	for i, h := range rk.Hits {
+		c, err := rk.Load(i)
+		if err != nil || c.ID != h.Chunk.ID || c.Text == "" {
+			t.Errorf("hit %d after Close: %+v, %v", i, c, err)
+		}
+	}
+	rk.Release()
+	if _, err := ix.SearchRanking(context.Background(), "refund", 10); !errors.Is(err, quarry.ErrUnavailable) {
+		t.Errorf("ranking on a closed index: %v, want unavailable", err)
 	}
 }
