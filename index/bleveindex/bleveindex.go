@@ -394,12 +394,15 @@ func (ix *Index) ranking(ctx context.Context, query string, k int, s Scoring) (i
 
 // sortHits orders hits best first, equal scores by chunk ID.
 func sortHits(hits []index.Hit) {
-	slices.SortStableFunc(hits, func(a, b index.Hit) int {
-		if c := cmp.Compare(b.Score, a.Score); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Chunk.ID, b.Chunk.ID)
-	})
+	slices.SortStableFunc(hits, hitOrder)
+}
+
+// hitOrder compares hits best first, equal scores by chunk ID.
+func hitOrder(a, b index.Hit) int {
+	if c := cmp.Compare(b.Score, a.Score); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Chunk.ID, b.Chunk.ID)
 }
 
 // loaded is the ranking of hits whose chunks are already read.
@@ -422,8 +425,11 @@ func loaded(hits []index.Hit) index.Ranking {
 func snapshotRanking(snap *scorch.IndexSnapshot, docs []scoredDoc) (index.Ranking, error) {
 	segs := snap.Segments()
 	offsets := segmentOffsets(segs)
-	hits := make([]index.Hit, len(docs))
-	nums := make(map[string]uint64, len(docs))
+	type ranked struct {
+		hit index.Hit
+		num uint64
+	}
+	rs := make([]ranked, len(docs))
 	for i, d := range docs {
 		seg, local, err := locate(offsets, d.num)
 		if err != nil {
@@ -436,13 +442,13 @@ func snapshotRanking(snap *scorch.IndexSnapshot, docs []scoredDoc) (index.Rankin
 		if id == nil {
 			return index.Ranking{}, fmt.Errorf("document number %d has no ID", d.num)
 		}
-		hits[i] = index.Hit{Chunk: quarry.Chunk{ID: string(id)}, Score: d.score}
-		nums[hits[i].Chunk.ID] = d.num
+		rs[i] = ranked{hit: index.Hit{Chunk: quarry.Chunk{ID: string(id)}, Score: d.score}, num: d.num}
 	}
-	sortHits(hits)
-	order := make([]uint64, len(hits))
-	for i, h := range hits {
-		order[i] = nums[h.Chunk.ID]
+	slices.SortStableFunc(rs, func(a, b ranked) int { return hitOrder(a.hit, b.hit) })
+	hits := make([]index.Hit, len(rs))
+	order := make([]uint64, len(rs))
+	for i, r := range rs {
+		hits[i], order[i] = r.hit, r.num
 	}
 	var once sync.Once
 	return index.Ranking{
