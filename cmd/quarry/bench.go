@@ -74,7 +74,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	fs.BoolVar(&bc.inProcess, "in-process", true, "measure search in process (before the HTTP run)")
 	fs.IntVar(&bc.pdfCopies, "pdf-copies", 0, "also ingest the sample help centre's PDFs this many times over, for pages/s")
 	fs.BoolVar(&bc.keep, "keep", false, "keep the temporary data directory")
-	fs.StringVar(&bc.profile, "profile", "", "write CPU and block profiles of the ingest (ingest.cpu, ingest.block) and of in-process search (search.cpu) into this directory, for go tool pprof")
+	fs.StringVar(&bc.profile, "profile", "", "write CPU, heap and block profiles of the ingest (ingest.cpu, ingest.heap, ingest.block) and CPU and heap profiles of in-process search (search.cpu, search.heap) into this directory, for go tool pprof")
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -390,9 +390,9 @@ func benchInProcess(ctx context.Context, env *Env, o options, bc benchConfig, qu
 	return stop()
 }
 
-// startProfile starts a CPU profile into dir/name.cpu (and, with block,
-// records blocking events into dir/name.block when stopped). With no
-// dir it does nothing.
+// startProfile starts a CPU profile into dir/name.cpu, writes the heap
+// profile into dir/name.heap when stopped (and, with block, records
+// blocking events into dir/name.block). With no dir it does nothing.
 func startProfile(dir, name string, block bool) (stop func() error, err error) {
 	if dir == "" {
 		return func() error { return nil }, nil
@@ -414,6 +414,14 @@ func startProfile(dir, name string, block bool) (stop func() error, err error) {
 	return func() error {
 		pprof.StopCPUProfile()
 		err := f.Close()
+		// The live heap at the end of the run: what the open index
+		// holds, by allocation site.
+		if hf, herr := os.Create(filepath.Join(dir, name+".heap")); herr != nil {
+			err = errors.Join(err, herr)
+		} else {
+			runtime.GC()
+			err = errors.Join(err, pprof.Lookup("heap").WriteTo(hf, 0), hf.Close())
+		}
 		if !block {
 			return err
 		}
