@@ -1,8 +1,11 @@
 package index
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
@@ -79,6 +82,122 @@ func LoadManifest(path string) (*Manifest, error) {
 	}
 	m.Version = ManifestVersion
 	return m, nil
+}
+
+// ManifestHeader is what a manifest says before its documents: enough
+// to serve a generation (which embedding space its vectors are in,
+// whether it holds anything) without decoding one entry per document,
+// which at a million documents is over 300 MB of heap.
+type ManifestHeader struct {
+	Version int
+	Space   Space
+	Empty   bool // no document is recorded
+}
+
+// ReadManifestHeader reads the header of the manifest at path, with the
+// errors of LoadManifest: a missing file is an empty manifest, one written
+// by a newer Quarry is quarry.ErrConflict. It reads the file only up to
+// the first document (Save writes the version and the space first); a
+// manifest that puts its documents before its space is loaded whole.
+// A document entry that is corrupt goes unnoticed here: it is found by
+// the next LoadManifest (a sync, or eval).
+func ReadManifestHeader(path string) (ManifestHeader, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return ManifestHeader{Version: ManifestVersion, Empty: true}, nil
+	}
+	if err != nil {
+		return ManifestHeader{}, quarry.Errorf(quarry.CodeUnavailable, "read manifest: %w", err)
+	}
+	defer f.Close()
+	h, whole, err := readHeader(json.NewDecoder(bufio.NewReaderSize(f, 4096)))
+	if err != nil {
+		return ManifestHeader{}, quarry.Errorf(quarry.CodeInvalid, "manifest %s is corrupt (delete the index directory and sync again to rebuild it): %w", path, err)
+	}
+	if whole {
+		m, err := LoadManifest(path)
+		if err != nil {
+			return ManifestHeader{}, err
+		}
+		return ManifestHeader{Version: m.Version, Space: m.Space, Empty: m.Empty()}, nil
+	}
+	if h.Version > ManifestVersion {
+		return ManifestHeader{}, quarry.Errorf(quarry.CodeConflict, "manifest %s has format version %d; this Quarry reads up to %d", path, h.Version, ManifestVersion)
+	}
+	h.Version = ManifestVersion
+	return h, nil
+}
+
+// readHeader decodes the manifest object's fields up to its documents.
+// whole is true when the documents come before the space, so that the
+// caller must load the manifest whole to learn it.
+func readHeader(dec *json.Decoder) (h ManifestHeader, whole bool, err error) {
+	if err := expectDelim(dec, '{'); err != nil {
+		return h, false, err
+	}
+	h.Empty = true
+	space := false
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return h, false, err
+		}
+		key, _ := tok.(string)
+		switch key {
+		case "version":
+			err = dec.Decode(&h.Version)
+		case "space":
+			err, space = dec.Decode(&h.Space), true
+		case "docs":
+			if !space {
+				return h, true, nil
+			}
+			tok, err := dec.Token()
+			if err != nil {
+				return h, false, err
+			}
+			switch tok {
+			case nil: // null
+				continue
+			case json.Delim('{'):
+				tok, err := dec.Token()
+				if err != nil {
+					return h, false, err
+				}
+				if _, ok := tok.(string); ok {
+					h.Empty = false
+					return h, false, nil // the documents themselves are not read
+				}
+				if tok != json.Delim('}') {
+					return h, false, fmt.Errorf("docs: unexpected %v", tok)
+				}
+				continue
+			default:
+				return h, false, fmt.Errorf("docs is %v, not an object", tok)
+			}
+		default:
+			var skip json.RawMessage
+			err = dec.Decode(&skip)
+		}
+		if err != nil {
+			return h, false, fmt.Errorf("%s: %w", key, err)
+		}
+	}
+	return h, false, expectDelim(dec, '}')
+}
+
+func expectDelim(dec *json.Decoder, d json.Delim) error {
+	tok, err := dec.Token()
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		return err
+	}
+	if tok != d {
+		return fmt.Errorf("unexpected %v, want %v", tok, d)
+	}
+	return nil
 }
 
 // Save writes the manifest to path atomically: to a temporary file in the

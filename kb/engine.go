@@ -153,18 +153,23 @@ func (c EngineConfig) asker(svc *generate.Service) generate.Asker {
 // Every request is served by exactly one engine, so keyword and vector
 // results always come from the same generation.
 type Engine struct {
-	kb       string
-	gen      string
-	dir      string
-	store    string // vector store kind
-	kw       Keyword
-	vs       index.VectorStore
-	emb      index.Embedder
-	ret      *retrieve.Retriever
-	svc      *generate.Service
-	ask      generate.Asker // svc, made multi-turn
-	manifest *index.Manifest
-	slots    chan struct{} // nil: unbounded
+	kb     string
+	gen    string
+	dir    string
+	store  string // vector store kind
+	kw     Keyword
+	vs     index.VectorStore
+	emb    index.Embedder
+	ret    *retrieve.Retriever
+	svc    *generate.Service
+	ask    generate.Asker // svc, made multi-turn
+	header index.ManifestHeader
+	// manifest is loaded on first use (eval): serving needs only the
+	// header, and the whole manifest is ~340 MB of heap at 1M documents.
+	manifestOnce sync.Once
+	manifest     *index.Manifest
+	manifestErr  error
+	slots        chan struct{} // nil: unbounded
 	// boundAsk: answers take a slot too (the offline answerer works on
 	// the CPU; a language model's answer mostly waits, and does not).
 	boundAsk bool
@@ -188,13 +193,13 @@ func OpenEngine(ctx context.Context, kb, genName, dir string, cfg EngineConfig) 
 	if e.emb, err = cfg.Embedder(); err != nil {
 		return nil, fmt.Errorf("embedder: %w", err)
 	}
-	if e.manifest, err = index.LoadManifest(filepath.Join(dir, ManifestFile)); err != nil {
+	if e.header, err = index.ReadManifestHeader(filepath.Join(dir, ManifestFile)); err != nil {
 		return nil, err
 	}
-	if !e.manifest.Empty() && !e.manifest.Space.Equal(e.emb.Space()) {
+	if !e.header.Empty && !e.header.Space.Equal(e.emb.Space()) {
 		return nil, quarry.Errorf(quarry.CodeConflict,
 			"the index was built with embedder %q (dim %d) but %q (dim %d) is configured; rebuild the index (quarry reindex) to change embedders",
-			e.manifest.Space.Embedder, e.manifest.Space.Dim, e.emb.Space().Embedder, e.emb.Space().Dim)
+			e.header.Space.Embedder, e.header.Space.Dim, e.emb.Space().Embedder, e.emb.Space().Dim)
 	}
 	if cfg.OpenKeyword == nil {
 		return nil, quarry.Errorf(quarry.CodeInternal, "kb: EngineConfig.OpenKeyword is not set")
@@ -228,8 +233,21 @@ func (e *Engine) KB() string { return e.kb }
 // Gen names the engine's generation.
 func (e *Engine) Gen() string { return e.gen }
 
-// Manifest lists what the generation holds.
-func (e *Engine) Manifest() *index.Manifest { return e.manifest }
+// Empty reports whether the generation holds no document.
+func (e *Engine) Empty() bool { return e.header.Empty }
+
+// Chunks returns the number of chunks the generation's keyword index
+// holds.
+func (e *Engine) Chunks(ctx context.Context) (int, error) { return e.kw.Count(ctx) }
+
+// Manifest lists what the generation holds, document by document. It is
+// read from disk on the first call and then kept.
+func (e *Engine) Manifest() (*index.Manifest, error) {
+	e.manifestOnce.Do(func() {
+		e.manifest, e.manifestErr = index.LoadManifest(filepath.Join(e.dir, ManifestFile))
+	})
+	return e.manifest, e.manifestErr
+}
 
 // Space is the embedding space of the engine's vectors.
 func (e *Engine) Space() index.Space { return e.emb.Space() }

@@ -53,7 +53,11 @@ func TestSourcesWithPrefixes(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer e.Close()
-		return e.Manifest().Paths()
+		man, err := e.Manifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return man.Paths()
 	}
 	ingest(en, "en")
 	ingest(zh, "zh")
@@ -116,7 +120,11 @@ func TestRebuildKeepsExclusions(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer e.Close()
-		return e.Manifest().Paths()
+		man, err := e.Manifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return man.Paths()
 	}
 	ingest(en, "en", "/drafts/")       // anchored: relative to en's folder
 	ingest(plain, "", "internal/", "") // the root source's own patterns

@@ -367,7 +367,9 @@ func benchInProcess(ctx context.Context, env *Env, o options, bc benchConfig, qu
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
 	ob.HeapBytes = int64(after.HeapAlloc) - int64(before.HeapAlloc)
-	rep.Chunks = chunkCount(e.Manifest())
+	if rep.Chunks, err = e.Chunks(ctx); err != nil {
+		return err
+	}
 	if rep.Chunks > 0 {
 		ob.HeapPer100k = ob.HeapBytes * 100000 / int64(rep.Chunks)
 	}

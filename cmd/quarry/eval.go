@@ -223,18 +223,22 @@ func evalQuestionFile(ctx context.Context, env *Env, o options, path string, onl
 		return err
 	}
 	defer e.Close()
-	if e.Manifest().Empty() {
+	if e.Empty() {
 		return quarry.Errorf(quarry.CodeNotFound, "the knowledge base in --data %s holds no document to evaluate %s against", o.Data, path)
+	}
+	man, err := e.Manifest()
+	if err != nil {
+		return err
 	}
 	// A question whose expected documents are not in the knowledge base
 	// can never be right: most likely the paths are relative to another
 	// folder than the one ingested.
 	for _, q := range qs {
 		for _, d := range q.ExpectedDocs {
-			if _, ok := e.Manifest().Docs[d]; !ok {
+			if _, ok := man.Docs[d]; !ok {
 				return quarry.Errorf(quarry.CodeInvalid,
 					"question file %s: question %s: expected document %q is not in the knowledge base in %s (expected_docs are paths relative to the ingested folder, such as %q)",
-					path, q.ID, d, o.Data, e.Manifest().Paths()[0])
+					path, q.ID, d, o.Data, man.Paths()[0])
 			}
 		}
 	}

@@ -218,7 +218,11 @@ func TestEmbedderChangeNeedsReindex(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	if got := e.Manifest().Space; !got.Equal(other.mustSpace(t)) || st.Info.Documents != 3 {
+	man, err := e.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := man.Space; !got.Equal(other.mustSpace(t)) || st.Info.Documents != 3 {
 		t.Errorf("after reindex: space %+v, %d documents", got, st.Info.Documents)
 	}
 	// And the default embedder is now the odd one out.
