@@ -37,8 +37,9 @@ func copyDir(t *testing.T, src string) string {
 // testdata/v1-* are store directories written by the first snapshot
 // format (commit 0e952b0), testdata/v2-* by the second (QMVSNAP2, commit
 // 9811e3c, no block maxima), testdata/v3-sparse by the third (QMVSNAP3,
-// commit dcae491, no dense lists): a snapshot after three upserts and a
-// delete, and a log with an upsert, a replace and a delete after it.
+// commit dcae491, no dense lists), testdata/v4-* by the fourth
+// (QMVSNAP4, commit 9f4e0db, chunks read whole at load): a snapshot after
+// three upserts and a delete, and a log with an upsert, a replace and a delete after it.
 // They open with what those writes left, and the first Close rewrites
 // the snapshot in the current format, which opens the same again.
 func TestOpenOlderFormats(t *testing.T) {
@@ -49,6 +50,7 @@ func TestOpenOlderFormats(t *testing.T) {
 		{"testdata/v1-sparse", sparseSpace}, {"testdata/v1-dense", denseSpace},
 		{"testdata/v2-sparse", sparseSpace}, {"testdata/v2-dense", denseSpace},
 		{"testdata/v3-sparse", sparseSpace},
+		{"testdata/v4-sparse", sparseSpace}, {"testdata/v4-dense", denseSpace},
 	} {
 		t.Run(tc.dir, func(t *testing.T) {
 			ctx := context.Background()
