@@ -130,7 +130,7 @@ func postingSection(t testing.TB, s *Store) []byte {
 	off := len(snapMagicV2) + 8
 	n, k := binary.Uvarint(raw[off:])
 	off += k + int(n) + 4
-	for range 2 {
+	for range 3 { // ids, texts, dense
 		off += sectionHeadLen + int(binary.LittleEndian.Uint64(raw[off:]))
 	}
 	return raw[off+sectionHeadLen:]
@@ -147,9 +147,10 @@ func FuzzLoadPostings(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		s := mustOpen(t, "", sparseSpace, Config{})
 		for i := range 8 {
-			s.chunks = append(s.chunks, testChunk("d", i))
+			c := testChunk("d", i)
+			s.pts = append(s.pts, point{id: c.ID, doc: c.DocID, lang: c.Lang, c: &c})
 			s.alive = append(s.alive, i != 3)
-			s.byID[s.chunks[i].ID] = uint32(i)
+			s.byID[c.ID] = uint32(i)
 		}
 		s.live = 7
 		s.epoch = 1
@@ -175,5 +176,71 @@ func FuzzLoadPostings(f *testing.F) {
 				}
 			}
 		}
+	})
+}
+
+// snapshotTexts returns the ids and texts sections a snapshot of s holds.
+func snapshotTexts(t testing.TB, s *Store) (ids, texts []byte) {
+	dir := t.TempDir()
+	d := &disk{dir: dir}
+	if err := d.writeSnapshot(s, 1); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, snapName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := len(snapMagicV2) + 8
+	n, k := binary.Uvarint(raw[off:])
+	off += k + int(n) + 4
+	var body [2][]byte
+	for i := range body {
+		n := int(binary.LittleEndian.Uint64(raw[off:]))
+		body[i] = raw[off+sectionHeadLen : off+sectionHeadLen+n]
+		off += sectionHeadLen + n
+	}
+	return body[0], body[1]
+}
+
+// Whatever a snapshot's ids and texts sections hold (past their
+// checksums), loading them never panics, nor does decoding, searching
+// or rewriting what they accept: a chunk that does not decode is an
+// error.
+func FuzzLoadIDs(f *testing.F) {
+	seed := mustOpen(f, "", denseSpace, Config{})
+	recs := batch(denseSpace, "d", 3)
+	recs[1].Chunk.Text = "退款 ✓"
+	mustUpsert(f, seed, recs...)
+	ids, texts := snapshotTexts(f, seed)
+	f.Add(ids, texts)
+	f.Add([]byte{1, 1, 'a', 1, 'b', 0, 9}, []byte{1, 'a', 1, 'b', 0, 0, 0, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, ids, texts []byte) {
+		s := mustOpen(t, "", denseSpace, Config{})
+		sections := [][]byte{ids, texts}
+		next := func(name string, mapped bool) ([]byte, error) {
+			b := sections[0]
+			sections = sections[1:]
+			return b, nil
+		}
+		corrupt := func(format string, args ...any) error { return fmt.Errorf(format, args...) }
+		n, err := (&disk{}).loadIDs(s, next, corrupt)
+		if err != nil {
+			return
+		}
+		if int(n) != len(s.pts) || s.live != len(s.pts) || len(s.byID) != len(s.pts) {
+			t.Fatalf("loaded %d points, %d live, %d IDs", n, s.live, len(s.pts))
+		}
+		var buf []byte
+		for slot := range s.pts {
+			if c, err := s.chunk(uint32(slot)); err == nil && c.ID != s.pts[slot].id {
+				t.Fatalf("point %d decodes as %q", slot, c.ID)
+			}
+			s.record(slot, &buf)
+		}
+		s.slab = make([]float32, len(s.pts)*denseSpace.Dim)
+		for i := range s.slab {
+			s.slab[i] = 1
+		}
+		s.Search(context.Background(), testQuery(denseSpace), 3, index.Filter{})
 	})
 }

@@ -91,11 +91,16 @@ type Store struct {
 
 	// Points are numbered by slot. A deleted point keeps its slot, marked
 	// dead, until the next compaction renumbers the live ones.
-	chunks []quarry.Chunk
-	alive  []bool
-	live   int
-	byID   map[string]uint32
-	byDoc  map[string][]uint32 // live slots of each document
+	pts   []point
+	alive []bool
+	live  int
+	byID  map[string]uint32
+	byDoc map[string][]uint32 // live slots of each document
+	// texts holds the encoded chunks (see appendChunk) of the points
+	// loaded from the snapshot: its texts section, mapped, or the chunks
+	// section of an older format, read. A point's chunk is decoded from
+	// it only when a search returns the point.
+	texts []byte
 
 	slab []float32           // dense: Dim floats per slot
 	post map[uint32]*posting // sparse: inverted index
@@ -109,6 +114,55 @@ type Store struct {
 	// compaction rebuilds): unmapped only by Close, after which nothing
 	// reads the lists.
 	mapped []byte
+}
+
+// point is what the store keeps in memory of a chunk: what a search
+// needs of every point (its ID, which breaks ties, and its document and
+// language, which filters match), and where the whole chunk is: held in
+// c for a chunk written since the store was opened, else encoded in
+// Store.texts at offset at. At a million chunks the texts are most of a
+// store's size, and a search reads a few of them.
+type point struct {
+	id, doc, lang string
+	c             *quarry.Chunk
+	at            uint64
+}
+
+// chunk returns the chunk of slot, decoded from texts if it is not held.
+// Its strings are copies: they outlive the mapping of the snapshot.
+func (s *Store) chunk(slot uint32) (quarry.Chunk, error) {
+	p := &s.pts[slot]
+	if p.c != nil {
+		return *p.c, nil
+	}
+	var c quarry.Chunk
+	if p.at > uint64(len(s.texts)) {
+		return c, fmt.Errorf("chunk %q at offset %d past the %d bytes of texts", p.id, p.at, len(s.texts))
+	}
+	d := &decoder{b: s.texts[p.at:]}
+	d.chunk(&c)
+	if d.err != nil || c.ID != p.id || c.DocID != p.doc || c.Lang != p.lang {
+		return quarry.Chunk{}, fmt.Errorf("chunk %q at offset %d does not decode (%v)", p.id, p.at, d.err)
+	}
+	return c, nil
+}
+
+// record returns the encoded chunk of slot: its bytes in texts (which
+// must not be written to), or encoded into *buf.
+func (s *Store) record(slot int, buf *[]byte) ([]byte, error) {
+	p := &s.pts[slot]
+	if p.c != nil {
+		*buf = appendChunk((*buf)[:0], p.c)
+		return *buf, nil
+	}
+	if p.at > uint64(len(s.texts)) {
+		return nil, fmt.Errorf("chunk %q at offset %d past the %d bytes of texts", p.id, p.at, len(s.texts))
+	}
+	n, err := recordLen(s.texts[p.at:])
+	if err != nil {
+		return nil, fmt.Errorf("chunk %q at offset %d: %w", p.id, p.at, err)
+	}
+	return s.texts[p.at : p.at+uint64(n)], nil
 }
 
 // release unmaps the snapshot of a store that is closed or was never
@@ -336,7 +390,7 @@ func (s *Store) Count(ctx context.Context) (int, error) {
 func (s *Store) Stats() Stats {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	st := Stats{Points: s.live, Slots: len(s.chunks)}
+	st := Stats{Points: s.live, Slots: len(s.pts)}
 	for _, p := range s.post {
 		st.Postings += p.n
 	}
@@ -436,8 +490,9 @@ func (s *Store) insert(p *prepared) {
 	if old, ok := s.byID[p.chunk.ID]; ok {
 		s.kill(old)
 	}
-	slot := uint32(len(s.chunks))
-	s.chunks = append(s.chunks, p.chunk)
+	slot := uint32(len(s.pts))
+	c := p.chunk
+	s.pts = append(s.pts, point{id: c.ID, doc: c.DocID, lang: c.Lang, c: &c})
 	s.alive = append(s.alive, true)
 	s.live++
 	s.byID[p.chunk.ID] = slot
@@ -458,14 +513,14 @@ func (s *Store) insert(p *prepared) {
 
 // kill tombstones a live slot.
 func (s *Store) kill(slot uint32) {
-	c := &s.chunks[slot]
-	delete(s.byID, c.ID)
-	if rest := slices.DeleteFunc(s.byDoc[c.DocID], func(x uint32) bool { return x == slot }); len(rest) > 0 {
-		s.byDoc[c.DocID] = rest
+	p := &s.pts[slot]
+	delete(s.byID, p.id)
+	if rest := slices.DeleteFunc(s.byDoc[p.doc], func(x uint32) bool { return x == slot }); len(rest) > 0 {
+		s.byDoc[p.doc] = rest
 	} else {
-		delete(s.byDoc, c.DocID)
+		delete(s.byDoc, p.doc)
 	}
-	*c = quarry.Chunk{}
+	*p = point{}
 	s.alive[slot] = false
 	s.live--
 	if s.space.Sparse {
@@ -489,7 +544,7 @@ func (s *Store) bumpEpoch() {
 // its indices; the dead among them are counted when a search first
 // needs the list after a delete, and cached until the next one.
 func (s *Store) liveIn(p *posting) int {
-	if s.live == len(s.chunks) {
+	if s.live == len(s.pts) {
 		return p.n
 	}
 	c := p.dead.Load()
@@ -516,8 +571,8 @@ func (s *Store) deleteDocs(docIDs []string) {
 
 // afterWrite compacts when tombstones make up a quarter of the slots.
 func (s *Store) afterWrite() {
-	dead := len(s.chunks) - s.live
-	if dead > 0 && (s.live == 0 || dead >= 256 && dead*4 >= len(s.chunks)) {
+	dead := len(s.pts) - s.live
+	if dead > 0 && (s.live == 0 || dead >= 256 && dead*4 >= len(s.pts)) {
 		s.compact()
 	}
 	if s.disk != nil && s.cfg.MaxLogBytes > 0 && s.disk.logSize > s.cfg.MaxLogBytes {
@@ -531,7 +586,7 @@ func (s *Store) afterWrite() {
 // slab and the postings, keeping every posting in slot order.
 func (s *Store) compact() {
 	const gone = ^uint32(0)
-	n := len(s.chunks)
+	n := len(s.pts)
 	renum := make([]uint32, n)
 	next := uint32(0)
 	dim := s.space.Dim
@@ -542,15 +597,15 @@ func (s *Store) compact() {
 		}
 		renum[old] = next
 		if int(next) != old {
-			s.chunks[next] = s.chunks[old]
+			s.pts[next] = s.pts[old]
 			if !s.space.Sparse {
 				copy(s.slab[int(next)*dim:int(next+1)*dim], s.slab[old*dim:(old+1)*dim])
 			}
 		}
 		next++
 	}
-	clear(s.chunks[next:])
-	s.chunks = s.chunks[:next]
+	clear(s.pts[next:])
+	s.pts = s.pts[:next]
 	s.alive = s.alive[:next]
 	for i := range s.alive {
 		s.alive[i] = true
@@ -567,7 +622,7 @@ func (s *Store) compact() {
 	} else {
 		s.slab = shrink(s.slab[:int(next)*dim])
 	}
-	s.chunks, s.alive = shrink(s.chunks), shrink(s.alive)
+	s.pts, s.alive = shrink(s.pts), shrink(s.alive)
 	for id, slot := range s.byID {
 		s.byID[id] = renum[slot]
 	}

@@ -21,7 +21,7 @@ import (
 // Files of a store directory.
 //
 //	snapshot: the whole store at one generation; see snapshot.go
-//	          (QMVSNAP2; QMVSNAP1 snapshots of older versions still load).
+//	          (QMVSNAP5; snapshots of the older formats still load).
 //	wal:      "QMVWAL01", generation (u64 LE), CRC-32C of those 16 bytes,
 //	          then frames: payload length (u32 LE), CRC-32C of the payload
 //	          (u32 LE), payload (an op byte and its data).
@@ -587,6 +587,22 @@ func (d *decoder) chunk(c *quarry.Chunk) {
 		*f = d.str()
 	}
 	c.Page, c.Ordinal, c.Tokens = d.int(), d.int(), d.int()
+}
+
+// recordLen returns the length of the chunk encoded at the start of b,
+// without decoding its strings.
+func recordLen(b []byte) (int, error) {
+	d := &decoder{b: b}
+	for range 7 {
+		d.bytes(d.uvarint())
+	}
+	d.int()
+	d.int()
+	d.int()
+	if d.err != nil {
+		return 0, d.err
+	}
+	return len(b) - len(d.b), nil
 }
 
 func (d *decoder) f32s(n uint64) []float32 {

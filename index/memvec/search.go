@@ -120,7 +120,11 @@ func (s *Store) Search(ctx context.Context, v index.Vector, k int, f index.Filte
 	}
 	hits := make([]index.Hit, len(top))
 	for i, c := range top {
-		hits[i] = index.Hit{Chunk: s.chunks[c.slot], Score: float64(c.score)}
+		chunk, err := s.chunk(c.slot)
+		if err != nil {
+			return nil, quarry.Errorf(quarry.CodeInternal, "memvec: search: %w", err)
+		}
+		hits[i] = index.Hit{Chunk: chunk, Score: float64(c.score)}
 	}
 	return hits, nil
 }
@@ -144,8 +148,8 @@ func newMatcher(f index.Filter) *matcher {
 
 func (m *matcher) all() bool { return m.docs == nil && m.lang == "" }
 
-func (m *matcher) match(c *quarry.Chunk) bool {
-	return (m.docs == nil || m.docs[c.DocID]) && (m.lang == "" || c.Lang == m.lang)
+func (m *matcher) match(p *point) bool {
+	return (m.docs == nil || m.docs[p.doc]) && (m.lang == "" || p.lang == m.lang)
 }
 
 // checkEvery is how many points a scan handles between context checks.
@@ -165,7 +169,7 @@ func (s *Store) searchDense(ctx context.Context, q []float32, k int, m *matcher)
 		}
 		slices.Sort(slots)
 	}
-	n := len(s.chunks)
+	n := len(s.pts)
 	if m.docs != nil {
 		n = len(slots)
 	}
@@ -185,7 +189,7 @@ func (s *Store) searchDense(ctx context.Context, q []float32, k int, m *matcher)
 			} else if !s.alive[slot] {
 				continue
 			}
-			if m.lang != "" && s.chunks[slot].Lang != m.lang {
+			if m.lang != "" && s.pts[slot].lang != m.lang {
 				continue
 			}
 			off := int(slot) * dim
@@ -195,7 +199,7 @@ func (s *Store) searchDense(ctx context.Context, q []float32, k int, m *matcher)
 	}
 	workers := min(s.cfg.Workers, n*dim/parallelFloats+1)
 	if workers <= 1 {
-		h := newTopK(k, s.chunks)
+		h := newTopK(k, s.pts)
 		if err := scan(0, n, h); err != nil {
 			return nil, err
 		}
@@ -205,7 +209,7 @@ func (s *Store) searchDense(ctx context.Context, q []float32, k int, m *matcher)
 	errs := make([]error, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
-		heaps[w] = newTopK(k, s.chunks)
+		heaps[w] = newTopK(k, s.pts)
 		lo, hi := n*w/workers, n*(w+1)/workers
 		wg.Add(1)
 		go func() {
@@ -326,7 +330,7 @@ func (s *Store) searchSparse(ctx context.Context, q prepared, k int, m *matcher)
 // candidates are then the positive scores. Otherwise each slot's first
 // touch is stamped and listed, as zero or negative sums must still count.
 func (s *Store) sparseExhaustive(ctx context.Context, sc *scratch, terms []term, k int, m *matcher) ([]cand, error) {
-	n := len(s.chunks)
+	n := len(s.pts)
 	if len(sc.acc) < n {
 		sc.acc = make([]float32, n+n/4)
 		sc.stamp = nil
@@ -373,10 +377,10 @@ func (s *Store) sparseExhaustive(ctx context.Context, sc *scratch, terms []term,
 			sc.addListStamped(acc, t.p.data, t.step)
 		}
 	}
-	h := newTopK(k, s.chunks)
+	h := newTopK(k, s.pts)
 	all := m.all()
 	consider := func(slot uint32) {
-		if !s.alive[slot] || !all && !m.match(&s.chunks[slot]) {
+		if !s.alive[slot] || !all && !m.match(&s.pts[slot]) {
 			return
 		}
 		h.push(cand{score: acc[slot], slot: slot})
@@ -520,13 +524,13 @@ type cand struct {
 // worst kept. Ties are broken by chunk ID (smaller is better) so results
 // do not depend on slot numbers.
 type topK struct {
-	k      int
-	items  []cand
-	chunks []quarry.Chunk
+	k     int
+	items []cand
+	pts   []point
 }
 
-func newTopK(k int, chunks []quarry.Chunk) *topK {
-	return &topK{k: k, items: make([]cand, 0, min(k, 1024)), chunks: chunks}
+func newTopK(k int, pts []point) *topK {
+	return &topK{k: k, items: make([]cand, 0, min(k, 1024)), pts: pts}
 }
 
 // worse reports whether a ranks below b.
@@ -534,7 +538,7 @@ func (h *topK) worse(a, b cand) bool {
 	if a.score != b.score {
 		return a.score < b.score
 	}
-	return h.chunks[a.slot].ID > h.chunks[b.slot].ID
+	return h.pts[a.slot].id > h.pts[b.slot].id
 }
 
 func (h *topK) push(c cand) {

@@ -19,17 +19,20 @@ import (
 	"github.com/quarry-kb/quarry/index"
 )
 
-// The snapshot format (QMVSNAP4) stores the store as it lives in memory,
+// The snapshot format (QMVSNAP5) stores the store as it lives in memory,
 // so that opening it is a few large reads instead of a rebuild of the
 // inverted index point by point:
 //
-//	"QMVSNAP4", generation (u64 LE), space as JSON (uvarint length),
-//	CRC-32C (u32 LE) of all that, then three sections, each its length
+//	"QMVSNAP5", generation (u64 LE), space as JSON (uvarint length),
+//	CRC-32C (u32 LE) of all that, then four sections, each its length
 //	(u64 LE), the 64-bit xxHash of its body (u64 LE; an order of magnitude
 //	faster than CRC-32C here, which took a third of the load time) and
 //	its body:
-//	  chunks:   point count (uvarint), each point's chunk encoded as in
-//	            a record (see encodeRecord), in slot order
+//	  ids:      point count (uvarint), then each point's chunk ID,
+//	            document ID and language (uvarint-length strings) and
+//	            the length of its chunk in texts (uvarint), in slot order
+//	  texts:    each point's chunk encoded as in a record (see
+//	            encodeRecord), in slot order
 //	  dense:    count × Dim float32 LE (empty for a sparse space)
 //	  postings: list count (uvarint), then each list: its index, its
 //	            posting count, its scale (float32 LE), a flags byte (1:
@@ -43,13 +46,25 @@ import (
 // A snapshot holds no tombstones: the store is compacted before it is
 // written, so every point in it is live and its slot is its position.
 //
+// The texts and postings sections are used where they lie in the file,
+// mapped into memory, and are read at load only to check their
+// checksums (see sectionSum: their pages then leave the process's
+// resident set until a search needs them): a store keeps in its heap
+// only what the ids section holds (see point).
+//
 // Older formats still load, their lists put in the form their density
 // asks for as they load (see reformed), and the next checkpoint or Close
-// of a writable store rewrites them: QMVSNAP3 is this without dense lists (no
-// flag 2); QMVSNAP2 that without the blocks' maxima (recomputed at load)
+// of a writable store rewrites them: QMVSNAP4 has, instead of the ids
+// and texts sections, one chunks section (point count, then each point's
+// encoded chunk), which is read whole into the heap; QMVSNAP3 is QMVSNAP4
+// without dense lists (no flag 2); QMVSNAP2 that without the blocks' maxima (recomputed at load)
 // and with CRC-32C section checksums (u32); QMVSNAP1 (persist.go) a
 // list of records.
-const snapMagicV2 = "QMVSNAP4"
+const snapMagicV2 = "QMVSNAP5"
+
+// snapMagicV2Chunks is the format with one chunks section instead of
+// the ids and texts sections.
+const snapMagicV2Chunks = "QMVSNAP4"
 
 // snapMagicV2NoDense is QMVSNAP4 without dense lists.
 const snapMagicV2NoDense = "QMVSNAP3"
@@ -62,7 +77,8 @@ const snapMagicV2NoMax = "QMVSNAP2"
 const (
 	snapNoMax   = 2
 	snapNoDense = 3
-	snapCurrent = 4
+	snapChunks  = 4
+	snapCurrent = 5
 )
 
 // sectionHeadLen is a section's length and checksum.
@@ -72,7 +88,7 @@ const sectionHeadLen = 16
 // gen: to a temporary file, fsynced, then renamed over the old one. It
 // compacts the store first.
 func (d *disk) writeSnapshot(s *Store, gen uint64) (err error) {
-	if len(s.chunks) > s.live {
+	if len(s.pts) > s.live {
 		s.compact() // which reforms the lists
 	} else {
 		for _, p := range s.post {
@@ -103,13 +119,29 @@ func (d *disk) writeSnapshot(s *Store, gen uint64) (err error) {
 	head = binary.LittleEndian.AppendUint32(head, crc32.Checksum(head, castagnoli))
 	sw.write(head)
 
-	// Chunks.
+	// IDs, then texts: each chunk is encoded twice (or found in the
+	// texts it was loaded from), to learn its length first.
 	sw.begin()
-	var b []byte
-	sw.write(binary.AppendUvarint(b, uint64(len(s.chunks))))
-	for i := range s.chunks {
-		b = appendChunk(b[:0], &s.chunks[i])
+	var b, rec, buf []byte
+	sw.write(binary.AppendUvarint(b, uint64(len(s.pts))))
+	for i := range s.pts {
+		p := &s.pts[i]
+		if rec, err = s.record(i, &buf); err != nil {
+			return quarry.Errorf(quarry.CodeInternal, "memvec: write snapshot: %w", err)
+		}
+		b = appendString(b[:0], p.id)
+		b = appendString(b, p.doc)
+		b = appendString(b, p.lang)
+		b = binary.AppendUvarint(b, uint64(len(rec)))
 		sw.write(b)
+	}
+	sw.end()
+	sw.begin()
+	for i := range s.pts {
+		if rec, err = s.record(i, &buf); err != nil {
+			return quarry.Errorf(quarry.CodeInternal, "memvec: write snapshot: %w", err)
+		}
+		sw.write(rec)
 	}
 	sw.end()
 
@@ -246,16 +278,21 @@ func (d *disk) loadSnapshot(s *Store) error {
 	case snapMagic:
 		d.upgrade = true // written again in this format at the next checkpoint
 		return reformed(s, d.loadSnapshotV1(s, r, info.Size(), corrupt))
-	case snapMagicV2, snapMagicV2NoDense:
-		// The posting lists are used where they lie in the file, mapped
-		// into memory: no copy, and memory the kernel can page.
+	case snapMagicV2, snapMagicV2Chunks, snapMagicV2NoDense:
+		// The texts and posting lists are used where they lie in the
+		// file, mapped into memory: no copy, and memory the kernel can
+		// page.
 		m, err := mapFile(f, info.Size())
 		if err != nil {
 			m = nil // read it instead
 		}
 		s.mapped = m
-		if string(magic) == snapMagicV2 {
+		switch string(magic) {
+		case snapMagicV2:
 			return d.loadSnapshotV2(s, r, info.Size(), snapCurrent, corrupt)
+		case snapMagicV2Chunks:
+			d.upgrade = true
+			return d.loadSnapshotV2(s, r, info.Size(), snapChunks, corrupt)
 		}
 		d.upgrade = true
 		return reformed(s, d.loadSnapshotV2(s, r, info.Size(), snapNoDense, corrupt))
@@ -295,7 +332,7 @@ func (c *crcByteReader) ReadByte() (byte, error) {
 	return b, err
 }
 
-// loadSnapshotV2 loads a snapshot of format QMVSNAP<version>, 2 to 4.
+// loadSnapshotV2 loads a snapshot of format QMVSNAP<version>, 2 to 5.
 func (d *disk) loadSnapshotV2(s *Store, r *bufio.Reader, size int64, version int, corrupt func(string, ...any) error) error {
 	hr := &crcByteReader{r: r}
 	var head [16]byte
@@ -361,45 +398,17 @@ func (d *disk) loadSnapshotV2(s *Store, r *bufio.Reader, size int64, version int
 		return body, nil
 	}
 
-	body, err := section("chunks", false)
+	var count uint64
+	if version >= snapCurrent {
+		count, err = d.loadIDs(s, section, corrupt)
+	} else {
+		count, err = d.loadChunks(s, section, corrupt)
+	}
 	if err != nil {
 		return err
 	}
-	// One string holds every chunk's text and metadata; the chunks'
-	// fields are slices of it, which costs one allocation, not seven a
-	// point.
-	// body is never written to after this read, so the string can share
-	// its bytes instead of copying them.
-	dec := &decoder{b: body, arena: unsafe.String(unsafe.SliceData(body), len(body))}
-	count := dec.uvarint()
-	if dec.err != nil || count > uint64(len(body)) || count >= math.MaxUint32 {
-		return corrupt("bad point count")
-	}
-	s.chunks = make([]quarry.Chunk, count)
-	s.alive = make([]bool, count)
-	s.byID = make(map[string]uint32, count)
-	for i := range s.chunks {
-		c := &s.chunks[i]
-		dec.chunk(c)
-		if dec.err != nil {
-			return corrupt("point %d: %v", i, dec.err)
-		}
-		if c.ID == "" || c.DocID == "" {
-			return corrupt("point %d has no ID or document ID", i)
-		}
-		if _, dup := s.byID[c.ID]; dup {
-			return corrupt("chunk %q appears twice", c.ID)
-		}
-		s.byID[c.ID] = uint32(i)
-		s.byDoc[c.DocID] = append(s.byDoc[c.DocID], uint32(i))
-		s.alive[i] = true
-	}
-	if len(dec.b) != 0 {
-		return corrupt("data after the last point")
-	}
-	s.live = len(s.chunks)
 
-	body, err = section("dense", false)
+	body, err := section("dense", false)
 	if err != nil {
 		return err
 	}
@@ -431,6 +440,105 @@ func (d *disk) loadSnapshotV2(s *Store, r *bufio.Reader, size int64, version int
 		return corrupt("data after the last section")
 	}
 	d.gen = gen
+	return nil
+}
+
+// sectionFunc reads the next section of a snapshot, named for errors:
+// mapped, when it can be, or read into the heap.
+type sectionFunc func(name string, mapped bool) ([]byte, error)
+
+// loadIDs loads the ids and texts sections of a QMVSNAP5 snapshot: the
+// ids into the heap, one string that the points' IDs slice, and the
+// texts mapped.
+func (d *disk) loadIDs(s *Store, section sectionFunc, corrupt func(string, ...any) error) (uint64, error) {
+	body, err := section("ids", false)
+	if err != nil {
+		return 0, err
+	}
+	// body is never written to after this read, so the string can share
+	// its bytes instead of copying them.
+	dec := &decoder{b: body, arena: unsafe.String(unsafe.SliceData(body), len(body))}
+	count := dec.uvarint()
+	if dec.err != nil || count > uint64(len(body)) || count >= math.MaxUint32 {
+		return 0, corrupt("bad point count")
+	}
+	s.pts = make([]point, count)
+	s.alive = make([]bool, 0, count)
+	s.byID = make(map[string]uint32, count)
+	var at uint64
+	for i := range s.pts {
+		id, doc, lang := dec.str(), dec.str(), dec.str()
+		n := dec.uvarint()
+		if dec.err != nil {
+			return 0, corrupt("point %d: %v", i, dec.err)
+		}
+		if n > math.MaxInt64-at {
+			return 0, corrupt("point %d: bad length %d in texts", i, n)
+		}
+		if err := s.loaded(i, point{id: id, doc: doc, lang: lang, at: at}, corrupt); err != nil {
+			return 0, err
+		}
+		at += n
+	}
+	if len(dec.b) != 0 {
+		return 0, corrupt("data after the last point")
+	}
+	if s.texts, err = section("texts", true); err != nil {
+		return 0, err
+	}
+	if uint64(len(s.texts)) != at {
+		return 0, corrupt("the texts section holds %d bytes, the ids section %d", len(s.texts), at)
+	}
+	return count, nil
+}
+
+// loadChunks loads the chunks section of a snapshot of an older format
+// into the heap: one string that the points' IDs slice, and the texts
+// the points' chunks are decoded from.
+func (d *disk) loadChunks(s *Store, section sectionFunc, corrupt func(string, ...any) error) (uint64, error) {
+	body, err := section("chunks", false)
+	if err != nil {
+		return 0, err
+	}
+	dec := &decoder{b: body, arena: unsafe.String(unsafe.SliceData(body), len(body))}
+	count := dec.uvarint()
+	if dec.err != nil || count > uint64(len(body)) || count >= math.MaxUint32 {
+		return 0, corrupt("bad point count")
+	}
+	s.pts = make([]point, count)
+	s.alive = make([]bool, 0, count)
+	s.byID = make(map[string]uint32, count)
+	for i := range s.pts {
+		at := uint64(len(body) - len(dec.b))
+		var c quarry.Chunk
+		dec.chunk(&c)
+		if dec.err != nil {
+			return 0, corrupt("point %d: %v", i, dec.err)
+		}
+		if err := s.loaded(i, point{id: c.ID, doc: c.DocID, lang: c.Lang, at: at}, corrupt); err != nil {
+			return 0, err
+		}
+	}
+	if len(dec.b) != 0 {
+		return 0, corrupt("data after the last point")
+	}
+	s.texts = body
+	return count, nil
+}
+
+// loaded installs point i of a snapshot.
+func (s *Store) loaded(i int, p point, corrupt func(string, ...any) error) error {
+	if p.id == "" || p.doc == "" {
+		return corrupt("point %d has no ID or document ID", i)
+	}
+	if _, dup := s.byID[p.id]; dup {
+		return corrupt("chunk %q appears twice", p.id)
+	}
+	s.pts[i] = p
+	s.byID[p.id] = uint32(i)
+	s.byDoc[p.doc] = append(s.byDoc[p.doc], uint32(i))
+	s.alive = append(s.alive, true)
+	s.live++
 	return nil
 }
 
@@ -497,11 +605,11 @@ func (s *Store) loadPostings(body []byte, version int, corrupt func(string, ...a
 		}
 		return nil
 	}
-	slots := uint64(len(s.chunks))
+	slots := uint64(len(s.pts))
 	s.post = make(map[uint32]*posting, lists)
 	prevIx := int64(-1)
 	maxFlags := uint64(1)
-	if version >= snapCurrent {
+	if version >= snapChunks {
 		maxFlags = 3
 	}
 	blockSize := uint64(8)

@@ -223,7 +223,7 @@ func checkLongLists(t *testing.T, s *Store) {
 				if i == len(got)-1 {
 					for slot, ws := range want {
 						if ws > h.Score*(1+1e-5) && !slices.ContainsFunc(got, func(g index.Hit) bool { return s.byID[g.Chunk.ID] == slot }) {
-							t.Fatalf("query %d k=%d: %s (score %v) missing", qi, k, s.chunks[slot].ID, ws)
+							t.Fatalf("query %d k=%d: %s (score %v) missing", qi, k, s.pts[slot].id, ws)
 						}
 					}
 				}
@@ -240,8 +240,12 @@ func TestSnapshotKeepsPostings(t *testing.T) {
 	s := mustOpen(t, dir, src.space, Config{})
 	src.mu.Lock()
 	var recs []index.Record
-	for slot, c := range src.chunks {
+	for slot := range src.pts {
 		if src.alive[slot] {
+			c, err := src.chunk(uint32(slot))
+			if err != nil {
+				t.Fatal(err)
+			}
 			recs = append(recs, index.Record{Chunk: c})
 		}
 	}
