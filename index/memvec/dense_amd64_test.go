@@ -1,0 +1,3 @@
+package memvec
+
+func hasAVX2Test() bool { return hasAVX2 }

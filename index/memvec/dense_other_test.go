@@ -1,0 +1,5 @@
+//go:build !amd64
+
+package memvec
+
+func hasAVX2Test() bool { return false }
