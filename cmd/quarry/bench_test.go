@@ -62,3 +62,25 @@ func TestBench(t *testing.T) {
 		t.Errorf("--chunks over a knowledge base: exit %d, %s", code, errOut)
 	}
 }
+
+// TestBenchProfile: --profile writes the CPU, heap and block profiles of
+// the ingest and the CPU and heap profiles of the search, each a pprof
+// file (gzip-compressed protocol buffers).
+func TestBenchProfile(t *testing.T) {
+	data, dir := t.TempDir(), t.TempDir()
+	out, errOut, code := runCLI(t, "bench", "--data", data, "--chunks", "100", "--requests", "20",
+		"--clients", "1", "--http", "off", "--profile", dir)
+	if code != 0 {
+		t.Fatalf("quarry bench exited %d:\n%s%s", code, out, errOut)
+	}
+	for _, name := range []string{"ingest.cpu", "ingest.heap", "ingest.block", "search.cpu", "search.heap"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		if len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+			t.Errorf("%s is not a pprof profile (%d bytes)", name, len(b))
+		}
+	}
+}
