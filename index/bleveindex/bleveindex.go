@@ -26,6 +26,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
@@ -103,6 +104,7 @@ type Index struct {
 	lens     lensCache     // field lengths of the segments, for scoring
 	postings postingsCache // decoded long posting lists, for scoring
 	slots    chan struct{} // bounds the queries holding a score array (topk.go)
+	pruned   atomic.Int64  // queries whose common terms were only looked up (prune.go)
 
 	mu     sync.RWMutex // guards closed; held for reading by every operation
 	closed bool

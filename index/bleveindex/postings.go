@@ -21,6 +21,14 @@ import (
 // only by a new bitmap in a new snapshot, so a list is keyed by its
 // segment, the deletion bitmap it was read under, the field and the
 // term: a cached list is always the list the iterator would give.
+//
+// A list covering an eighth or more of a large segment is kept dense, a
+// byte of frequency for every document of the segment: at 1M chunks the
+// common words' lists are most of what queries read, and in eight bytes
+// a posting 128 MiB held only about sixteen whole-corpus lists, so they
+// were decoded again on most queries. Dense, a list covering the whole
+// corpus takes 1 MB, and a document's frequency is found in O(1), which
+// the pruned path (prune.go) uses to look candidates up.
 type postingsCache struct {
 	budget int64  // bytes; ≤ 0 disables the cache
 	minLen uint64 // shortest list cached (0: every list, empty ones too)
@@ -39,10 +47,44 @@ type postingsKey struct {
 	term    string
 }
 
-// postings are a decoded posting list.
+// postings are a decoded posting list: document numbers and
+// frequencies, or, for a list that covers much of its segment, the
+// frequency of every document of the segment (0 where absent).
 type postings struct {
 	nums  []uint32
 	freqs []uint32
+	dense []uint8
+	count int // postings in dense
+}
+
+// len is the number of postings.
+func (p postings) len() int {
+	if p.dense != nil {
+		return p.count
+	}
+	return len(p.nums)
+}
+
+// n is the length of the list's arrays.
+func (p postings) n() int {
+	if p.dense != nil {
+		return len(p.dense)
+	}
+	return len(p.nums)
+}
+
+// freq returns the frequency of document d in the list, 0 when absent.
+func (p postings) freq(d uint32) uint32 {
+	if p.dense != nil {
+		if int(d) < len(p.dense) {
+			return uint32(p.dense[d])
+		}
+		return 0
+	}
+	if x, ok := slices.BinarySearch(p.nums, d); ok {
+		return p.freqs[x]
+	}
+	return 0
 }
 
 type postingsEntry struct {
@@ -52,7 +94,7 @@ type postingsEntry struct {
 }
 
 // size is what a list costs: its arrays, the entry and its map slot.
-func (p postings) size() int64 { return int64(len(p.nums)+len(p.freqs))*4 + 160 }
+func (p postings) size() int64 { return int64(len(p.nums)+len(p.freqs))*4 + int64(len(p.dense)) + 160 }
 
 // enabled tells whether a list of count postings may be cached.
 func (c *postingsCache) enabled(count uint64) bool {
@@ -85,24 +127,65 @@ func (c *postingsCache) get(ctx context.Context, key postingsKey, pl segment.Pos
 	if p, ok := c.lookup(key); ok {
 		return p, true, nil
 	}
-	p := postings{nums: make([]uint32, 0, count), freqs: make([]uint32, 0, count)}
+	p, err := decodeDense(ctx, key.seg.Count(), pl, count, iter)
+	if err != nil {
+		return postings{}, false, err
+	}
+	if p.dense == nil {
+		p = postings{nums: make([]uint32, 0, count), freqs: make([]uint32, 0, count)}
+		*iter = pl.Iterator(true, false, false, *iter)
+		for {
+			x, err := (*iter).Next()
+			if err != nil {
+				return postings{}, false, err
+			}
+			if x == nil {
+				break
+			}
+			if len(p.nums)%65536 == 65535 && ctx.Err() != nil {
+				return postings{}, false, ctx.Err()
+			}
+			p.nums = append(p.nums, uint32(x.Number()))
+			p.freqs = append(p.freqs, uint32(x.Frequency()))
+		}
+	}
+	c.put(key, p)
+	return p, true, nil
+}
+
+// denseFrom is the smallest segment whose lists may be dense: below it
+// they take little memory either way, and reading a list of an eighth
+// of the segment costs less than scanning every document's byte.
+var denseFrom uint64 = 1 << 15 // a variable for tests
+
+// decodeDense decodes pl as a dense list when that takes less memory (a
+// byte a document of the segment against eight a posting) and every
+// frequency fits in a byte; otherwise it returns no list.
+func decodeDense(ctx context.Context, docs uint64, pl segment.PostingsList, count uint64, iter *segment.PostingsIterator) (postings, error) {
+	if count*8 < docs || docs < denseFrom || docs > 1<<32 {
+		return postings{}, nil
+	}
+	dense := make([]uint8, docs)
 	*iter = pl.Iterator(true, false, false, *iter)
-	for {
+	n := 0
+	for ; ; n++ {
 		x, err := (*iter).Next()
 		if err != nil {
-			return postings{}, false, err
+			return postings{}, err
 		}
 		if x == nil {
 			break
 		}
-		if len(p.nums)%65536 == 65535 && ctx.Err() != nil {
-			return postings{}, false, ctx.Err()
+		if n%65536 == 65535 && ctx.Err() != nil {
+			return postings{}, ctx.Err()
 		}
-		p.nums = append(p.nums, uint32(x.Number()))
-		p.freqs = append(p.freqs, uint32(x.Frequency()))
+		d, f := x.Number(), x.Frequency()
+		if d >= docs || f > 255 || f == 0 {
+			return postings{}, nil
+		}
+		dense[d] = uint8(f)
 	}
-	c.put(key, p)
-	return p, true, nil
+	return postings{dense: dense, count: n}, nil
 }
 
 // putEmpty records that key's list is empty, so that the dictionary is

@@ -40,6 +40,7 @@ type topkScratch struct {
 	tf      []float64
 	touched []uint32
 	order   []uint64
+	cands   []uint64
 }
 
 var topkPool = sync.Pool{New: func() any { return &topkScratch{} }}
@@ -81,12 +82,6 @@ func (ix *Index) topK(ctx context.Context, snap *scorch.IndexSnapshot, terms []q
 	// weights (idf from the document frequency over all segments). A
 	// list in the postings cache is taken from there, without asking the
 	// segment's dictionary.
-	type plist struct {
-		seg, field int
-		pl         segment.PostingsList // nil when p holds the list
-		p          postings
-		count      uint64
-	}
 	dicts := make([]segment.TermDictionary, len(segs)*len(searchFields))
 	dict := func(i, f int) (segment.TermDictionary, error) {
 		d := &dicts[i*len(searchFields)+f]
@@ -116,7 +111,7 @@ func (ix *Index) topK(ctx context.Context, snap *scorch.IndexSnapshot, terms []q
 				}
 				key := postingsKey{ss.Segment(), ss.Deleted(), f, qt.term}
 				if p, ok := ix.postings.lookup(key); ok {
-					if m := uint64(len(p.nums)); m > 0 {
+					if m := uint64(p.len()); m > 0 {
 						counts[f] += m
 						lists[t] = append(lists[t], plist{seg: i, field: f, p: p, count: m})
 					}
@@ -171,6 +166,18 @@ func (ix *Index) topK(ctx context.Context, snap *scorch.IndexSnapshot, terms []q
 		topkPool.Put(sp)
 	}()
 
+	if len(terms) > 1 && ix.prunable(lists) && postingsOf(lists) >= pruneFrom {
+		pr := &pruner{ix: ix, ctx: ctx, segs: segs, lens: lens, lists: lists, terms: terms, tw: tw,
+			weights: weights, sc: sc, avgdl: avgdl, acc: acc, tf: tf, touched: sp.touched[:0], order: order, cands: sp.cands}
+		top, err := pr.run(k)
+		order, sp.touched, sp.cands = pr.order, pr.touched[:0], pr.cands[:0]
+		if err != nil {
+			return nil, false, err
+		}
+		clean = true
+		return selectTop(snap, acc, top, k)
+	}
+
 	var iter segment.PostingsIterator
 	postings := 0
 	for t := range terms {
@@ -192,6 +199,20 @@ func (ix *Index) topK(ctx context.Context, snap *scorch.IndexSnapshot, terms []q
 					if p, cached, err = ix.postings.get(ctx, key, l.pl, l.count, &iter); err != nil {
 						return nil, false, err
 					}
+				}
+				if cached && p.dense != nil {
+					if len(p.dense) > len(sl) {
+						return nil, false, fmt.Errorf("bleveindex: a list of %d documents in a segment of %d", len(p.dense), len(sl))
+					}
+					for d, v := range p.dense {
+						if v != 0 {
+							if tf[d] == 0 {
+								touched = append(touched, uint32(d))
+							}
+							tf[d] += w * float64(v)
+						}
+					}
+					continue
 				}
 				if cached {
 					for x, d := range p.nums {
@@ -250,12 +271,12 @@ func (ix *Index) topK(ctx context.Context, snap *scorch.IndexSnapshot, terms []q
 	return selectTop(snap, acc, order, k)
 }
 
-// selectTop picks the documents with the k best scores from acc, plus
-// those tying with the k-th, which get their IDs.
-func selectTop(snap *scorch.IndexSnapshot, acc []float64, order []uint64, k int) ([]scoredDoc, bool, error) {
+// kthBest returns the k-th best score of the documents nums in acc (the
+// lowest, when there are fewer than k) and how many of the k there are.
+func kthBest(acc []float64, nums []uint64, k int) (float64, int) {
 	// A min-heap of the k best scores seen.
 	h := make([]float64, 0, k)
-	for _, num := range order {
+	for _, num := range nums {
 		v := acc[num]
 		if len(h) < k {
 			h = append(h, v)
@@ -289,9 +310,26 @@ func selectTop(snap *scorch.IndexSnapshot, acc []float64, order []uint64, k int)
 		}
 	}
 	if len(h) == 0 {
+		return 0, 0
+	}
+	return h[0], len(h)
+}
+
+// plist is a posting list of one term in one segment's field.
+type plist struct {
+	seg, field int
+	pl         segment.PostingsList // nil when p holds the list
+	p          postings
+	count      uint64
+}
+
+// selectTop picks the documents with the k best scores from acc, plus
+// those tying with the k-th, which get their IDs.
+func selectTop(snap *scorch.IndexSnapshot, acc []float64, order []uint64, k int) ([]scoredDoc, bool, error) {
+	kth, n := kthBest(acc, order, k)
+	if n == 0 {
 		return []scoredDoc{}, true, nil
 	}
-	kth := h[0] // the k-th best score (or the lowest, with fewer matches)
 	var top []scoredDoc
 	ties := 0
 	for _, num := range order {

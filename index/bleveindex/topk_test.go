@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -55,8 +56,14 @@ func TestTopKMatchesSearcher(t *testing.T) {
 		{"cached, evicting", 16 << 10, 0},
 		{"cached, non-empty lists only", 16 << 10, 1},
 		{"cached, all fit", 64 << 20, 0},
+		// Every query of two terms or more pruned (prune.go), lists
+		// of an eighth of their segment or more dense.
+		{"pruned, dense", 64 << 20, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if strings.HasPrefix(tc.name, "pruned") {
+				lowerThresholds(t)
+			}
 			ix := openTest(t, Config{PostingsCacheBytes: -1})
 			ix.postings.budget, ix.postings.minLen = tc.budget, tc.minLen
 			testTopK(t, ix)
@@ -353,4 +360,89 @@ func TestSearchRankingAfterClose(t *testing.T) {
 	if _, err := ix.SearchRanking(context.Background(), "refund", 10); !errors.Is(err, quarry.ErrUnavailable) {
 		t.Errorf("ranking on a closed index: %v, want unavailable", err)
 	}
+}
+
+// The pruned path (prune.go) returns what the full term-at-a-time path
+// returns, bit for bit, on an index where it prunes: common words with
+// rare ones, twins tying at the k-th place, several segments and
+// deletions, every scoring and k 1, 10 and 100.
+func TestPrunedMatchesFull(t *testing.T) {
+	lowerThresholds(t)
+	ctx := context.Background()
+	ix := openTest(t, Config{})
+	r := rand.New(rand.NewPCG(3, 4))
+	var queries []string
+	for round := range 4 {
+		chunks := synthetic(1500, 40, uint64(round+11))
+		// Twins: the same text under other IDs, so that scores tie,
+		// also at the k-th place.
+		for i := range 60 {
+			c := chunks[r.IntN(len(chunks))]
+			c.ID, c.DocID = fmt.Sprintf("twin%d-%d#0", round, i), fmt.Sprintf("twin%d-%d", round, i)
+			chunks = append(chunks, c)
+		}
+		upsert(t, ix, chunks...)
+		if round > 0 {
+			if err := ix.DeleteDocs(ctx, fmt.Sprintf("doc%d-7", round+10), fmt.Sprintf("twin%d-3", round-1)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for range 40 {
+			words := strings.Fields(chunks[r.IntN(len(chunks))].Text)
+			n := 2 + r.IntN(4)
+			at := r.IntN(len(words) - n)
+			queries = append(queries, strings.Join(words[at:at+n], " "))
+		}
+	}
+	queries = append(queries, "w0 w1 w2", "w0 w1 w2 w3 w4 w5", "w0 w0 w1 w9999", "w1 zzzz")
+	scorings := []Scoring{{}, {TitleBoost: -1, HeadingBoost: -1}, {K1: 0.9, B: 0.4, TitleBoost: 1, HeadingBoost: 1}, {B: -1}}
+	before := ix.pruned.Load()
+	for _, q := range queries {
+		for _, sc := range scorings {
+			for _, k := range []int{1, 10, 100} {
+				ix.postings.budget = -1 // the full path
+				want, err := ix.SearchScored(ctx, q, k, sc)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ix.postings.budget = 64 << 20
+				got, err := ix.SearchScored(ctx, q, k, sc)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(got) != len(want) {
+					t.Fatalf("%q k=%d %+v: %d hits, want %d", q, k, sc, len(got), len(want))
+				}
+				for i := range got {
+					if got[i].Chunk.ID != want[i].Chunk.ID || got[i].Score != want[i].Score {
+						t.Fatalf("%q k=%d %+v: hit %d is %s %v, want %s %v", q, k, sc, i, got[i].Chunk.ID, got[i].Score, want[i].Chunk.ID, want[i].Score)
+					}
+				}
+			}
+		}
+	}
+	dense := 0
+	for _, e := range ix.postings.m {
+		if e.dense != nil {
+			dense++
+		}
+	}
+	t.Logf("%d of %d cached lists dense", dense, len(ix.postings.m))
+	if dense == 0 {
+		t.Error("no list dense")
+	}
+	n := ix.pruned.Load() - before
+	t.Logf("%d of %d searches pruned", n, len(queries)*len(scorings)*3)
+	if n < int64(len(queries)) {
+		t.Errorf("only %d searches pruned", n)
+	}
+}
+
+// lowerThresholds makes every query of two terms or more take the
+// pruned path and lists of an eighth of their segment dense, however
+// small the index, until t ends.
+func lowerThresholds(t *testing.T) {
+	p, d := pruneFrom, denseFrom
+	pruneFrom, denseFrom = 0, 0
+	t.Cleanup(func() { pruneFrom, denseFrom = p, d })
 }
