@@ -150,7 +150,8 @@ func FuzzLoadPostings(f *testing.F) {
 			c := testChunk("d", i)
 			s.pts = append(s.pts, point{id: c.ID, doc: c.DocID, lang: c.Lang, c: &c})
 			s.alive = append(s.alive, i != 3)
-			s.byID[c.ID] = uint32(i)
+			s.docNext = append(s.docNext, 0)
+			s.index(uint32(i))
 		}
 		s.live = 7
 		s.epoch = 1
@@ -227,7 +228,7 @@ func FuzzLoadIDs(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if int(n) != len(s.pts) || s.live != len(s.pts) || len(s.byID) != len(s.pts) {
+		if int(n) != len(s.pts) || s.live != len(s.pts) || s.ids.n != len(s.pts) {
 			t.Fatalf("loaded %d points, %d live, %d IDs", n, s.live, len(s.pts))
 		}
 		var buf []byte

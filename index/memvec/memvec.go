@@ -94,8 +94,12 @@ type Store struct {
 	pts   []point
 	alive []bool
 	live  int
-	byID  map[string]uint32
-	byDoc map[string][]uint32 // live slots of each document
+	ids   slotTable // live slots by chunk ID
+	// docs finds a live slot of each document, the first of a chain
+	// through docNext (slot+1 of the document's next live slot, 0 at its
+	// end).
+	docs    slotTable
+	docNext []uint32
 	// texts holds the encoded chunks (see appendChunk) of the points
 	// loaded from the snapshot: its texts section, mapped, or the chunks
 	// section of an older format, read. A point's chunk is decoded from
@@ -193,8 +197,8 @@ func Open(dir string, space index.Space, cfg Config) (*Store, error) {
 			cosine: !space.Sparse && space.Distance != "dot",
 			cfg:    cfg,
 			dir:    dir,
-			byID:   map[string]uint32{},
-			byDoc:  map[string][]uint32{},
+			ids:    newSlotTable(false),
+			docs:   newSlotTable(true),
 		}
 		if space.Sparse {
 			s.post = map[uint32]*posting{}
@@ -365,7 +369,7 @@ func (s *Store) knownDocs(docIDs []string) []string {
 	var known []string
 	seen := make(map[string]bool, len(docIDs))
 	for _, id := range docIDs {
-		if len(s.byDoc[id]) > 0 && !seen[id] {
+		if s.docs.find(id, s.pts) >= 0 && !seen[id] {
 			seen[id] = true
 			known = append(known, id)
 		}
@@ -487,16 +491,16 @@ func (s *Store) prepareRecord(r index.Record) (prepared, error) {
 // insert adds a prepared record, replacing a point with the same ID.
 // The caller holds the write lock.
 func (s *Store) insert(p *prepared) {
-	if old, ok := s.byID[p.chunk.ID]; ok {
+	if old, ok := s.ids.get(p.chunk.ID, s.pts); ok {
 		s.kill(old)
 	}
 	slot := uint32(len(s.pts))
 	c := p.chunk
 	s.pts = append(s.pts, point{id: c.ID, doc: c.DocID, lang: c.Lang, c: &c})
 	s.alive = append(s.alive, true)
+	s.docNext = append(s.docNext, 0)
 	s.live++
-	s.byID[p.chunk.ID] = slot
-	s.byDoc[p.chunk.DocID] = append(s.byDoc[p.chunk.DocID], slot)
+	s.index(slot)
 	if !s.space.Sparse {
 		s.slab = append(s.slab, p.dense...)
 		return
@@ -514,18 +518,56 @@ func (s *Store) insert(p *prepared) {
 // kill tombstones a live slot.
 func (s *Store) kill(slot uint32) {
 	p := &s.pts[slot]
-	delete(s.byID, p.id)
-	if rest := slices.DeleteFunc(s.byDoc[p.doc], func(x uint32) bool { return x == slot }); len(rest) > 0 {
-		s.byDoc[p.doc] = rest
-	} else {
-		delete(s.byDoc, p.doc)
+	if i := s.ids.find(p.id, s.pts); i >= 0 {
+		s.ids.removeAt(i, s.pts)
 	}
+	if i := s.docs.find(p.doc, s.pts); i >= 0 {
+		if head := s.docs.cells[i]; head == slot+1 {
+			if next := s.docNext[slot]; next != 0 {
+				s.docs.cells[i] = next
+			} else {
+				s.docs.removeAt(i, s.pts)
+			}
+		} else {
+			for c := head; c != 0; c = s.docNext[c-1] {
+				if s.docNext[c-1] == slot+1 {
+					s.docNext[c-1] = s.docNext[slot]
+					break
+				}
+			}
+		}
+	}
+	s.docNext[slot] = 0
 	*p = point{}
 	s.alive[slot] = false
 	s.live--
 	if s.space.Sparse {
 		s.bumpEpoch()
 	}
+}
+
+// index adds the point of slot to the tables of IDs and documents.
+func (s *Store) index(slot uint32) {
+	s.ids.add(slot, s.pts)
+	if i := s.docs.find(s.pts[slot].doc, s.pts); i >= 0 {
+		s.docNext[slot] = s.docs.cells[i]
+		s.docs.cells[i] = slot + 1
+	} else {
+		s.docNext[slot] = 0
+		s.docs.add(slot, s.pts)
+	}
+}
+
+// docSlots appends the live slots of document doc to out.
+func (s *Store) docSlots(out []uint32, doc string) []uint32 {
+	i := s.docs.find(doc, s.pts)
+	if i < 0 {
+		return out
+	}
+	for c := s.docs.cells[i]; c != 0; c = s.docNext[c-1] {
+		out = append(out, c-1)
+	}
+	return out
 }
 
 // bumpEpoch invalidates the dead counts cached in the posting lists.
@@ -563,7 +605,8 @@ func (s *Store) liveIn(p *posting) int {
 
 func (s *Store) deleteDocs(docIDs []string) {
 	for _, id := range docIDs {
-		for _, slot := range slices.Clone(s.byDoc[id]) {
+		// Each kill finds its slot at the head of the chain.
+		for _, slot := range s.docSlots(nil, id) {
 			s.kill(slot)
 		}
 	}
@@ -598,6 +641,7 @@ func (s *Store) compact() {
 		renum[old] = next
 		if int(next) != old {
 			s.pts[next] = s.pts[old]
+			s.docNext[next] = s.docNext[old]
 			if !s.space.Sparse {
 				copy(s.slab[int(next)*dim:int(next+1)*dim], s.slab[old*dim:(old+1)*dim])
 			}
@@ -606,6 +650,12 @@ func (s *Store) compact() {
 	}
 	clear(s.pts[next:])
 	s.pts = s.pts[:next]
+	s.docNext = s.docNext[:next]
+	for i, c := range s.docNext {
+		if c != 0 {
+			s.docNext[i] = renum[c-1] + 1
+		}
+	}
 	s.alive = s.alive[:next]
 	for i := range s.alive {
 		s.alive[i] = true
@@ -622,15 +672,9 @@ func (s *Store) compact() {
 	} else {
 		s.slab = shrink(s.slab[:int(next)*dim])
 	}
-	s.pts, s.alive = shrink(s.pts), shrink(s.alive)
-	for id, slot := range s.byID {
-		s.byID[id] = renum[slot]
-	}
-	for _, slots := range s.byDoc {
-		for i, slot := range slots {
-			slots[i] = renum[slot]
-		}
-	}
+	s.pts, s.alive, s.docNext = shrink(s.pts), shrink(s.alive), shrink(s.docNext)
+	s.ids.renumber(renum)
+	s.docs.renumber(renum)
 }
 
 // shrink returns x in a smaller array when most of its capacity is

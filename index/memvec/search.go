@@ -165,7 +165,7 @@ func (s *Store) searchDense(ctx context.Context, q []float32, k int, m *matcher)
 	var slots []uint32
 	if m.docs != nil {
 		for d := range m.docs {
-			slots = append(slots, s.byDoc[d]...)
+			slots = s.docSlots(slots, d)
 		}
 		slices.Sort(slots)
 	}

@@ -464,7 +464,9 @@ func (d *disk) loadIDs(s *Store, section sectionFunc, corrupt func(string, ...an
 	}
 	s.pts = make([]point, count)
 	s.alive = make([]bool, 0, count)
-	s.byID = make(map[string]uint32, count)
+	s.docNext = make([]uint32, count)
+	s.ids.reserve(int(count), nil)
+	s.docs.reserve(int(count), nil)
 	var at uint64
 	for i := range s.pts {
 		id, doc, lang := dec.str(), dec.str(), dec.str()
@@ -507,7 +509,9 @@ func (d *disk) loadChunks(s *Store, section sectionFunc, corrupt func(string, ..
 	}
 	s.pts = make([]point, count)
 	s.alive = make([]bool, 0, count)
-	s.byID = make(map[string]uint32, count)
+	s.docNext = make([]uint32, count)
+	s.ids.reserve(int(count), nil)
+	s.docs.reserve(int(count), nil)
 	for i := range s.pts {
 		at := uint64(len(body) - len(dec.b))
 		var c quarry.Chunk
@@ -531,12 +535,11 @@ func (s *Store) loaded(i int, p point, corrupt func(string, ...any) error) error
 	if p.id == "" || p.doc == "" {
 		return corrupt("point %d has no ID or document ID", i)
 	}
-	if _, dup := s.byID[p.id]; dup {
+	if s.ids.find(p.id, s.pts) >= 0 {
 		return corrupt("chunk %q appears twice", p.id)
 	}
 	s.pts[i] = p
-	s.byID[p.id] = uint32(i)
-	s.byDoc[p.doc] = append(s.byDoc[p.doc], uint32(i))
+	s.index(uint32(i))
 	s.alive = append(s.alive, true)
 	s.live++
 	return nil

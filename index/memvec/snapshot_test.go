@@ -214,7 +214,7 @@ func checkLongLists(t *testing.T, s *Store) {
 				t.Fatalf("query %d k=%d: %d hits, want %d", qi, k, len(got), min(k, len(want)))
 			}
 			for i, h := range got {
-				slot := s.byID[h.Chunk.ID]
+				slot := slotOf(t, s, h.Chunk.ID)
 				ws, ok := want[slot]
 				if !ok || math.Abs(h.Score-ws) > 1e-5*ws {
 					t.Fatalf("query %d k=%d: hit %d %s scores %v, want %v", qi, k, i, h.Chunk.ID, h.Score, ws)
@@ -222,7 +222,7 @@ func checkLongLists(t *testing.T, s *Store) {
 				// Nothing missed scores clearly above the last hit.
 				if i == len(got)-1 {
 					for slot, ws := range want {
-						if ws > h.Score*(1+1e-5) && !slices.ContainsFunc(got, func(g index.Hit) bool { return s.byID[g.Chunk.ID] == slot }) {
+						if ws > h.Score*(1+1e-5) && !slices.ContainsFunc(got, func(g index.Hit) bool { return slotOf(t, s, g.Chunk.ID) == slot }) {
 							t.Fatalf("query %d k=%d: %s (score %v) missing", qi, k, s.pts[slot].id, ws)
 						}
 					}
@@ -268,7 +268,7 @@ func TestSnapshotKeepsPostings(t *testing.T) {
 		}
 	}
 	for i := range recs {
-		slot := src.byID[recs[i].Chunk.ID]
+		slot := slotOf(t, src, recs[i].Chunk.ID)
 		if v := vecs[slot]; v != nil {
 			recs[i].Vector = *v
 		} else {
@@ -387,4 +387,14 @@ func TestDenseLists(t *testing.T) {
 			form("reopened", true)
 		})
 	}
+}
+
+// slotOf returns the slot of chunk id in s.
+func slotOf(t testing.TB, s *Store, id string) uint32 {
+	t.Helper()
+	slot, ok := s.ids.get(id, s.pts)
+	if !ok {
+		t.Fatalf("no chunk %q", id)
+	}
+	return slot
 }
