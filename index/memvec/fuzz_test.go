@@ -148,10 +148,10 @@ func FuzzLoadPostings(f *testing.F) {
 		s := mustOpen(t, "", sparseSpace, Config{})
 		for i := range 8 {
 			c := testChunk("d", i)
-			s.pts = append(s.pts, point{id: c.ID, doc: c.DocID, lang: c.Lang, c: &c})
+			s.pts = append(s.pts, point{c: &c})
 			s.alive = append(s.alive, i != 3)
 			s.docNext = append(s.docNext, 0)
-			s.index(uint32(i))
+			s.index(uint32(i), c.ID, c.DocID)
 		}
 		s.live = 7
 		s.epoch = 1
@@ -233,7 +233,7 @@ func FuzzLoadIDs(f *testing.F) {
 		}
 		var buf []byte
 		for slot := range s.pts {
-			if c, err := s.chunk(uint32(slot)); err == nil && c.ID != s.pts[slot].id {
+			if c, err := s.chunk(uint32(slot)); err == nil && c.ID != s.field(&s.pts[slot], fieldID) {
 				t.Fatalf("point %d decodes as %q", slot, c.ID)
 			}
 			s.record(slot, &buf)

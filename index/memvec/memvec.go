@@ -40,10 +40,12 @@ package memvec
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"runtime"
 	"slices"
 	"sync"
+	"unsafe"
 
 	"github.com/quarry-kb/quarry"
 	"github.com/quarry-kb/quarry/index"
@@ -100,6 +102,10 @@ type Store struct {
 	// end).
 	docs    slotTable
 	docNext []uint32
+	// meta holds the IDs, document IDs and languages of the points
+	// loaded from the snapshot, each point's as three uvarint-length
+	// strings (see field).
+	meta []byte
 	// texts holds the encoded chunks (see appendChunk) of the points
 	// loaded from the snapshot: its texts section, mapped, or the chunks
 	// section of an older format, read. A point's chunk is decoded from
@@ -120,16 +126,52 @@ type Store struct {
 	mapped []byte
 }
 
-// point is what the store keeps in memory of a chunk: what a search
-// needs of every point (its ID, which breaks ties, and its document and
-// language, which filters match), and where the whole chunk is: held in
-// c for a chunk written since the store was opened, else encoded in
-// Store.texts at offset at. At a million chunks the texts are most of a
-// store's size, and a search reads a few of them.
+// point is what the store keeps in memory of a chunk: where to find
+// what a search needs of every point (its ID, which breaks ties, and its
+// document and language, which filters match: see field), and where the
+// whole chunk is. A chunk written since the store was opened is held
+// whole in c; one loaded from the snapshot has its ID, document and
+// language in Store.meta at offset meta and is encoded in Store.texts at
+// offset at. At a million chunks the texts are most of a store's size,
+// and a search reads a few of them; 24 bytes a point stay in the heap,
+// with about 40 of meta.
 type point struct {
-	id, doc, lang string
-	c             *quarry.Chunk
-	at            uint64
+	c        *quarry.Chunk
+	meta, at uint64
+}
+
+// Fields of a point (see Store.field).
+const (
+	fieldID = iota
+	fieldDoc
+	fieldLang
+)
+
+// field returns the ID, the document ID or the language of a live
+// point (f is fieldID, fieldDoc or fieldLang). A string of meta is a
+// slice of it, which is never written to.
+func (s *Store) field(p *point, f int) string {
+	if p.c != nil {
+		switch f {
+		case fieldID:
+			return p.c.ID
+		case fieldDoc:
+			return p.c.DocID
+		}
+		return p.c.Lang
+	}
+	b := s.meta[min(p.meta, uint64(len(s.meta))):]
+	for {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || n > uint64(len(b)-k) {
+			return "" // not reached: meta was checked as it loaded
+		}
+		if f == 0 {
+			return unsafe.String(unsafe.SliceData(b[k:]), int(n))
+		}
+		b = b[k+int(n):]
+		f--
+	}
 }
 
 // chunk returns the chunk of slot, decoded from texts if it is not held.
@@ -140,13 +182,14 @@ func (s *Store) chunk(slot uint32) (quarry.Chunk, error) {
 		return *p.c, nil
 	}
 	var c quarry.Chunk
+	id := s.field(p, fieldID)
 	if p.at > uint64(len(s.texts)) {
-		return c, fmt.Errorf("chunk %q at offset %d past the %d bytes of texts", p.id, p.at, len(s.texts))
+		return c, fmt.Errorf("chunk %q at offset %d past the %d bytes of texts", id, p.at, len(s.texts))
 	}
 	d := &decoder{b: s.texts[p.at:]}
 	d.chunk(&c)
-	if d.err != nil || c.ID != p.id || c.DocID != p.doc || c.Lang != p.lang {
-		return quarry.Chunk{}, fmt.Errorf("chunk %q at offset %d does not decode (%v)", p.id, p.at, d.err)
+	if d.err != nil || c.ID != id || c.DocID != s.field(p, fieldDoc) || c.Lang != s.field(p, fieldLang) {
+		return quarry.Chunk{}, fmt.Errorf("chunk %q at offset %d does not decode (%v)", id, p.at, d.err)
 	}
 	return c, nil
 }
@@ -160,11 +203,11 @@ func (s *Store) record(slot int, buf *[]byte) ([]byte, error) {
 		return *buf, nil
 	}
 	if p.at > uint64(len(s.texts)) {
-		return nil, fmt.Errorf("chunk %q at offset %d past the %d bytes of texts", p.id, p.at, len(s.texts))
+		return nil, fmt.Errorf("chunk %q at offset %d past the %d bytes of texts", s.field(p, fieldID), p.at, len(s.texts))
 	}
 	n, err := recordLen(s.texts[p.at:])
 	if err != nil {
-		return nil, fmt.Errorf("chunk %q at offset %d: %w", p.id, p.at, err)
+		return nil, fmt.Errorf("chunk %q at offset %d: %w", s.field(p, fieldID), p.at, err)
 	}
 	return s.texts[p.at : p.at+uint64(n)], nil
 }
@@ -369,7 +412,7 @@ func (s *Store) knownDocs(docIDs []string) []string {
 	var known []string
 	seen := make(map[string]bool, len(docIDs))
 	for _, id := range docIDs {
-		if s.docs.find(id, s.pts) >= 0 && !seen[id] {
+		if s.docs.find(id, s) >= 0 && !seen[id] {
 			seen[id] = true
 			known = append(known, id)
 		}
@@ -491,16 +534,16 @@ func (s *Store) prepareRecord(r index.Record) (prepared, error) {
 // insert adds a prepared record, replacing a point with the same ID.
 // The caller holds the write lock.
 func (s *Store) insert(p *prepared) {
-	if old, ok := s.ids.get(p.chunk.ID, s.pts); ok {
+	if old, ok := s.ids.get(p.chunk.ID, s); ok {
 		s.kill(old)
 	}
 	slot := uint32(len(s.pts))
 	c := p.chunk
-	s.pts = append(s.pts, point{id: c.ID, doc: c.DocID, lang: c.Lang, c: &c})
+	s.pts = append(s.pts, point{c: &c})
 	s.alive = append(s.alive, true)
 	s.docNext = append(s.docNext, 0)
 	s.live++
-	s.index(slot)
+	s.index(slot, c.ID, c.DocID)
 	if !s.space.Sparse {
 		s.slab = append(s.slab, p.dense...)
 		return
@@ -518,15 +561,15 @@ func (s *Store) insert(p *prepared) {
 // kill tombstones a live slot.
 func (s *Store) kill(slot uint32) {
 	p := &s.pts[slot]
-	if i := s.ids.find(p.id, s.pts); i >= 0 {
-		s.ids.removeAt(i, s.pts)
+	if i := s.ids.find(s.field(p, fieldID), s); i >= 0 {
+		s.ids.removeAt(i, s)
 	}
-	if i := s.docs.find(p.doc, s.pts); i >= 0 {
+	if i := s.docs.find(s.field(p, fieldDoc), s); i >= 0 {
 		if head := s.docs.cells[i]; head == slot+1 {
 			if next := s.docNext[slot]; next != 0 {
 				s.docs.cells[i] = next
 			} else {
-				s.docs.removeAt(i, s.pts)
+				s.docs.removeAt(i, s)
 			}
 		} else {
 			for c := head; c != 0; c = s.docNext[c-1] {
@@ -546,21 +589,24 @@ func (s *Store) kill(slot uint32) {
 	}
 }
 
-// index adds the point of slot to the tables of IDs and documents.
-func (s *Store) index(slot uint32) {
-	s.ids.add(slot, s.pts)
-	if i := s.docs.find(s.pts[slot].doc, s.pts); i >= 0 {
+// index adds the point of slot, whose ID and document ID are id and
+// doc, to the tables of IDs and documents, unless another live point has
+// its ID: then it returns false and changes nothing.
+func (s *Store) index(slot uint32, id, doc string) bool {
+	if s.ids.add(slot, id, s) >= 0 {
+		return false
+	}
+	s.docNext[slot] = 0
+	if i := s.docs.add(slot, doc, s); i >= 0 {
 		s.docNext[slot] = s.docs.cells[i]
 		s.docs.cells[i] = slot + 1
-	} else {
-		s.docNext[slot] = 0
-		s.docs.add(slot, s.pts)
 	}
+	return true
 }
 
 // docSlots appends the live slots of document doc to out.
 func (s *Store) docSlots(out []uint32, doc string) []uint32 {
-	i := s.docs.find(doc, s.pts)
+	i := s.docs.find(doc, s)
 	if i < 0 {
 		return out
 	}

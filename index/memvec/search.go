@@ -148,8 +148,8 @@ func newMatcher(f index.Filter) *matcher {
 
 func (m *matcher) all() bool { return m.docs == nil && m.lang == "" }
 
-func (m *matcher) match(p *point) bool {
-	return (m.docs == nil || m.docs[p.doc]) && (m.lang == "" || p.lang == m.lang)
+func (m *matcher) match(s *Store, p *point) bool {
+	return (m.docs == nil || m.docs[s.field(p, fieldDoc)]) && (m.lang == "" || s.field(p, fieldLang) == m.lang)
 }
 
 // checkEvery is how many points a scan handles between context checks.
@@ -189,7 +189,7 @@ func (s *Store) searchDense(ctx context.Context, q []float32, k int, m *matcher)
 			} else if !s.alive[slot] {
 				continue
 			}
-			if m.lang != "" && s.pts[slot].lang != m.lang {
+			if m.lang != "" && s.field(&s.pts[slot], fieldLang) != m.lang {
 				continue
 			}
 			off := int(slot) * dim
@@ -199,7 +199,7 @@ func (s *Store) searchDense(ctx context.Context, q []float32, k int, m *matcher)
 	}
 	workers := min(s.cfg.Workers, n*dim/parallelFloats+1)
 	if workers <= 1 {
-		h := newTopK(k, s.pts)
+		h := newTopK(k, s)
 		if err := scan(0, n, h); err != nil {
 			return nil, err
 		}
@@ -209,7 +209,7 @@ func (s *Store) searchDense(ctx context.Context, q []float32, k int, m *matcher)
 	errs := make([]error, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
-		heaps[w] = newTopK(k, s.pts)
+		heaps[w] = newTopK(k, s)
 		lo, hi := n*w/workers, n*(w+1)/workers
 		wg.Add(1)
 		go func() {
@@ -377,10 +377,10 @@ func (s *Store) sparseExhaustive(ctx context.Context, sc *scratch, terms []term,
 			sc.addListStamped(acc, t.p.data, t.step)
 		}
 	}
-	h := newTopK(k, s.pts)
+	h := newTopK(k, s)
 	all := m.all()
 	consider := func(slot uint32) {
-		if !s.alive[slot] || !all && !m.match(&s.pts[slot]) {
+		if !s.alive[slot] || !all && !m.match(s, &s.pts[slot]) {
 			return
 		}
 		h.push(cand{score: acc[slot], slot: slot})
@@ -531,11 +531,11 @@ type cand struct {
 type topK struct {
 	k     int
 	items []cand
-	pts   []point
+	s     *Store
 }
 
-func newTopK(k int, pts []point) *topK {
-	return &topK{k: k, items: make([]cand, 0, min(k, 1024)), pts: pts}
+func newTopK(k int, s *Store) *topK {
+	return &topK{k: k, items: make([]cand, 0, min(k, 1024)), s: s}
 }
 
 // worse reports whether a ranks below b.
@@ -543,7 +543,8 @@ func (h *topK) worse(a, b cand) bool {
 	if a.score != b.score {
 		return a.score < b.score
 	}
-	return h.pts[a.slot].id > h.pts[b.slot].id
+	s := h.s
+	return s.field(&s.pts[a.slot], fieldID) > s.field(&s.pts[b.slot], fieldID)
 }
 
 func (h *topK) push(c cand) {

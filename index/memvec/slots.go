@@ -19,11 +19,11 @@ func newSlotTable(doc bool) slotTable {
 	return slotTable{seed: maphash.MakeSeed(), doc: doc}
 }
 
-func (t *slotTable) key(pts []point, cell uint32) string {
+func (t *slotTable) key(s *Store, cell uint32) string {
 	if t.doc {
-		return pts[cell-1].doc
+		return s.field(&s.pts[cell-1], fieldDoc)
 	}
-	return pts[cell-1].id
+	return s.field(&s.pts[cell-1], fieldID)
 }
 
 func (t *slotTable) home(k string) int {
@@ -31,7 +31,7 @@ func (t *slotTable) home(k string) int {
 }
 
 // reserve makes room for n keys.
-func (t *slotTable) reserve(n int, pts []point) {
+func (t *slotTable) reserve(n int, s *Store) {
 	size := 16
 	for size/2 < n {
 		size *= 2
@@ -43,7 +43,7 @@ func (t *slotTable) reserve(n int, pts []point) {
 	t.cells = make([]uint32, size)
 	for _, c := range old {
 		if c != 0 {
-			t.place(c, t.home(t.key(pts, c)))
+			t.place(c, t.home(t.key(s, c)))
 		}
 	}
 }
@@ -56,7 +56,7 @@ func (t *slotTable) place(c uint32, i int) {
 }
 
 // find returns the index of the cell of k, or -1.
-func (t *slotTable) find(k string, pts []point) int {
+func (t *slotTable) find(k string, s *Store) int {
 	if t.n == 0 {
 		return -1
 	}
@@ -66,37 +66,49 @@ func (t *slotTable) find(k string, pts []point) int {
 		if c == 0 {
 			return -1
 		}
-		if t.key(pts, c) == k {
+		if t.key(s, c) == k {
 			return i
 		}
 	}
 }
 
 // get returns the slot of k.
-func (t *slotTable) get(k string, pts []point) (uint32, bool) {
-	i := t.find(k, pts)
+func (t *slotTable) get(k string, s *Store) (uint32, bool) {
+	i := t.find(k, s)
 	if i < 0 {
 		return 0, false
 	}
 	return t.cells[i] - 1, true
 }
 
-// add adds slot under its point's key, which must not be in the table.
-func (t *slotTable) add(slot uint32, pts []point) {
-	t.reserve(t.n+1, pts)
-	t.place(slot+1, t.home(t.key(pts, slot+1)))
-	t.n++
+// add adds slot under its point's key k, unless k is in the table
+// already: then it adds nothing and returns the index of k's cell, else
+// -1.
+func (t *slotTable) add(slot uint32, k string, s *Store) int {
+	t.reserve(t.n+1, s)
+	mask := len(t.cells) - 1
+	for i := t.home(k); ; i = (i + 1) & mask {
+		c := t.cells[i]
+		if c == 0 {
+			t.cells[i] = slot + 1
+			t.n++
+			return -1
+		}
+		if t.key(s, c) == k {
+			return i
+		}
+	}
 }
 
 // removeAt empties cell i, moving later cells of its probe run back
 // into the gap when their home allows (backward-shift deletion), so that
 // lookups need no tombstones.
-func (t *slotTable) removeAt(i int, pts []point) {
+func (t *slotTable) removeAt(i int, s *Store) {
 	mask := len(t.cells) - 1
 	t.cells[i] = 0
 	t.n--
 	for j := (i + 1) & mask; t.cells[j] != 0; j = (j + 1) & mask {
-		h := t.home(t.key(pts, t.cells[j]))
+		h := t.home(t.key(s, t.cells[j]))
 		// The cell at j may fill the gap at i unless its home lies
 		// cyclically in (i, j].
 		if i < j && (h <= i || h > j) || i > j && h <= i && h > j {

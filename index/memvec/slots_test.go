@@ -6,13 +6,15 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/quarry-kb/quarry"
 )
 
 // slotTable against a map, through adds, removals (backward shifts in
 // runs that wrap around the table) and a renumbering.
 func TestSlotTable(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	var pts []point
+	s := &Store{}
 	tab := newSlotTable(false)
 	want := map[string]uint32{}
 	check := func(when string) {
@@ -21,13 +23,13 @@ func TestSlotTable(t *testing.T) {
 			t.Fatalf("%s: %d keys, want %d", when, tab.n, len(want))
 		}
 		for k, slot := range want {
-			if got, ok := tab.get(k, pts); !ok || got != slot {
+			if got, ok := tab.get(k, s); !ok || got != slot {
 				t.Fatalf("%s: get(%q) = %d, %v; want %d", when, k, got, ok, slot)
 			}
 		}
-		for i := range pts {
+		for i := range s.pts {
 			k := fmt.Sprintf("gone%d", i)
-			if _, ok := tab.get(k, pts); ok {
+			if _, ok := tab.get(k, s); ok {
 				t.Fatalf("%s: found %q", when, k)
 			}
 		}
@@ -39,11 +41,11 @@ func TestSlotTable(t *testing.T) {
 			for k = range want {
 				break
 			}
-			i := tab.find(k, pts)
+			i := tab.find(k, s)
 			if i < 0 {
 				t.Fatalf("round %d: %q not found", round, k)
 			}
-			tab.removeAt(i, pts)
+			tab.removeAt(i, s)
 			delete(want, k)
 			continue
 		}
@@ -51,27 +53,34 @@ func TestSlotTable(t *testing.T) {
 		if _, ok := want[k]; ok {
 			continue
 		}
-		pts = append(pts, point{id: k})
-		slot := uint32(len(pts) - 1)
-		tab.add(slot, pts)
+		s.pts = append(s.pts, point{c: &quarry.Chunk{ID: k}})
+		slot := uint32(len(s.pts) - 1)
+		if tab.add(slot, k, s) >= 0 {
+			t.Fatalf("round %d: %q added twice", round, k)
+		}
 		want[k] = slot
 		if round%4000 == 0 {
 			check(fmt.Sprintf("round %d", round))
 		}
 	}
 	check("the end")
+	for k, slot := range want {
+		if i := tab.add(uint32(len(s.pts)), k, s); i < 0 || tab.cells[i] != slot+1 {
+			t.Fatalf("adding %q again gave cell %d, want its own", k, i)
+		}
+	}
 
 	// Renumber: keep the live points, in order.
-	renum := make([]uint32, len(pts))
+	renum := make([]uint32, len(s.pts))
 	var kept []point
-	for slot, p := range pts {
-		if s, ok := want[p.id]; ok && s == uint32(slot) {
+	for slot, p := range s.pts {
+		if was, ok := want[p.c.ID]; ok && was == uint32(slot) {
 			renum[slot] = uint32(len(kept))
-			want[p.id] = uint32(len(kept))
+			want[p.c.ID] = uint32(len(kept))
 			kept = append(kept, p)
 		}
 	}
-	pts = kept
+	s.pts = kept
 	tab.renumber(renum)
 	check("after renumbering")
 }
@@ -91,7 +100,7 @@ func TestDocChains(t *testing.T) {
 	ids := func(doc string) []string {
 		var out []string
 		for _, slot := range s.docSlots(nil, doc) {
-			out = append(out, s.pts[slot].id)
+			out = append(out, s.field(&s.pts[slot], fieldID))
 		}
 		slices.Sort(out)
 		return out

@@ -129,9 +129,9 @@ func (d *disk) writeSnapshot(s *Store, gen uint64) (err error) {
 		if rec, err = s.record(i, &buf); err != nil {
 			return quarry.Errorf(quarry.CodeInternal, "memvec: write snapshot: %w", err)
 		}
-		b = appendString(b[:0], p.id)
-		b = appendString(b, p.doc)
-		b = appendString(b, p.lang)
+		b = appendString(b[:0], s.field(p, fieldID))
+		b = appendString(b, s.field(p, fieldDoc))
+		b = appendString(b, s.field(p, fieldLang))
 		b = binary.AppendUvarint(b, uint64(len(rec)))
 		sw.write(b)
 	}
@@ -465,11 +465,14 @@ func (d *disk) loadIDs(s *Store, section sectionFunc, corrupt func(string, ...an
 	s.pts = make([]point, count)
 	s.alive = make([]bool, 0, count)
 	s.docNext = make([]uint32, count)
-	s.ids.reserve(int(count), nil)
-	s.docs.reserve(int(count), nil)
+	s.ids.reserve(int(count), s)
+	s.docs.reserve(int(count), s)
 	var at uint64
+	s.meta = body
 	for i := range s.pts {
-		id, doc, lang := dec.str(), dec.str(), dec.str()
+		meta := uint64(len(body) - len(dec.b))
+		id, doc := dec.str(), dec.str()
+		dec.str()
 		n := dec.uvarint()
 		if dec.err != nil {
 			return 0, corrupt("point %d: %v", i, dec.err)
@@ -477,7 +480,7 @@ func (d *disk) loadIDs(s *Store, section sectionFunc, corrupt func(string, ...an
 		if n > math.MaxInt64-at {
 			return 0, corrupt("point %d: bad length %d in texts", i, n)
 		}
-		if err := s.loaded(i, point{id: id, doc: doc, lang: lang, at: at}, corrupt); err != nil {
+		if err := s.loaded(i, point{meta: meta, at: at}, id, doc, corrupt); err != nil {
 			return 0, err
 		}
 		at += n
@@ -510,8 +513,11 @@ func (d *disk) loadChunks(s *Store, section sectionFunc, corrupt func(string, ..
 	s.pts = make([]point, count)
 	s.alive = make([]bool, 0, count)
 	s.docNext = make([]uint32, count)
-	s.ids.reserve(int(count), nil)
-	s.docs.reserve(int(count), nil)
+	s.ids.reserve(int(count), s)
+	s.docs.reserve(int(count), s)
+	// The IDs, documents and languages are copied into a meta of their
+	// own, as a QMVSNAP5 snapshot holds them.
+	var meta []byte
 	for i := range s.pts {
 		at := uint64(len(body) - len(dec.b))
 		var c quarry.Chunk
@@ -519,7 +525,10 @@ func (d *disk) loadChunks(s *Store, section sectionFunc, corrupt func(string, ..
 		if dec.err != nil {
 			return 0, corrupt("point %d: %v", i, dec.err)
 		}
-		if err := s.loaded(i, point{id: c.ID, doc: c.DocID, lang: c.Lang, at: at}, corrupt); err != nil {
+		m := uint64(len(meta))
+		meta = appendString(appendString(appendString(meta, c.ID), c.DocID), c.Lang)
+		s.meta = meta // before loaded, which reads it
+		if err := s.loaded(i, point{meta: m, at: at}, c.ID, c.DocID, corrupt); err != nil {
 			return 0, err
 		}
 	}
@@ -530,16 +539,16 @@ func (d *disk) loadChunks(s *Store, section sectionFunc, corrupt func(string, ..
 	return count, nil
 }
 
-// loaded installs point i of a snapshot.
-func (s *Store) loaded(i int, p point, corrupt func(string, ...any) error) error {
-	if p.id == "" || p.doc == "" {
+// loaded installs point i of a snapshot, whose ID and document ID are
+// id and doc.
+func (s *Store) loaded(i int, p point, id, doc string, corrupt func(string, ...any) error) error {
+	if id == "" || doc == "" {
 		return corrupt("point %d has no ID or document ID", i)
 	}
-	if s.ids.find(p.id, s.pts) >= 0 {
-		return corrupt("chunk %q appears twice", p.id)
-	}
 	s.pts[i] = p
-	s.index(uint32(i))
+	if !s.index(uint32(i), id, doc) {
+		return corrupt("chunk %q appears twice", id)
+	}
 	s.alive = append(s.alive, true)
 	s.live++
 	return nil

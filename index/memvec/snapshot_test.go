@@ -223,7 +223,7 @@ func checkLongLists(t *testing.T, s *Store) {
 				if i == len(got)-1 {
 					for slot, ws := range want {
 						if ws > h.Score*(1+1e-5) && !slices.ContainsFunc(got, func(g index.Hit) bool { return slotOf(t, s, g.Chunk.ID) == slot }) {
-							t.Fatalf("query %d k=%d: %s (score %v) missing", qi, k, s.pts[slot].id, ws)
+							t.Fatalf("query %d k=%d: %s (score %v) missing", qi, k, s.field(&s.pts[slot], fieldID), ws)
 						}
 					}
 				}
@@ -392,7 +392,7 @@ func TestDenseLists(t *testing.T) {
 // slotOf returns the slot of chunk id in s.
 func slotOf(t testing.TB, s *Store, id string) uint32 {
 	t.Helper()
-	slot, ok := s.ids.get(id, s.pts)
+	slot, ok := s.ids.get(id, s)
 	if !ok {
 		t.Fatalf("no chunk %q", id)
 	}

@@ -39,7 +39,7 @@ func TestTextsSection(t *testing.T) {
 			defer s.Close()
 			for i, p := range s.pts {
 				if p.c != nil {
-					t.Fatalf("point %d (%s) is held in the heap after a reopen", i, p.id)
+					t.Fatalf("point %d (%s) is held in the heap after a reopen", i, p.c.ID)
 				}
 			}
 			if s.mapped != nil {
