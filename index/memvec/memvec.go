@@ -42,6 +42,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"os"
 	"runtime"
 	"slices"
 	"sync"
@@ -111,6 +112,13 @@ type Store struct {
 	// section of an older format, read. A point's chunk is decoded from
 	// it only when a search returns the point.
 	texts []byte
+	// file is the snapshot, open when texts is a part of its mapping,
+	// which then lies at offset textsAt of it: a search reads the
+	// chunks it returns with pread rather than through the mapping,
+	// which would fault each page in (several microseconds apiece, most
+	// of a search's cost of reading its chunks) and keep it resident.
+	file    *os.File
+	textsAt int64
 
 	slab []float32           // dense: Dim floats per slot
 	post map[uint32]*posting // sparse: inverted index
@@ -175,7 +183,7 @@ func (s *Store) field(p *point, f int) string {
 }
 
 // chunk returns the chunk of slot, decoded from texts if it is not held.
-// Its strings are copies: they outlive the mapping of the snapshot.
+// Its strings are a copy: they outlive the mapping of the snapshot.
 func (s *Store) chunk(slot uint32) (quarry.Chunk, error) {
 	p := &s.pts[slot]
 	if p.c != nil {
@@ -186,12 +194,48 @@ func (s *Store) chunk(slot uint32) (quarry.Chunk, error) {
 	if p.at > uint64(len(s.texts)) {
 		return c, fmt.Errorf("chunk %q at offset %d past the %d bytes of texts", id, p.at, len(s.texts))
 	}
-	d := &decoder{b: s.texts[p.at:]}
+	// One copy of the whole record, which the chunk's fields slice: one
+	// allocation instead of one a field.
+	var rec []byte
+	if s.file != nil {
+		var err error
+		if rec, err = s.readRecord(p.at); err != nil {
+			return c, fmt.Errorf("chunk %q at offset %d: %w", id, p.at, err)
+		}
+	} else {
+		n, err := recordLen(s.texts[p.at:])
+		if err != nil {
+			return c, fmt.Errorf("chunk %q at offset %d does not decode (%v)", id, p.at, err)
+		}
+		rec = slices.Clone(s.texts[p.at : p.at+uint64(n)])
+	}
+	// rec is never written to again.
+	d := &decoder{b: rec, arena: unsafe.String(unsafe.SliceData(rec), len(rec))}
 	d.chunk(&c)
 	if d.err != nil || c.ID != id || c.DocID != s.field(p, fieldDoc) || c.Lang != s.field(p, fieldLang) {
 		return quarry.Chunk{}, fmt.Errorf("chunk %q at offset %d does not decode (%v)", id, p.at, d.err)
 	}
 	return c, nil
+}
+
+// readRecord reads the record at offset at of texts from the file.
+func (s *Store) readRecord(at uint64) ([]byte, error) {
+	size := uint64(1024)
+	for {
+		size = min(size, uint64(len(s.texts))-at)
+		buf := make([]byte, size)
+		if _, err := s.file.ReadAt(buf, s.textsAt+int64(at)); err != nil {
+			return nil, ioErr("read chunk", err)
+		}
+		n, err := recordLen(buf)
+		if err == nil {
+			return buf[:n:n], nil
+		}
+		if size == uint64(len(s.texts))-at {
+			return nil, err
+		}
+		size *= 4
+	}
 }
 
 // record returns the encoded chunk of slot: its bytes in texts (which
@@ -218,6 +262,10 @@ func (s *Store) release() {
 	if s.mapped != nil {
 		unmap(s.mapped)
 		s.mapped = nil
+	}
+	if s.file != nil {
+		s.file.Close()
+		s.file = nil
 	}
 }
 

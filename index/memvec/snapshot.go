@@ -261,7 +261,12 @@ func (d *disk) loadSnapshot(s *Store) error {
 	if err != nil {
 		return ioErr("open snapshot", err)
 	}
-	defer f.Close()
+	keep := false
+	defer func() {
+		if !keep {
+			f.Close()
+		}
+	}()
 	info, err := f.Stat()
 	if err != nil {
 		return ioErr("stat snapshot", err)
@@ -289,7 +294,14 @@ func (d *disk) loadSnapshot(s *Store) error {
 		s.mapped = m
 		switch string(magic) {
 		case snapMagicV2:
-			return d.loadSnapshotV2(s, r, info.Size(), snapCurrent, corrupt)
+			err := d.loadSnapshotV2(s, r, info.Size(), snapCurrent, corrupt)
+			if err == nil && m != nil && len(s.texts) > 0 {
+				// The texts are a part of the mapping: keep the file
+				// open to read them from (see Store.file).
+				s.file, keep = f, true
+				s.textsAt = int64(uintptr(unsafe.Pointer(unsafe.SliceData(s.texts))) - uintptr(unsafe.Pointer(unsafe.SliceData(m))))
+			}
+			return err
 		case snapMagicV2Chunks:
 			d.upgrade = true
 			return d.loadSnapshotV2(s, r, info.Size(), snapChunks, corrupt)

@@ -30,6 +30,9 @@ func TestTextsSection(t *testing.T) {
 			mustUpsert(t, s, batch(sp, "a", 5)...)
 			mustUpsert(t, s, batch(sp, "b", 4)...)
 			mustUpsert(t, s, batch(sp, "c", 3)...)
+			long := testRecord(sp, "c", 3) // longer than a first read of texts
+			long.Chunk.Text = strings.Repeat("long 文本 ", 1000)
+			mustUpsert(t, s, long)
 			want := everything(t, s)
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
@@ -51,6 +54,9 @@ func TestTextsSection(t *testing.T) {
 			if got := everything(t, s); !reflect.DeepEqual(got, want) {
 				t.Fatalf("after reopen:\n got %v\nwant %v", got, want)
 			}
+			if got, err := s.chunk(slotOf(t, s, long.Chunk.ID)); err != nil || !reflect.DeepEqual(got, long.Chunk) {
+				t.Fatalf("the long chunk reads back as %q..., %v", got.Text[:min(len(got.Text), 20)], err)
+			}
 			for _, f := range []index.Filter{{DocIDs: []string{"b"}}, {Lang: "en"}, {Lang: "de"}} {
 				hits, err := s.Search(ctx, testQuery(sp), 100, f)
 				if err != nil {
@@ -71,8 +77,8 @@ func TestTextsSection(t *testing.T) {
 			}
 			mustUpsert(t, s, batch(sp, "d", 2)...)
 			want = everything(t, s)
-			if len(want) != 7 {
-				t.Fatalf("%d points after the changes, want 7", len(want))
+			if len(want) != 8 {
+				t.Fatalf("%d points after the changes, want 8", len(want))
 			}
 			if err := s.Checkpoint(); err != nil {
 				t.Fatal(err)
