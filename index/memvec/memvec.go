@@ -112,11 +112,14 @@ type Store struct {
 	// section of an older format, read. A point's chunk is decoded from
 	// it only when a search returns the point.
 	texts []byte
-	// file is the snapshot, open when texts is a part of its mapping,
-	// which then lies at offset textsAt of it: a search reads the
-	// chunks it returns with pread rather than through the mapping,
-	// which would fault each page in (several microseconds apiece, most
-	// of a search's cost of reading its chunks) and keep it resident.
+	// file is the snapshot, open when texts is a part of its mapping of
+	// at least preadTexts bytes, which then lies at offset textsAt of it:
+	// a search reads the chunks it returns with pread rather than through
+	// the mapping. Each page of the mapping would fault in as a search
+	// first reads it (several microseconds apiece, as long as a pread)
+	// and then stay resident: with large texts, most reads fault, and
+	// the resident set grows toward the whole section; small texts are
+	// soon all resident, and read through the mapping cost nothing more.
 	file    *os.File
 	textsAt int64
 
@@ -217,6 +220,10 @@ func (s *Store) chunk(slot uint32) (quarry.Chunk, error) {
 	}
 	return c, nil
 }
+
+// preadTexts is the size of a mapped texts section from which searches
+// read it with pread (see Store.file).
+var preadTexts = 64 << 20
 
 // readRecord reads the record at offset at of texts from the file.
 func (s *Store) readRecord(at uint64) ([]byte, error) {

@@ -295,7 +295,7 @@ func (d *disk) loadSnapshot(s *Store) error {
 		switch string(magic) {
 		case snapMagicV2:
 			err := d.loadSnapshotV2(s, r, info.Size(), snapCurrent, corrupt)
-			if err == nil && m != nil && len(s.texts) > 0 {
+			if err == nil && m != nil && len(s.texts) > 0 && len(s.texts) >= preadTexts {
 				// The texts are a part of the mapping: keep the file
 				// open to read them from (see Store.file).
 				s.file, keep = f, true

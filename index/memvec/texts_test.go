@@ -22,6 +22,15 @@ import (
 // after the open live in the heap beside them, and a checkpoint writes
 // both kinds into the next snapshot.
 func TestTextsSection(t *testing.T) {
+	t.Run("mapped", func(t *testing.T) { testTextsSection(t) })
+	t.Run("pread", func(t *testing.T) {
+		defer func(was int) { preadTexts = was }(preadTexts)
+		preadTexts = 0
+		testTextsSection(t)
+	})
+}
+
+func testTextsSection(t *testing.T) {
 	ctx := context.Background()
 	for _, sp := range []index.Space{denseSpace, sparseSpace} {
 		t.Run(sp.Embedder, func(t *testing.T) {
@@ -44,6 +53,9 @@ func TestTextsSection(t *testing.T) {
 				if p.c != nil {
 					t.Fatalf("point %d (%s) is held in the heap after a reopen", i, p.c.ID)
 				}
+			}
+			if (s.file != nil) != (preadTexts == 0 && s.mapped != nil) {
+				t.Fatalf("texts read with pread: %v, with preadTexts %d", s.file != nil, preadTexts)
 			}
 			if s.mapped != nil {
 				lo, hi := uintptr(unsafe.Pointer(&s.mapped[0])), uintptr(unsafe.Pointer(&s.mapped[len(s.mapped)-1]))
