@@ -108,18 +108,17 @@ type Store struct {
 	// strings (see field).
 	meta []byte
 	// texts holds the encoded chunks (see appendChunk) of the points
-	// loaded from the snapshot: its texts section, mapped, or the chunks
-	// section of an older format, read. A point's chunk is decoded from
-	// it only when a search returns the point.
+	// loaded from the snapshot when its texts section is large: mapped,
+	// and read with pread (see file). A point's chunk is decoded from it
+	// only when a search returns the point. Smaller texts are decoded
+	// whole as they load, into points' c.
 	texts []byte
-	// file is the snapshot, open when texts is a part of its mapping of
-	// at least preadTexts bytes, which then lies at offset textsAt of it:
-	// a search reads the chunks it returns with pread rather than through
-	// the mapping. Each page of the mapping would fault in as a search
-	// first reads it (several microseconds apiece, as long as a pread)
-	// and then stay resident: with large texts, most reads fault, and
-	// the resident set grows toward the whole section; small texts are
-	// soon all resident, and read through the mapping cost nothing more.
+	// file is the snapshot, open when texts is a part of its mapping,
+	// which lies at offset textsAt of it: a search reads the chunks it
+	// returns with pread rather than through the mapping. Each page of
+	// the mapping would fault in as a search first reads it (several
+	// microseconds apiece, as long as a pread) and then stay resident,
+	// so that the resident set would grow toward the whole section.
 	file    *os.File
 	textsAt int64
 
@@ -186,7 +185,9 @@ func (s *Store) field(p *point, f int) string {
 }
 
 // chunk returns the chunk of slot, decoded from texts if it is not held.
-// Its strings are a copy: they outlive the mapping of the snapshot.
+// Its strings are in the heap: texts are there unless they are read from
+// the file (see Store.file), so they outlive the mapping of the
+// snapshot.
 func (s *Store) chunk(slot uint32) (quarry.Chunk, error) {
 	p := &s.pts[slot]
 	if p.c != nil {
@@ -197,22 +198,17 @@ func (s *Store) chunk(slot uint32) (quarry.Chunk, error) {
 	if p.at > uint64(len(s.texts)) {
 		return c, fmt.Errorf("chunk %q at offset %d past the %d bytes of texts", id, p.at, len(s.texts))
 	}
-	// One copy of the whole record, which the chunk's fields slice: one
-	// allocation instead of one a field.
-	var rec []byte
+	// The chunk's fields are slices of the texts in the heap, or of one
+	// copy of the record read from the file: one allocation, not one a
+	// field.
+	rec := s.texts[p.at:]
 	if s.file != nil {
 		var err error
 		if rec, err = s.readRecord(p.at); err != nil {
 			return c, fmt.Errorf("chunk %q at offset %d: %w", id, p.at, err)
 		}
-	} else {
-		n, err := recordLen(s.texts[p.at:])
-		if err != nil {
-			return c, fmt.Errorf("chunk %q at offset %d does not decode (%v)", id, p.at, err)
-		}
-		rec = slices.Clone(s.texts[p.at : p.at+uint64(n)])
 	}
-	// rec is never written to again.
+	// rec is never written to.
 	d := &decoder{b: rec, arena: unsafe.String(unsafe.SliceData(rec), len(rec))}
 	d.chunk(&c)
 	if d.err != nil || c.ID != id || c.DocID != s.field(p, fieldDoc) || c.Lang != s.field(p, fieldLang) {
@@ -221,8 +217,9 @@ func (s *Store) chunk(slot uint32) (quarry.Chunk, error) {
 	return c, nil
 }
 
-// preadTexts is the size of a mapped texts section from which searches
-// read it with pread (see Store.file).
+// preadTexts is the size of a texts section from which it stays mapped
+// and searches read it with pread (see Store.file); smaller ones are
+// decoded as they load.
 var preadTexts = 64 << 20
 
 // readRecord reads the record at offset at of texts from the file.

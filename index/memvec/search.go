@@ -544,7 +544,11 @@ func (h *topK) worse(a, b cand) bool {
 		return a.score < b.score
 	}
 	s := h.s
-	return s.field(&s.pts[a.slot], fieldID) > s.field(&s.pts[b.slot], fieldID)
+	pa, pb := &s.pts[a.slot], &s.pts[b.slot]
+	if pa.c != nil && pb.c != nil {
+		return pa.c.ID > pb.c.ID
+	}
+	return s.field(pa, fieldID) > s.field(pb, fieldID)
 }
 
 func (h *topK) push(c cand) {

@@ -506,12 +506,36 @@ func (d *disk) loadIDs(s *Store, section sectionFunc, corrupt func(string, ...an
 	if uint64(len(s.texts)) != at {
 		return 0, corrupt("the texts section holds %d bytes, the ids section %d", len(s.texts), at)
 	}
+	if s.mapped != nil && len(s.texts) >= preadTexts {
+		return count, nil
+	}
+	// Small texts (or texts not mapped) are decoded now, in the heap, as
+	// older formats were: a search then returns its chunks for nothing,
+	// where decoding them costs a few cache misses each (SciFact's vector
+	// search: a fifth more CPU).
+	if s.mapped != nil {
+		m := s.texts
+		s.texts = slices.Clone(m)
+		dropPages(m)
+	}
+	arena := unsafe.String(unsafe.SliceData(s.texts), len(s.texts))
+	chunks := make([]quarry.Chunk, count)
+	for i := range s.pts {
+		p := &s.pts[i]
+		d := &decoder{b: s.texts[p.at:], arena: arena[p.at:]}
+		c := &chunks[i]
+		d.chunk(c)
+		if d.err != nil || c.ID != s.field(p, fieldID) || c.DocID != s.field(p, fieldDoc) || c.Lang != s.field(p, fieldLang) {
+			return 0, corrupt("point %d does not decode from the texts section (%v)", i, d.err)
+		}
+		p.c = c
+	}
+	s.texts = nil
 	return count, nil
 }
 
 // loadChunks loads the chunks section of a snapshot of an older format
-// into the heap: one string that the points' IDs slice, and the texts
-// the points' chunks are decoded from.
+// into the heap, each point's chunk decoded.
 func (d *disk) loadChunks(s *Store, section sectionFunc, corrupt func(string, ...any) error) (uint64, error) {
 	body, err := section("chunks", false)
 	if err != nil {
@@ -527,27 +551,23 @@ func (d *disk) loadChunks(s *Store, section sectionFunc, corrupt func(string, ..
 	s.docNext = make([]uint32, count)
 	s.ids.reserve(int(count), s)
 	s.docs.reserve(int(count), s)
-	// The IDs, documents and languages are copied into a meta of their
-	// own, as a QMVSNAP5 snapshot holds them.
-	var meta []byte
+	// One string holds every chunk's text and metadata; the chunks'
+	// fields are slices of it, which costs one allocation, not seven a
+	// point.
+	chunks := make([]quarry.Chunk, count)
 	for i := range s.pts {
-		at := uint64(len(body) - len(dec.b))
-		var c quarry.Chunk
-		dec.chunk(&c)
+		c := &chunks[i]
+		dec.chunk(c)
 		if dec.err != nil {
 			return 0, corrupt("point %d: %v", i, dec.err)
 		}
-		m := uint64(len(meta))
-		meta = appendString(appendString(appendString(meta, c.ID), c.DocID), c.Lang)
-		s.meta = meta // before loaded, which reads it
-		if err := s.loaded(i, point{meta: m, at: at}, c.ID, c.DocID, corrupt); err != nil {
+		if err := s.loaded(i, point{c: c}, c.ID, c.DocID, corrupt); err != nil {
 			return 0, err
 		}
 	}
 	if len(dec.b) != 0 {
 		return 0, corrupt("data after the last point")
 	}
-	s.texts = body
 	return count, nil
 }
 
