@@ -105,6 +105,7 @@ type Index struct {
 	postings postingsCache // decoded long posting lists, for scoring
 	slots    chan struct{} // bounds the queries holding a score array (topk.go)
 	pruned   atomic.Int64  // queries whose common terms were only looked up (prune.go)
+	decoded  atomic.Int64  // postings decoded from the segments since their pages were dropped (drop.go)
 
 	mu     sync.RWMutex // guards closed; held for reading by every operation
 	closed bool

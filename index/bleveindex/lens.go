@@ -70,7 +70,10 @@ func (c *lensCache) forSnapshot(snap *scorch.IndexSnapshot) (*snapLens, error) {
 		out.offsets[i] = running
 		running += sg.Count()
 		e := entries[i]
-		e.once.Do(func() { e.lens, e.err = readSegLens(sg) })
+		e.once.Do(func() {
+			e.lens, e.err = readSegLens(sg)
+			dropSegment(sg) // the doc values' pages: see drop.go
+		})
 		if e.err != nil {
 			return nil, e.err
 		}

@@ -139,6 +139,16 @@ func (ix *Index) topK(ctx context.Context, snap *scorch.IndexSnapshot, terms []q
 		}
 	}
 
+	var fromSegments uint64
+	for _, ls := range lists {
+		for _, l := range ls {
+			if l.pl != nil {
+				fromSegments += l.count
+			}
+		}
+	}
+	defer ix.readFromSegments(segs, int(fromSegments))
+
 	// At most a few queries hold a score array at once: the array has a
 	// slot for every chunk (8 MB at 1M chunks), and 64 clients each with
 	// their own would take half a gigabyte to gain nothing on the cores
