@@ -10,6 +10,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/quarry-kb/quarry"
@@ -98,7 +99,7 @@ type ManifestHeader struct {
 // errors of LoadManifest: a missing file is an empty manifest, one written
 // by a newer Quarry is quarry.ErrConflict. It reads the file only up to
 // the first document (Save writes the version and the space first); a
-// manifest that puts its documents before its space is loaded whole.
+// manifest that puts its documents before either is loaded whole.
 // A document entry that is corrupt goes unnoticed here: it is found by
 // the next LoadManifest (a sync, or eval).
 func ReadManifestHeader(path string) (ManifestHeader, error) {
@@ -129,27 +130,28 @@ func ReadManifestHeader(path string) (ManifestHeader, error) {
 }
 
 // readHeader decodes the manifest object's fields up to its documents.
-// whole is true when the documents come before the space, so that the
-// caller must load the manifest whole to learn it.
+// whole is true when the documents come before the version or the
+// space, so that the caller must load the manifest whole to learn them.
 func readHeader(dec *json.Decoder) (h ManifestHeader, whole bool, err error) {
 	if err := expectDelim(dec, '{'); err != nil {
 		return h, false, err
 	}
 	h.Empty = true
-	space := false
+	space, version := false, false
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
 			return h, false, err
 		}
 		key, _ := tok.(string)
-		switch key {
+		// Keys match without regard to case, as json.Unmarshal's do.
+		switch strings.ToLower(key) {
 		case "version":
-			err = dec.Decode(&h.Version)
+			err, version = dec.Decode(&h.Version), true
 		case "space":
 			err, space = dec.Decode(&h.Space), true
 		case "docs":
-			if !space {
+			if !space || !version {
 				return h, true, nil
 			}
 			tok, err := dec.Token()

@@ -139,6 +139,8 @@ func TestReadManifestHeader(t *testing.T) {
 		{"saved, none", saved(0), "", true, true},
 		{"docs null", `{"version":1,"space":{"embedder":"quarry-charngram-v1","dim":262144,"sparse":true,"idf":true},"docs":null}`, "", true, true},
 		{"docs before space", `{"docs":{"a.md":{"doc_id":"1","hash":"h"}},"space":{"embedder":"quarry-charngram-v1","dim":262144,"sparse":true,"idf":true},"version":1}`, "", false, true},
+		{"keys in another case", `{"Version":1,"SPACE":{"embedder":"quarry-charngram-v1","dim":262144,"sparse":true,"idf":true},"Docs":{"a.md":{"doc_id":"1"}}}`, "", false, true},
+		{"newer version after the documents", `{"space":{},"docs":{"a":{}},"version":9}`, quarry.CodeConflict, false, false},
 		{"unknown field first", `{"extra":[1,{"x":2}],"version":1,"space":{"embedder":"quarry-charngram-v1","dim":262144,"sparse":true,"idf":true},"docs":{}}`, "", true, true},
 		// Only the header is read: a document entry cut short is found
 		// by the next whole load, not here.

@@ -244,7 +244,14 @@ func (e *Engine) Chunks(ctx context.Context) (int, error) { return e.kw.Count(ct
 // read from disk on the first call and then kept.
 func (e *Engine) Manifest() (*index.Manifest, error) {
 	e.manifestOnce.Do(func() {
-		e.manifest, e.manifestErr = index.LoadManifest(filepath.Join(e.dir, ManifestFile))
+		path := filepath.Join(e.dir, ManifestFile)
+		e.manifest, e.manifestErr = index.LoadManifest(path)
+		if e.manifestErr == nil && e.manifest.Empty() && !e.header.Empty {
+			// LoadManifest takes a missing file for an empty one; but this
+			// generation had documents when it opened.
+			e.manifest, e.manifestErr = nil, quarry.Errorf(quarry.CodeUnavailable,
+				"manifest %s lists no document though it did when the index was opened: was the generation removed?", path)
+		}
 	})
 	return e.manifest, e.manifestErr
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/quarry-kb/quarry"
 	"github.com/quarry-kb/quarry/kb"
 )
 
@@ -155,5 +156,41 @@ func TestRebuildKeepsExclusions(t *testing.T) {
 		if s.Prefix == "" && !slices.Contains(s.Exclude, "internal/") {
 			t.Errorf("the root recorded with exclusions %q", s.Exclude)
 		}
+	}
+}
+
+// TestManifestLoadedOnUse: an engine reads its manifest's document list
+// only when asked, and says so when the list has gone meanwhile instead
+// of taking it for an empty knowledge base.
+func TestManifestLoadedOnUse(t *testing.T) {
+	ctx := context.Background()
+	data := t.TempDir()
+	m := newManager(t, data)
+	if _, _, err := m.Ingest(ctx, kb.Default, docs("a.md", "# A\n\nThe hub has a reset button."), kb.BuildOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var manifests []string
+	filepath.WalkDir(data, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Name() == kb.ManifestFile {
+			manifests = append(manifests, p)
+		}
+		return nil
+	})
+	if len(manifests) != 1 {
+		t.Fatalf("manifests %q, want one", manifests)
+	}
+	e, err := m.Open(ctx, kb.Default)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if e.Empty() {
+		t.Fatal("engine reports an empty knowledge base")
+	}
+	if err := os.Remove(manifests[0]); err != nil {
+		t.Fatal(err)
+	}
+	if man, err := e.Manifest(); quarry.ErrorCode(err) != quarry.CodeUnavailable {
+		t.Fatalf("Manifest() after its file was removed = %v, %v; want unavailable", man, err)
 	}
 }
