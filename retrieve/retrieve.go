@@ -268,17 +268,22 @@ func (r *Retriever) Search(ctx context.Context, req quarry.SearchRequest) (quarr
 	defer kwRes.free()
 
 	var legs []Leg
+	// The keyword leg's hits carry IDs only when it ranked them without
+	// reading their chunks (kwRes.load reads them).
+	kwLeg := func(weight float64) Leg {
+		return Leg{Name: LegKeyword, Weight: weight, Hits: kwRes.hits, idsOnly: kwRes.load != nil}
+	}
 	switch {
 	case useKW && useVec:
 		switch {
 		case kwRes.err == nil && vecRes.err == nil:
 			legs = []Leg{
-				{Name: LegKeyword, Weight: r.cfg.KeywordWeight, Hits: kwRes.hits, idsOnly: kwRes.load != nil},
+				kwLeg(r.cfg.KeywordWeight),
 				{Name: LegVector, Weight: r.cfg.VectorWeight, Hits: vecRes.hits},
 			}
 		case kwRes.err == nil:
 			notes = append(notes, fmt.Sprintf("vector leg failed: %v; results are keyword-only", vecRes.err))
-			legs = []Leg{{Name: LegKeyword, Weight: 1, Hits: kwRes.hits, idsOnly: kwRes.load != nil}}
+			legs = []Leg{kwLeg(1)}
 		case vecRes.err == nil:
 			notes = append(notes, fmt.Sprintf("keyword leg failed: %v; results are vector-only", kwRes.err))
 			legs = []Leg{{Name: LegVector, Weight: 1, Hits: vecRes.hits}}
@@ -289,7 +294,7 @@ func (r *Retriever) Search(ctx context.Context, req quarry.SearchRequest) (quarr
 		if kwRes.err != nil {
 			return quarry.SearchResult{}, allFailed(kwRes)
 		}
-		legs = []Leg{{Name: LegKeyword, Weight: 1, Hits: kwRes.hits, idsOnly: kwRes.load != nil}}
+		legs = []Leg{kwLeg(1)}
 	default:
 		if vecRes.err != nil {
 			return quarry.SearchResult{}, allFailed(vecRes)

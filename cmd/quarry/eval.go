@@ -235,7 +235,7 @@ func evalQuestionFile(ctx context.Context, env *Env, o options, path string, onl
 	// folder than the one ingested.
 	for _, q := range qs {
 		for _, d := range q.ExpectedDocs {
-			if _, ok := man.Docs[d]; !ok && !man.Empty() {
+			if _, ok := man.Docs[d]; !ok {
 				return quarry.Errorf(quarry.CodeInvalid,
 					"question file %s: question %s: expected document %q is not in the knowledge base in %s (expected_docs are paths relative to the ingested folder, such as %q)",
 					path, q.ID, d, o.Data, man.Paths()[0])

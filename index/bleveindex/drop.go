@@ -3,6 +3,8 @@ package bleveindex
 import (
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	segment "github.com/blevesearch/scorch_segment_api/v2"
+
+	"github.com/quarry-kb/quarry/internal/fsx"
 )
 
 // Bleve maps its segment files into memory, and every page a query
@@ -24,7 +26,7 @@ const dropEvery = 8 << 20
 // (and its addresses reused) meanwhile.
 func dropSegment(sg segment.Segment) {
 	if m, ok := sg.(interface{ Data() []byte }); ok {
-		dropPages(m.Data())
+		fsx.DropPages(m.Data())
 	}
 }
 

@@ -23,7 +23,7 @@ func addDenseGo(acc []float32, data []byte, base uint32, step float32) {
 // every slot the same sum, bit for bit, as the plain loop, at every
 // length, base and offset, for extreme values and steps.
 func TestAddDenseMatchesGo(t *testing.T) {
-	if !hasAVX2Test() {
+	if !hasAVX2 {
 		t.Log("no AVX2 here: this compares the Go loop with itself")
 	}
 	r := rand.New(rand.NewPCG(3, 5))

@@ -117,6 +117,13 @@ func FuzzDecodeRecord(f *testing.F) {
 
 // postingSection returns the postings section a snapshot of s holds.
 func postingSection(t testing.TB, s *Store) []byte {
+	raw := snapshotBytes(t, s)
+	offs, lens := snapSections(t, raw)
+	return raw[offs[3] : offs[3]+lens[3]]
+}
+
+// snapshotBytes returns the bytes of a snapshot of s.
+func snapshotBytes(t testing.TB, s *Store) []byte {
 	dir := t.TempDir()
 	d := &disk{dir: dir}
 	if err := d.writeSnapshot(s, 1); err != nil {
@@ -126,14 +133,7 @@ func postingSection(t testing.TB, s *Store) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The postings section is the last: find it by walking the sections.
-	off := len(snapMagicV2) + 8
-	n, k := binary.Uvarint(raw[off:])
-	off += k + int(n) + 4
-	for range 3 { // ids, texts, dense
-		off += sectionHeadLen + int(binary.LittleEndian.Uint64(raw[off:]))
-	}
-	return raw[off+sectionHeadLen:]
+	return raw
 }
 
 // Whatever a snapshot's postings section holds (past its checksum),
@@ -182,25 +182,9 @@ func FuzzLoadPostings(f *testing.F) {
 
 // snapshotTexts returns the ids and texts sections a snapshot of s holds.
 func snapshotTexts(t testing.TB, s *Store) (ids, texts []byte) {
-	dir := t.TempDir()
-	d := &disk{dir: dir}
-	if err := d.writeSnapshot(s, 1); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := os.ReadFile(filepath.Join(dir, snapName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	off := len(snapMagicV2) + 8
-	n, k := binary.Uvarint(raw[off:])
-	off += k + int(n) + 4
-	var body [2][]byte
-	for i := range body {
-		n := int(binary.LittleEndian.Uint64(raw[off:]))
-		body[i] = raw[off+sectionHeadLen : off+sectionHeadLen+n]
-		off += sectionHeadLen + n
-	}
-	return body[0], body[1]
+	raw := snapshotBytes(t, s)
+	offs, lens := snapSections(t, raw)
+	return raw[offs[0] : offs[0]+lens[0]], raw[offs[1] : offs[1]+lens[1]]
 }
 
 // Whatever a snapshot's ids and texts sections hold (past their

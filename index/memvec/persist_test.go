@@ -315,22 +315,12 @@ func TestCorruptSnapshot(t *testing.T) {
 		{"wrong magic", func(b []byte) []byte { b[0] = 'X'; return b }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			s := mustOpen(t, dir, sparseSpace, Config{})
-			mustUpsert(t, s, batch(sparseSpace, "a", 4)...)
-			if err := s.Close(); err != nil {
-				t.Fatal(err)
-			}
-			path := filepath.Join(dir, snapName)
-			raw, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
+			dir, path, raw := closedSnapshot(t)
 			damaged := tc.damage(raw)
 			if err := os.WriteFile(path, damaged, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			_, err = Open(dir, sparseSpace, Config{})
+			_, err := Open(dir, sparseSpace, Config{})
 			if !errors.Is(err, quarry.ErrInternal) || !strings.Contains(err.Error(), "corrupt") {
 				t.Fatalf("Open = %v, want an internal error naming the corrupt snapshot", err)
 			}

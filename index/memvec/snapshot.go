@@ -17,6 +17,7 @@ import (
 
 	"github.com/quarry-kb/quarry"
 	"github.com/quarry-kb/quarry/index"
+	"github.com/quarry-kb/quarry/internal/fsx"
 )
 
 // The snapshot format (QMVSNAP5) stores the store as it lives in memory,
@@ -455,6 +456,25 @@ func (d *disk) loadSnapshotV2(s *Store, r *bufio.Reader, size int64, version int
 	return nil
 }
 
+// startPoints reads the point count that opens a section of points
+// (ids, or the chunks of older formats) and sizes the store's points,
+// their tables and chains for them (see loaded). The decoder it returns
+// reads the rest of body; its strings share body's bytes, which are
+// never written to after the read. ok is false when the count is bad.
+func (s *Store) startPoints(body []byte) (dec *decoder, count uint64, ok bool) {
+	dec = &decoder{b: body, arena: unsafe.String(unsafe.SliceData(body), len(body))}
+	count = dec.uvarint()
+	if dec.err != nil || count > uint64(len(body)) || count >= math.MaxUint32 {
+		return nil, 0, false
+	}
+	s.pts = make([]point, count)
+	s.alive = make([]bool, 0, count)
+	s.docNext = make([]uint32, count)
+	s.ids.reserve(int(count), s)
+	s.docs.reserve(int(count), s)
+	return dec, count, true
+}
+
 // sectionFunc reads the next section of a snapshot, named for errors:
 // mapped, when it can be, or read into the heap.
 type sectionFunc func(name string, mapped bool) ([]byte, error)
@@ -467,18 +487,10 @@ func (d *disk) loadIDs(s *Store, section sectionFunc, corrupt func(string, ...an
 	if err != nil {
 		return 0, err
 	}
-	// body is never written to after this read, so the string can share
-	// its bytes instead of copying them.
-	dec := &decoder{b: body, arena: unsafe.String(unsafe.SliceData(body), len(body))}
-	count := dec.uvarint()
-	if dec.err != nil || count > uint64(len(body)) || count >= math.MaxUint32 {
+	dec, count, ok := s.startPoints(body)
+	if !ok {
 		return 0, corrupt("bad point count")
 	}
-	s.pts = make([]point, count)
-	s.alive = make([]bool, 0, count)
-	s.docNext = make([]uint32, count)
-	s.ids.reserve(int(count), s)
-	s.docs.reserve(int(count), s)
 	var at uint64
 	s.meta = body
 	for i := range s.pts {
@@ -516,7 +528,7 @@ func (d *disk) loadIDs(s *Store, section sectionFunc, corrupt func(string, ...an
 	if s.mapped != nil {
 		m := s.texts
 		s.texts = slices.Clone(m)
-		dropPages(m)
+		fsx.DropPages(m)
 	}
 	arena := unsafe.String(unsafe.SliceData(s.texts), len(s.texts))
 	chunks := make([]quarry.Chunk, count)
@@ -541,16 +553,10 @@ func (d *disk) loadChunks(s *Store, section sectionFunc, corrupt func(string, ..
 	if err != nil {
 		return 0, err
 	}
-	dec := &decoder{b: body, arena: unsafe.String(unsafe.SliceData(body), len(body))}
-	count := dec.uvarint()
-	if dec.err != nil || count > uint64(len(body)) || count >= math.MaxUint32 {
+	dec, count, ok := s.startPoints(body)
+	if !ok {
 		return 0, corrupt("bad point count")
 	}
-	s.pts = make([]point, count)
-	s.alive = make([]bool, 0, count)
-	s.docNext = make([]uint32, count)
-	s.ids.reserve(int(count), s)
-	s.docs.reserve(int(count), s)
 	// One string holds every chunk's text and metadata; the chunks'
 	// fields are slices of it, which costs one allocation, not seven a
 	// point.
@@ -609,7 +615,7 @@ func sectionSum(body []byte, crc, mapped bool) uint64 {
 		} else {
 			x.Write(w)
 		}
-		dropPages(w)
+		fsx.DropPages(w)
 	}
 	if crc {
 		return uint64(c)

@@ -144,7 +144,7 @@ func TestReadOnlySeesCheckpoint(t *testing.T) {
 
 // snapSections returns the offset and length of each section's body in
 // a QMVSNAP5 snapshot.
-func snapSections(t *testing.T, raw []byte) (offs, lens [4]int) {
+func snapSections(t testing.TB, raw []byte) (offs, lens [4]int) {
 	t.Helper()
 	if string(raw[:8]) != snapMagicV2 {
 		t.Fatalf("snapshot starts %q", raw[:8])
@@ -163,6 +163,25 @@ func snapSections(t *testing.T, raw []byte) (offs, lens [4]int) {
 	return offs, lens
 }
 
+// closedSnapshot writes a store of four sparse points into a new
+// directory, closes it and returns the directory, its snapshot's path
+// and the snapshot's bytes.
+func closedSnapshot(t *testing.T) (dir, path string, raw []byte) {
+	t.Helper()
+	dir = t.TempDir()
+	s := mustOpen(t, dir, sparseSpace, Config{})
+	mustUpsert(t, s, batch(sparseSpace, "a", 4)...)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path = filepath.Join(dir, snapName)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, path, raw
+}
+
 // Damage to the ids or texts section is reported at open, naming the
 // section, even though the texts are not read through the mapping.
 func TestCorruptTexts(t *testing.T) {
@@ -176,23 +195,13 @@ func TestCorruptTexts(t *testing.T) {
 				name += "/read-only"
 			}
 			t.Run(name, func(t *testing.T) {
-				dir := t.TempDir()
-				s := mustOpen(t, dir, sparseSpace, Config{})
-				mustUpsert(t, s, batch(sparseSpace, "a", 4)...)
-				if err := s.Close(); err != nil {
-					t.Fatal(err)
-				}
-				path := filepath.Join(dir, snapName)
-				raw, err := os.ReadFile(path)
-				if err != nil {
-					t.Fatal(err)
-				}
+				dir, path, raw := closedSnapshot(t)
 				offs, lens := snapSections(t, raw)
 				raw[offs[tc.section]+lens[tc.section]-3] ^= 0x20
 				if err := os.WriteFile(path, raw, 0o644); err != nil {
 					t.Fatal(err)
 				}
-				_, err = Open(dir, sparseSpace, Config{ReadOnly: ro})
+				_, err := Open(dir, sparseSpace, Config{ReadOnly: ro})
 				if !errors.Is(err, quarry.ErrInternal) || !strings.Contains(err.Error(), "checksum mismatch in the "+tc.name+" section") {
 					t.Fatalf("Open = %v, want a checksum mismatch in the %s section", err, tc.name)
 				}
@@ -203,17 +212,7 @@ func TestCorruptTexts(t *testing.T) {
 
 // The ids section's lengths must add up to the texts section's.
 func TestTextsLengthMismatch(t *testing.T) {
-	dir := t.TempDir()
-	s := mustOpen(t, dir, sparseSpace, Config{})
-	mustUpsert(t, s, batch(sparseSpace, "a", 4)...)
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, snapName)
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, path, raw := closedSnapshot(t)
 	offs, lens := snapSections(t, raw)
 	// The last byte of the ids section is the last point's length (one
 	// byte: a short chunk): make it claim a byte more than texts holds.
@@ -222,7 +221,7 @@ func TestTextsLengthMismatch(t *testing.T) {
 	if err := os.WriteFile(path, raw, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err = Open(dir, sparseSpace, Config{})
+	_, err := Open(dir, sparseSpace, Config{})
 	if !errors.Is(err, quarry.ErrInternal) || !strings.Contains(err.Error(), "the texts section holds") {
 		t.Fatalf("Open = %v, want the texts' length reported", err)
 	}

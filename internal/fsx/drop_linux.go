@@ -1,4 +1,4 @@
-package bleveindex
+package fsx
 
 import (
 	"os"
@@ -8,11 +8,11 @@ import (
 
 var pageSize = uintptr(os.Getpagesize())
 
-// dropPages tells the kernel that this process no longer needs the
+// DropPages tells the kernel that this process no longer needs the
 // pages of b, a part of a read-only file mapping: they leave its
 // resident set (they stay in the page cache, and a later read maps them
 // again). Only the pages wholly inside b are dropped.
-func dropPages(b []byte) {
+func DropPages(b []byte) {
 	if len(b) == 0 {
 		return
 	}

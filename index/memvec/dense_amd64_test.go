@@ -1,3 +1,0 @@
-package memvec
-
-func hasAVX2Test() bool { return hasAVX2 }

@@ -1,5 +1,0 @@
-//go:build !amd64
-
-package memvec
-
-func hasAVX2Test() bool { return false }
